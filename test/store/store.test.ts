@@ -1,0 +1,176 @@
+import { mkdtemp, readFile, rm, stat, writeFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { applyImport } from '../../src/store/apply-import.ts';
+import { Store, StoreFileCorrupt } from '../../src/store/store.ts';
+import { StoreLocked } from '../../src/store/lock.ts';
+import { HISTORY_LIMIT } from '../../src/fleet/node.ts';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cnx-store-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const fields = (i: number) => ({ ip: `10.0.${i >> 8}.${i & 255}`, login: `u${i}`, password: `p${i}` });
+
+describe('store', () => {
+  it('creates the file with mode 0600 in a 0700 directory and reopens what was written', async () => {
+    const store = await Store.open(dir);
+    store.addNodes([fields(1), fields(2)], 'a.txt');
+    await store.close();
+    expect((await stat(join(dir, 'connexa.json'))).mode & 0o777).toBe(0o600);
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    const again = await Store.open(dir);
+    expect(again.nodes().map((n) => [n.id, n.ip, n.status])).toEqual([
+      ['n1', '10.0.0.1', 'not_tested'],
+      ['n2', '10.0.0.2', 'not_tested'],
+    ]);
+    expect(again.addNodes([fields(3)], null)[0]!.id).toBe('n3');
+    await again.close();
+  });
+
+  it('coalesces a burst of thousands of updates into a handful of writes', async () => {
+    const store = await Store.open(dir, { flushDelayMs: 50 });
+    const start = store.writeCount;
+    const nodes = store.addNodes(Array.from({ length: 5000 }, (_, i) => fields(i)), null);
+    for (const n of nodes) store.transition({ id: n.id, from: 'not_tested', to: 'ping_ok', reason: 'ping ok', actor: 'test' });
+    await store.close();
+    expect(store.writeCount - start).toBeLessThanOrEqual(2);
+    const onDisk = JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8'));
+    expect(onDisk.nodes.filter((n: { status: string }) => n.status === 'ping_ok')).toHaveLength(5000);
+  });
+
+  it('leaves no temp file behind', async () => {
+    const store = await Store.open(dir);
+    store.addNodes([fields(1)], null);
+    await store.close();
+    expect((await readdir(dir)).sort()).toEqual(['connexa.json']);
+  });
+
+  it('transition is a compare-and-set: a stale result is recorded but does not overwrite', async () => {
+    const store = await Store.open(dir);
+    const [n] = store.addNodes([fields(1)], null);
+    const first = store.transition({ id: n!.id, from: 'not_tested', to: 'ping_ok', reason: 'handshake ok', actor: 'job j1' });
+    expect(first).toMatchObject({ ok: true, changed: true });
+    const stale = store.transition({ id: n!.id, from: 'not_tested', to: 'ping_failed', reason: 'timeout', actor: 'job j2' });
+    expect(stale).toMatchObject({ ok: false, why: 'changed_meanwhile' });
+    const node = store.get(n!.id)!;
+    expect(node.status).toBe('ping_ok');
+    expect(node.history.map((h) => [h.from, h.to, h.applied ?? true])).toEqual([
+      ['not_tested', 'ping_ok', true],
+      ['not_tested', 'ping_failed', false],
+    ]);
+    expect(node.history[1]!.reason).toContain('not applied: node was ping_ok');
+    await store.close();
+  });
+
+  it('refuses a change that is not a transition of the status machine', async () => {
+    const store = await Store.open(dir);
+    const [n] = store.addNodes([fields(1)], null);
+    const out = store.transition({ id: n!.id, from: 'not_tested', to: 'online', reason: 'x', actor: 't' });
+    expect(out).toMatchObject({ ok: false, why: 'illegal' });
+    expect(store.get(n!.id)!.status).toBe('not_tested');
+    expect(store.transition({ id: 'n999', from: 'not_tested', to: 'ping_ok', reason: 'x', actor: 't' })).toEqual({ ok: false, why: 'not_found' });
+    await store.close();
+  });
+
+  it('caps the history', async () => {
+    const store = await Store.open(dir);
+    const [n] = store.addNodes([fields(1)], null);
+    for (let i = 0; i < HISTORY_LIMIT + 5; i++) {
+      store.transition({ id: n!.id, from: 'not_tested', to: 'ping_failed', reason: `r${i}`, actor: 't' });
+      store.transition({ id: n!.id, from: 'ping_failed', to: 'not_tested', reason: `back ${i}`, actor: 't' });
+    }
+    expect(store.get(n!.id)!.history).toHaveLength(HISTORY_LIMIT);
+    expect(store.get(n!.id)!.history.at(-1)!.reason).toBe(`back ${HISTORY_LIMIT + 4}`);
+    await store.close();
+  });
+
+  it('leases a node to one job at a time', async () => {
+    const store = await Store.open(dir);
+    const ids = store.addNodes([fields(1), fields(2)], null).map((n) => n.id);
+    expect(store.lease(ids, 'j1')).toEqual({ taken: ids, busy: [] });
+    expect(store.lease(ids, 'j2')).toEqual({ taken: [], busy: ids });
+    store.release([ids[0]!], 'j2'); // not the holder: no effect
+    expect(store.leaseHolder(ids[0]!)).toBe('j1');
+    store.release(ids, 'j1');
+    expect(store.lease(ids, 'j2').taken).toEqual(ids);
+    expect(store.deleteNodes(ids)).toEqual({ deleted: [], busy: ids });
+    await store.close();
+  });
+
+  it('marks running jobs interrupted on restart and keeps committed results', async () => {
+    const store = await Store.open(dir);
+    const [n] = store.addNodes([fields(1)], null);
+    const job = store.createJob({ kind: 'ping', actor: 't', selection: 'all', total: 10 });
+    store.updateJob(job.id, { done: 4 });
+    store.transition({ id: n!.id, from: 'not_tested', to: 'ping_ok', reason: 'ok', actor: job.id });
+    await store.flush();
+    // Simulate a crash: no close(), the lock is left behind by a "dead" pid.
+    await writeFile(join(dir, 'connexa.lock'), '999999');
+    const again = await Store.open(dir);
+    expect(again.openReport.interruptedJobs).toEqual([job.id]);
+    expect(again.jobs()[0]).toMatchObject({ state: 'interrupted', done: 4, note: 'interrupted by a restart after 4 of 10' });
+    expect(again.get(n!.id)!.status).toBe('ping_ok');
+    await again.close();
+  });
+
+  it('refuses a second process on the same data directory', async () => {
+    const store = await Store.open(dir);
+    await writeFile(join(dir, 'connexa.lock'), String(process.ppid)); // a live process that is not us
+    await expect(Store.open(dir)).rejects.toThrow(StoreLocked);
+    await store.close();
+  });
+
+  it('stops on a corrupted file and never overwrites it', async () => {
+    const path = join(dir, 'connexa.json');
+    for (const bad of ['{"version":1,"nodes":[', '[]', '{"version":1,"meta":{},"nodes":"x","jobs":[],"settings":{}}', '{"version":99}']) {
+      await writeFile(path, bad);
+      await expect(Store.open(dir)).rejects.toThrow(StoreFileCorrupt);
+      expect(await readFile(path, 'utf8')).toBe(bad);
+    }
+    await expect(Store.open(dir)).rejects.toThrow(/newer Connexa/);
+  });
+
+  it('migrates a version-0 file (a bare node list) and writes it back at the current version', async () => {
+    const store = await Store.open(dir);
+    const [n] = store.addNodes([fields(7)], null);
+    await store.close();
+    const v1 = JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8'));
+    await writeFile(join(dir, 'connexa.json'), JSON.stringify({ nodes: v1.nodes }));
+    const again = await Store.open(dir);
+    expect(again.openReport.migratedFrom).toBe(0);
+    expect(again.get(n!.id)!.ip).toBe('10.0.0.7');
+    expect(again.addNodes([fields(8)], null)[0]!.id).toBe('n2');
+    await again.close();
+    expect(JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8')).version).toBe(1);
+  });
+
+  it('applies the duplicate rules of an import', async () => {
+    const store = await Store.open(dir);
+    const first = applyImport(store, [fields(1), fields(2)], 'a');
+    expect(first).toMatchObject({ added: 2, updated: 0, duplicate: 0 });
+    const second = applyImport(
+      store,
+      [
+        fields(1), // same ip+login+password: duplicate
+        { ...fields(2), password: 'new' }, // same ip+login, new password: update
+        { ...fields(1), login: 'other' }, // same ip, other login: a new account
+        { ...fields(1), login: 'other' }, // repeated within the file: duplicate
+        { ...fields(1), login: 'other', password: 'changed' }, // repeated with a new password: update
+      ],
+      'b',
+    );
+    expect(second).toMatchObject({ added: 1, updated: 2, duplicate: 2 });
+    expect(store.onIp('10.0.0.2')[0]!.password).toBe('new');
+    expect(store.onIp('10.0.0.1').map((n) => [n.login, n.password])).toEqual([
+      ['u1', 'p1'],
+      ['other', 'changed'],
+    ]);
+    await store.close();
+  });
+});
