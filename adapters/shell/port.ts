@@ -1,0 +1,108 @@
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Actor, ChatPort, IncomingFile, Message, MessageRef, PortLimits, Where } from '../../src/chat/types.ts';
+import { formatBytes } from '../../src/chat/types.ts';
+import { toTerminal } from './format.ts';
+import { localFile } from './local-file.ts';
+
+export interface ShellPortOptions {
+  out: NodeJS.WritableStream & { isTTY?: boolean };
+  outboxDir: string;
+}
+
+export const TERMINAL_WHERE: Where = { key: 'terminal' };
+
+/**
+ * The terminal as a chat platform: posts are printed, attachments are written to the outbox,
+ * threads are indented, and on a TTY an edited message (a progress bar) is redrawn in place.
+ */
+export class ShellPort implements ChatPort {
+  readonly platform = 'terminal' as const;
+  readonly limits: PortLimits;
+  private next = 1;
+  /** The message printed last and how many lines it took, so an edit of it can redraw in place. */
+  private last: { key: string; lines: number } | null = null;
+  /** Paths written to the outbox, in order (the one-shot mode prints them). */
+  readonly saved: string[] = [];
+
+  constructor(private readonly opts: ShellPortOptions) {
+    const tty = Boolean(opts.out.isTTY);
+    // A TTY redraws cheaply; a pipe or log file gets a progress line every few seconds at most.
+    this.limits = { maxTextChars: 1_000_000, maxFileBytes: 2 ** 40, editsPerMinute: tty ? 600 : 12 };
+  }
+
+  private get tty(): boolean {
+    return Boolean(this.opts.out.isTTY);
+  }
+
+  async post(where: Where, msg: Message): Promise<MessageRef> {
+    const key = `m${this.next++}`;
+    await this.print(key, where, msg);
+    return { key };
+  }
+
+  async edit(ref: MessageRef, msg: Message): Promise<void> {
+    if (this.tty && this.last?.key === ref.key) {
+      this.opts.out.write(`\x1b[${this.last.lines}A\x1b[J`);
+    }
+    await this.print(ref.key, this.whereOf(ref), msg);
+  }
+
+  async postPrivate(where: Where, _user: Actor, msg: Message): Promise<void> {
+    await this.print(`p${this.next++}`, where, msg);
+  }
+
+  async openThread(ref: MessageRef): Promise<Where> {
+    return { key: `thread:${ref.key}` };
+  }
+
+  async sendDirect(_user: Actor, msg: Message): Promise<MessageRef> {
+    return this.post(TERMINAL_WHERE, msg);
+  }
+
+  async postAlert(msg: Message): Promise<void> {
+    await this.print(`a${this.next++}`, TERMINAL_WHERE, { ...msg, text: `🔔 ${msg.text}` });
+  }
+
+  localFile(path: string): IncomingFile {
+    return localFile(path);
+  }
+
+  private whereOf(ref: MessageRef): Where {
+    return this.threads.get(ref.key) ?? TERMINAL_WHERE;
+  }
+  private readonly threads = new Map<string, Where>();
+
+  private async print(key: string, where: Where, msg: Message): Promise<void> {
+    if (where.key.startsWith('thread:')) this.threads.set(key, where);
+    const indent = where.key.startsWith('thread:') ? '  │ ' : '';
+    let text = toTerminal(msg.text, this.tty);
+    for (const f of msg.files ?? []) {
+      const path = await this.save(f.name, f.data);
+      text += `\n📎 ${f.name} (${formatBytes(f.data.length)}) saved to ${path}`;
+    }
+    const lines = text.split('\n').map((l) => indent + l);
+    this.opts.out.write(`${lines.join('\n')}\n`);
+    this.last = { key, lines: lines.length };
+  }
+
+  /** Writes an attachment to the outbox, mode 0600, never overwriting an earlier file. */
+  private async save(name: string, data: Buffer): Promise<string> {
+    await mkdir(this.opts.outboxDir, { recursive: true, mode: 0o700 });
+    const safe = name.replace(/[^\w.-]+/g, '_').replace(/^\.+/, '') || 'file';
+    const dot = safe.lastIndexOf('.');
+    const [stem, ext] = dot > 0 ? [safe.slice(0, dot), safe.slice(dot)] : [safe, ''];
+    for (let i = 0; ; i++) {
+      const path = join(this.opts.outboxDir, i ? `${stem}-${i}${ext}` : safe);
+      try {
+        const fh = await open(path, 'wx', 0o600);
+        await fh.writeFile(data);
+        await fh.close();
+        this.saved.push(path);
+        return path;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i > 1000) throw err;
+      }
+    }
+  }
+}

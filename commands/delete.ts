@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import type { App } from '../src/app.ts';
+import { defineCommand, failed, ok } from '../src/chat/command.ts';
+import { plural, table } from '../src/chat/render.ts';
+import { requireSelection, selected, selectionCode, selectionWords } from './selection.ts';
+
+export const deleteCommand = defineCommand({
+  name: 'delete',
+  summary: 'Remove nodes from the fleet (asks for confirmation)',
+  usage: 'delete <filter>',
+  examples: ['delete status:ping_failed country:US', 'delete 203.0.113.5'],
+  role: 'admin',
+  filter: 'optional',
+  options: z.object({}),
+  optionHelp: { confirm: 'the code the first run gives you, to confirm' },
+  confirm(input, ctx) {
+    if (requireSelection(input, 'delete')) return null; // run() explains
+    const nodes = selected((ctx.app as App).store, input);
+    if (!nodes.length) return null;
+    const byStatus = new Map<string, number>();
+    for (const n of nodes) byStatus.set(n.status, (byStatus.get(n.status) ?? 0) + 1);
+    const parts = [...byStatus].map(([s, c]) => `${c} ${s}`).join(', ');
+    return { code: selectionCode(nodes), summary: `This deletes ${plural(nodes.length, 'node')} (${parts}) selected by ${selectionWords(input)}. It cannot be undone.` };
+  },
+  async run(input, ctx) {
+    const missing = requireSelection(input, 'delete');
+    if (missing) return failed(missing);
+    const { store } = ctx.app as App;
+    const nodes = selected(store, input);
+    if (!nodes.length) return failed(`no nodes match ${selectionWords(input)}`);
+    // Services (SOCKS, OpenVPN) do not exist yet in this build, but an online node may come from an
+    // older store: refuse rather than pretend its services were stopped.
+    const live = nodes.filter((n) => n.status === 'online' || n.status === 'offline');
+    const removable = nodes.filter((n) => n.status !== 'online' && n.status !== 'offline').map((n) => n.id);
+    const { deleted, busy } = store.deleteNodes(removable);
+    const rows: Array<[string, number]> = [['deleted', deleted.length]];
+    if (busy.length) rows.push(['busy in a running job: kept', busy.length]);
+    if (live.length) rows.push(['online/offline: kept (stop them first)', live.length]);
+    return ok(`Delete of ${selectionWords(input)}:\n${table(['result', 'nodes'], rows, [1])}`);
+  },
+});

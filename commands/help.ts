@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import type { App } from '../src/app.ts';
+import { defineCommand, failed, ok } from '../src/chat/command.ts';
+import { hasRole } from '../src/chat/roles.ts';
+import { table } from '../src/chat/render.ts';
+
+const FILTER_HELP =
+  'Filter: `status:ping_ok,speed_ok country:US state:Ohio city:Akron provider:X zip:44301 ip:203.0.113. ip:203.0.113.0/24 speed>5 latency<200 limit:100`, or a bare IP, a node id, or `all`.';
+
+export const help = defineCommand({
+  name: 'help',
+  summary: 'List the commands, or explain one',
+  usage: 'help [command]',
+  examples: ['help', 'help list'],
+  role: 'viewer',
+  filter: 'none',
+  positional: { name: 'command', description: 'a command name', required: false },
+  options: z.object({}),
+  async run({ positional }, ctx) {
+    const { registry } = ctx.app as App;
+    if (positional) {
+      const def = registry.get(positional.toLowerCase());
+      if (!def) return failed(`there is no command \`${positional.slice(0, 40)}\`; \`/connexa help\` lists them`);
+      const opts = Object.entries(def.optionHelp ?? {}).map(([k, v]) => `• \`${k}=\` ${v}`);
+      const lines = [
+        `**/connexa ${def.usage}** — ${def.summary}`,
+        `Needs the ${def.role} role.`,
+        ...(def.filter === 'optional' ? [FILTER_HELP] : []),
+        ...(opts.length ? ['Options:', ...opts] : []),
+        `Examples: ${def.examples.map((e) => `\`/connexa ${e}\``).join('  ')}`,
+      ];
+      return ok({ text: lines.join('\n') });
+    }
+    const rows = registry.list.map((c) => [c.usage, c.role, c.summary + (hasRole(ctx.role, c.role) ? '' : ' (not for your role)')]);
+    return ok({ text: `**Connexa** — run a PPTP fleet from chat. \`/connexa help <command>\` explains one.\n${table(['command', 'role', 'what it does'], rows, [], 100)}` });
+  },
+});

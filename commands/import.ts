@@ -1,0 +1,65 @@
+import { basename } from 'node:path';
+import { z } from 'zod';
+import type { App } from '../src/app.ts';
+import { defineCommand, failed, ok } from '../src/chat/command.ts';
+import { principalOf } from '../src/chat/roles.ts';
+import { clean, plural, table } from '../src/chat/render.ts';
+import { FileTooLarge, type IncomingFile } from '../src/chat/types.ts';
+import { csvRows } from '../src/fleet/export.ts';
+import { parseImport } from '../src/fleet/import/index.ts';
+import { applyImport } from '../src/store/apply-import.ts';
+
+const SHOWN_REJECTIONS = 10;
+
+export const importCommand = defineCommand({
+  name: 'import',
+  summary: 'Import a server list (attach the file; in the terminal give its path)',
+  usage: 'import <file> [test=none]',
+  examples: ['import servers.txt', 'import (with the file attached)'],
+  role: 'operator',
+  filter: 'none',
+  positional: { name: 'path', description: 'the path of a server list (terminal only; in chat, attach the file)', required: false },
+  options: z.object({ test: z.enum(['none']).default('none') }),
+  optionHelp: { test: 'none: only import' },
+  async run({ positional }, ctx) {
+    const { store, config } = ctx.app as App;
+    let file: IncomingFile | undefined = ctx.files[0];
+    if (!file && positional) {
+      const local = ctx.conversation.port.localFile;
+      if (!local) return failed('attach the server list to the command; file paths work only in the terminal');
+      file = local.call(ctx.conversation.port, positional);
+    }
+    if (!file) return failed('no file: attach a server list to the command (or give its path in the terminal)');
+    const name = clean(basename(file.name), 80);
+    let bytes: Buffer;
+    try {
+      bytes = await file.download(config.IMPORT_MAX_BYTES);
+    } catch (err) {
+      if (err instanceof FileTooLarge) return failed(`${err.message}. Nothing was imported; split the list into smaller files.`);
+      return failed(`could not read ${name}: ${clean((err as Error).message, 200)}. Nothing was imported.`);
+    }
+    const parsed = parseImport(bytes, { maxBytes: config.IMPORT_MAX_BYTES });
+    if (!parsed.ok) return failed(`${name} was refused: ${parsed.reason}. Nothing was imported.`);
+    const applied = applyImport(store, parsed.records, name);
+    (ctx.app as App).log.info('import', { file: name, by: principalOf(ctx.actor), added: applied.added, updated: applied.updated, duplicate: applied.duplicate, rejected: parsed.rejected.length });
+    const lines = [
+      `Imported **${name}**: **${applied.added} added**, ${applied.updated} updated, ${applied.duplicate} duplicate, ${parsed.rejected.length} rejected` +
+        ` (${plural(parsed.lines, 'line')}, ${parsed.skipped} blank/comment/header).`,
+    ];
+    if (applied.updated) lines.push('Updated means a new password for a known IP and login; re-test those nodes.');
+    const files = [];
+    if (parsed.rejected.length) {
+      // Line numbers and reasons only: a rejected line may carry a password, and this reply is public.
+      const shown = parsed.rejected.slice(0, SHOWN_REJECTIONS).map((r) => [r.line, clean(r.reason, 100)]);
+      lines.push(`Rejected lines${parsed.rejected.length > SHOWN_REJECTIONS ? ` (first ${SHOWN_REJECTIONS}; all in the attached CSV)` : ''}:\n${table(['line', 'reason'], shown, [0], 100)}`);
+      if (parsed.rejected.length > SHOWN_REJECTIONS || ctx.conversation.port.platform !== 'terminal') {
+        files.push({
+          name: `rejected-${name.replace(/\.[^.]*$/, '')}.csv`,
+          data: Buffer.from(csvRows(['line', 'reason'], parsed.rejected.map((r) => [r.line, r.reason])), 'utf8'),
+          contentType: 'text/csv',
+        });
+      }
+    }
+    return ok({ text: lines.join('\n'), files });
+  },
+});

@@ -1,0 +1,13 @@
+import type { AnyCommand } from '../src/chat/registry.ts';
+import { deleteCommand } from './delete.ts';
+import { exportCommand } from './export.ts';
+import { help } from './help.ts';
+import { importCommand } from './import.ts';
+import { list } from './list.ts';
+import { reset } from './reset.ts';
+import { secrets } from './secrets.ts';
+import { show } from './show.ts';
+import { stats } from './stats.ts';
+
+/** Every command, in the order `help` lists them. No folder scanning: a command exists when it is here. */
+export const COMMANDS: readonly AnyCommand[] = [help, importCommand, list, show, secrets, stats, reset, deleteCommand, exportCommand];

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import type { App } from '../src/app.ts';
+import { defineCommand, ok } from '../src/chat/command.ts';
+import { table } from '../src/chat/render.ts';
+import { describeFilter, selectNodes } from '../src/fleet/filter.ts';
+
+const PAGE_SIZE = 25;
+
+export const list = defineCommand({
+  name: 'list',
+  summary: 'Show nodes in a compact table, a page at a time',
+  usage: 'list [filter] [page=N]',
+  examples: ['list status:ping_ok country:US', 'list ip:203.0.113.0/24 page=2'],
+  role: 'viewer',
+  filter: 'optional',
+  options: z.object({ page: z.coerce.number().int().min(1).max(100_000).default(1) }),
+  optionHelp: { page: 'which page of 25 rows (default 1)' },
+  async run({ filter, filterText, options }, ctx) {
+    const { store } = ctx.app as App;
+    const nodes = selectNodes(store.nodes(), filter);
+    if (!nodes.length) return ok(`No nodes match ${describeFilter(filter)}.`);
+    const pages = Math.ceil(nodes.length / PAGE_SIZE);
+    const page = Math.min(options.page, pages);
+    const rows = nodes.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE).map((n) => [
+      n.id, n.port === 1723 ? n.ip : `${n.ip}:${n.port}`, n.login, n.status, n.country, n.state, n.city,
+      n.pptp?.latencyMs != null ? `${Math.round(n.pptp.latencyMs)} ms` : null,
+      n.speed?.downMbps != null ? `${n.speed.downMbps.toFixed(1)} Mb/s` : null,
+    ]);
+    const next = page < pages ? ` — next: \`/connexa list ${filterText ? `${filterText} ` : ''}page=${page + 1}\`` : '';
+    return ok(`${nodes.length.toLocaleString('en-US')} nodes match ${describeFilter(filter)} · page ${page} of ${pages}${next}\n${table(['id', 'ip', 'login', 'status', 'country', 'state', 'city', 'latency', 'speed'], rows, [7, 8])}`);
+  },
+});

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import type { App } from '../src/app.ts';
+import { defineCommand, ok } from '../src/chat/command.ts';
+import { table } from '../src/chat/render.ts';
+import { STATUSES } from '../src/fleet/node.ts';
+
+export const stats = defineCommand({
+  name: 'stats',
+  summary: 'Counts by status and by country',
+  usage: 'stats',
+  examples: ['stats'],
+  role: 'viewer',
+  filter: 'none',
+  options: z.object({}),
+  async run(_input, ctx) {
+    const { store } = ctx.app as App;
+    const byStatus = new Map<string, number>(STATUSES.map((s) => [s, 0]));
+    const byCountry = new Map<string, number>();
+    for (const n of store.nodes()) {
+      byStatus.set(n.status, (byStatus.get(n.status) ?? 0) + 1);
+      const c = n.country ?? '(unknown)';
+      byCountry.set(c, (byCountry.get(c) ?? 0) + 1);
+    }
+    const countries = [...byCountry].sort((a, b) => b[1] - a[1]);
+    const top = countries.slice(0, 15);
+    if (countries.length > 15) top.push([`${countries.length - 15} others`, countries.slice(15).reduce((s, [, n]) => s + n, 0)]);
+    const running = store.jobs().filter((j) => j.state === 'running').length;
+    return ok(
+      `**${store.nodes().length.toLocaleString('en-US')} nodes**${running ? ` · ${running} job${running > 1 ? 's' : ''} running` : ''}\n` +
+        table(['status', 'nodes'], [...byStatus].map(([s, n]) => [s, n]), [1]) +
+        '\n' +
+        table(['country', 'nodes'], top.map(([c, n]) => [c, n]), [1]),
+    );
+  },
+});

@@ -1,0 +1,103 @@
+import type { ChatPort, Message, MessageRef, Where } from './types.ts';
+
+/**
+ * A token bucket shared by every progress message on one port, so that all running jobs together
+ * stay inside the platform's edit budget (Slack chat.update ~50/min per workspace).
+ */
+export class EditBudget {
+  private tokens: number;
+  private last = Date.now();
+  constructor(private readonly perMinute: number, private readonly burst = 2) {
+    this.tokens = burst;
+  }
+
+  /** Takes a token now if there is one; otherwise says how long until there is. */
+  tryTake(): number {
+    const now = Date.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perMinute) / 60_000);
+    this.last = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.tokens) * 60_000) / this.perMinute);
+  }
+}
+
+const budgets = new WeakMap<ChatPort, EditBudget>();
+export function budgetFor(port: ChatPort): EditBudget {
+  let b = budgets.get(port);
+  if (!b) budgets.set(port, (b = new EditBudget(port.limits.editsPerMinute)));
+  return b;
+}
+
+/**
+ * One message that is edited as work goes on. Updates are coalesced: only the newest text is sent
+ * when the budget allows. `finish` always lands (falling back to a new message if the edit fails).
+ */
+export class ProgressMessage {
+  private pending: Message | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight: Promise<void> = Promise.resolve();
+  private finished = false;
+  edits = 0;
+
+  private constructor(private readonly port: ChatPort, private readonly where: Where, private ref: MessageRef) {}
+
+  static async post(port: ChatPort, where: Where, msg: Message): Promise<ProgressMessage> {
+    const ref = await port.post(where, msg);
+    return new ProgressMessage(port, where, ref);
+  }
+
+  get message(): MessageRef {
+    return this.ref;
+  }
+
+  update(msg: Message): void {
+    if (this.finished) return;
+    this.pending = msg;
+    this.schedule();
+  }
+
+  async finish(msg: Message): Promise<void> {
+    this.finished = true;
+    this.pending = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.inFlight;
+    // The final text must arrive: wait for a token rather than drop it.
+    for (let wait = budgetFor(this.port).tryTake(); wait > 0; wait = budgetFor(this.port).tryTake()) {
+      await new Promise((r) => setTimeout(r, wait));
+    }
+    try {
+      await this.port.edit(this.ref, msg);
+      this.edits++;
+    } catch {
+      this.ref = await this.port.post(this.where, msg);
+    }
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    const wait = budgetFor(this.port).tryTake();
+    if (wait > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.schedule();
+      }, wait);
+      return;
+    }
+    const msg = this.pending;
+    this.pending = null;
+    if (!msg) return;
+    this.inFlight = this.inFlight.then(async () => {
+      if (this.finished) return;
+      try {
+        await this.port.edit(this.ref, msg);
+        this.edits++;
+      } catch {
+        // A lost progress edit is harmless; the next one or finish() carries the state.
+      }
+    });
+  }
+}

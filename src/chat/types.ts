@@ -1,0 +1,97 @@
+/**
+ * The platform-neutral chat port. Adapters (terminal, Slack, Discord) implement ChatPort and hand
+ * every command invocation to the dispatcher; commands only ever see a CommandContext.
+ */
+export type Platform = 'terminal' | 'slack' | 'discord';
+
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Actor {
+  platform: Platform;
+  /** The platform's user id (`U123` on Slack, a snowflake on Discord, the OS user on the terminal). */
+  id: string;
+  name: string;
+  /** Discord role ids; empty elsewhere. */
+  roleIds: readonly string[];
+}
+
+/** Where a message goes: a channel, a thread or a DM. Opaque: only the adapter that made it reads it. */
+export interface Where {
+  readonly key: string;
+}
+
+/** A message already posted (so it can be edited or threaded). Opaque like Where. */
+export interface MessageRef {
+  readonly key: string;
+}
+
+/** A file going out (an export, a failure list, a bundle). */
+export interface OutgoingFile {
+  name: string;
+  data: Buffer;
+  contentType: string;
+}
+
+/** A file that came in with a command; downloaded lazily, with a size cap. */
+export interface IncomingFile {
+  name: string;
+  size: number | null;
+  contentType: string | null;
+  /** Rejects with FileTooLarge when the file is bigger than maxBytes. */
+  download(maxBytes: number): Promise<Buffer>;
+}
+
+export class FileTooLarge extends Error {
+  constructor(readonly fileName: string, readonly size: number | null, readonly maxBytes: number) {
+    super(`${fileName} is ${size === null ? 'larger than' : `${formatBytes(size)}, over`} the ${formatBytes(maxBytes)} limit`);
+  }
+}
+
+/**
+ * Message text is neutral markdown: **bold**, `code`, ``` blocks ```, lines. Each adapter converts it
+ * (Slack mrkdwn, Discord markdown, plain terminal text).
+ */
+export interface Message {
+  text: string;
+  files?: OutgoingFile[];
+}
+
+export interface PortLimits {
+  /** Longest text one message may carry; longer text is split by the core. */
+  maxTextChars: number;
+  /** Largest total attachment size per message. */
+  maxFileBytes: number;
+  /** Edits the platform allows per minute, shared by every progress message of this port. */
+  editsPerMinute: number;
+}
+
+export interface ChatPort {
+  readonly platform: Platform;
+  readonly limits: PortLimits;
+  post(where: Where, msg: Message): Promise<MessageRef>;
+  edit(ref: MessageRef, msg: Message): Promise<void>;
+  /** Visible to `user` only (Slack/Discord ephemeral); the terminal prints it. */
+  postPrivate(where: Where, user: Actor, msg: Message): Promise<void>;
+  /** A thread under a posted message; posting to the result goes into the thread. */
+  openThread(ref: MessageRef): Promise<Where>;
+  sendDirect(user: Actor, msg: Message): Promise<MessageRef>;
+  postAlert(msg: Message): Promise<void>;
+  /** Only the terminal reads local paths (`import <path>`); chat adapters pass attachments instead. */
+  localFile?(path: string): IncomingFile;
+}
+
+/** One command as an adapter received it. */
+export interface Invocation {
+  /** Everything after `/connexa`, e.g. `list status:ping_ok`. */
+  text: string;
+  files: IncomingFile[];
+  actor: Actor;
+  where: Where;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}

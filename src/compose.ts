@@ -1,0 +1,43 @@
+import { join } from 'node:path';
+import { COMMANDS } from '../commands/index.ts';
+import type { App } from './app.ts';
+import { Dispatcher } from './chat/dispatcher.ts';
+import { CommandRegistry } from './chat/registry.ts';
+import type { Config } from './config.ts';
+import { createLogger, type Logger } from './log.ts';
+import { Store } from './store/store.ts';
+
+export interface Composed {
+  app: App;
+  dispatcher: Dispatcher<App>;
+  outboxDir: string;
+  /** Resolves when no background work is running. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Builds the store, the registry and the dispatcher from a configuration (main.ts and tests use it). */
+export async function compose(config: Config, opts: { log?: Logger } = {}): Promise<Composed> {
+  const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  const store = await Store.open(config.dataDir, {
+    onWriteError: (err) => log.error('the store could not be written; changes are kept in memory and retried', { error: err.message }),
+  });
+  for (const id of store.openReport.interruptedJobs) log.warn('a job was interrupted by a restart', { job: id });
+  const registry = new CommandRegistry(COMMANDS);
+  const app: App = { config, store, log, registry };
+  const dispatcher = new Dispatcher<App>({
+    registry,
+    app,
+    roles: () => ({ admins: config.CONNEXA_ADMINS, operators: config.CONNEXA_OPERATORS, viewers: config.CONNEXA_VIEWERS }),
+    secretsDelivery: config.SECRETS_DELIVERY,
+    onEvent: (e) => log.debug('command', { outcome: e.outcome.kind, command: e.outcome.command, actor: e.actor, ms: e.ms }),
+    onError: (err, line) => log.error('command crashed', { error: err instanceof Error ? err.stack ?? err.message : String(err), command: line.split(/\s+/)[0] }),
+  });
+  return {
+    app,
+    dispatcher,
+    outboxDir: join(config.dataDir, 'outbox'),
+    idle: async () => {},
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,110 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import cron from 'node-cron';
+import { z } from 'zod';
+
+/** One line per problem: the variable's name and what it expects. */
+export class ConfigError extends Error {}
+
+const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const opt = <T extends z.ZodType>(schema: T) => z.preprocess(blankToUndefined, schema.optional());
+// prefault: the default goes through the schema (and its transforms) like a real value.
+const withDefault = <T extends z.ZodType>(schema: T, value: z.input<T>) => z.preprocess(blankToUndefined, schema.prefault(value as never));
+
+const int = (min: number, max: number, what: string) =>
+  z.coerce.number({ error: `${what}` }).int(`${what}`).min(min, `${what}`).max(max, `${what}`);
+
+const url = (what: string) =>
+  z.string().refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, what);
+
+/** `slack:U123`, `discord:123`, `discord-role:456` or `*`. */
+const PRINCIPAL = /^(\*|slack:[A-Z0-9]+|discord:\d{5,25}|discord-role:\d{5,25})$/;
+const principals = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .refine((list) => list.every((p) => PRINCIPAL.test(p)), 'a comma list of slack:U123, discord:123, discord-role:456 or *');
+
+const portRange = (what: string) =>
+  z
+    .string()
+    .regex(/^\d{1,5}-\d{1,5}$/, what)
+    .transform((v) => v.split('-').map(Number) as [number, number])
+    .refine(([a, b]) => a >= 1 && b <= 65535 && a <= b, what)
+    .transform(([from, to]) => ({ from, to }));
+
+const snowflake = z.string().regex(/^\d{5,25}$/, 'a numeric Discord id');
+
+export const configSchema = z.object({
+  DATA_DIR: withDefault(z.string(), './data'),
+  SLACK_BOT_TOKEN: opt(z.string().startsWith('xoxb-', 'a bot token starting with xoxb-')),
+  SLACK_APP_TOKEN: opt(z.string().startsWith('xapp-', 'an app-level token starting with xapp-')),
+  SLACK_SIGNING_SECRET: opt(z.string().regex(/^[0-9a-f]{16,128}$/i, 'the app signing secret (hex)')),
+  SLACK_PORT: opt(int(1, 65535, 'a TCP port (1-65535)')),
+  SLACK_API_URL: opt(url('an http(s) URL of the Slack Web API, ending in /api/')),
+  SLACK_ALERT_CHANNEL: opt(z.string().regex(/^[CGD][A-Z0-9]+$/, 'a Slack channel id such as C0123ABC')),
+  DISCORD_TOKEN: opt(z.string().min(20, 'a bot token from the Discord developer portal')),
+  DISCORD_GUILD_ID: opt(snowflake),
+  DISCORD_API_URL: opt(url('an http(s) URL of the Discord REST API, without the version')),
+  DISCORD_ALERT_CHANNEL: opt(snowflake),
+  CONNEXA_ADMINS: withDefault(principals, ''),
+  CONNEXA_OPERATORS: withDefault(principals, ''),
+  CONNEXA_VIEWERS: withDefault(principals, ''),
+  PING_CONCURRENCY: withDefault(int(1, 2000, 'a whole number from 1 to 2000'), 200),
+  PING_TIMEOUT_MS: withDefault(int(100, 120_000, 'milliseconds from 100 to 120000'), 3000),
+  PING_RETRIES: withDefault(int(0, 5, 'a whole number from 0 to 5'), 1),
+  SPEED_URL: opt(url('an http(s) URL of a file to download for the speed test')),
+  SPEED_MIN_MBPS: withDefault(z.coerce.number({ error: 'a number of Mbit/s' }).min(0, 'a number of Mbit/s, 0 or more'), 1),
+  SPEED_CONCURRENCY: withDefault(int(1, 64, 'a whole number from 1 to 64'), 4),
+  TUNNEL_DRIVER: withDefault(z.enum(['pppd', 'none'], { error: 'pppd or none' }), 'pppd'),
+  SOCKS_BIND: withDefault(z.ipv4({ error: 'an IPv4 address to listen on' }), '127.0.0.1'),
+  SOCKS_PUBLIC_HOST: opt(z.string().min(1)),
+  SOCKS_PORT_RANGE: withDefault(portRange('a port range such as 20000-20999'), '20000-20999'),
+  OVPN_PUBLIC_HOST: opt(z.string().min(1)),
+  OVPN_PORT_RANGE: withDefault(portRange('a port range such as 21000-21999'), '21000-21999'),
+  MONITOR_CRON: withDefault(z.string().refine((v) => cron.validate(v), 'a cron expression such as */5 * * * *'), '*/5 * * * *'),
+  MONITOR_FAILS: withDefault(int(1, 100, 'a whole number from 1 to 100'), 3),
+  SECRETS_DELIVERY: withDefault(z.enum(['dm', 'thread'], { error: 'dm or thread' }), 'dm'),
+  IMPORT_MAX_BYTES: withDefault(int(1024, 200 * 1024 * 1024, 'a size in bytes from 1024 to 209715200'), 20 * 1024 * 1024),
+  LOG_LEVEL: withDefault(z.enum(['debug', 'info', 'warn', 'error'], { error: 'debug, info, warn or error' }), 'info'),
+});
+
+export type Config = z.infer<typeof configSchema> & { dataDir: string };
+
+/** Parses the environment; throws ConfigError naming the first bad variable and what it expects. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? '?');
+    const got = env[name];
+    const shown = name.includes('TOKEN') || name.includes('SECRET') ? '' : ` (got ${JSON.stringify(got)})`;
+    throw new ConfigError(`${name} must be ${issue.message}${shown}`);
+  }
+  const cfg = parsed.data;
+  if (cfg.SLACK_BOT_TOKEN && !cfg.SLACK_APP_TOKEN && !(cfg.SLACK_SIGNING_SECRET && cfg.SLACK_PORT)) {
+    throw new ConfigError('SLACK_BOT_TOKEN needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET and SLACK_PORT (HTTP mode)');
+  }
+  if (!cfg.SLACK_BOT_TOKEN && (cfg.SLACK_APP_TOKEN || cfg.SLACK_SIGNING_SECRET)) {
+    throw new ConfigError('SLACK_APP_TOKEN / SLACK_SIGNING_SECRET are set but SLACK_BOT_TOKEN is not');
+  }
+  return { ...cfg, dataDir: resolve(cfg.DATA_DIR) };
+}
+
+/** Reads `.env` (when present) under the real environment, which wins, then parses. */
+export function loadConfig(envFile = '.env'): Config {
+  if (existsSync(envFile)) {
+    try {
+      process.loadEnvFile(envFile);
+    } catch (err) {
+      throw new ConfigError(`${envFile} cannot be read: ${(err as Error).message}`);
+    }
+  }
+  return parseConfig(process.env);
+}

@@ -1,0 +1,106 @@
+import { STATUSES, type FleetNode, type Status } from './node.ts';
+
+/** A node selection: keys are ANDed, values within a key are ORed. */
+export interface Filter {
+  all?: boolean;
+  ids?: string[];
+  ips?: string[];
+  ipPrefixes?: string[];
+  cidrs?: Array<{ text: string; base: number; mask: number }>;
+  statuses?: Status[];
+  countries?: string[];
+  states?: string[];
+  cities?: string[];
+  providers?: string[];
+  zips?: string[];
+  comparisons?: Array<{ field: 'speed' | 'up' | 'latency'; op: '<' | '<=' | '>' | '>=' | '='; value: number }>;
+  limit?: number;
+}
+
+export const FILTER_KEYS = ['status', 'country', 'state', 'city', 'provider', 'zip', 'ip', 'id', 'limit'] as const;
+export const COMPARISON_FIELDS = ['speed', 'up', 'latency'] as const;
+
+export function isEmptyFilter(f: Filter): boolean {
+  return !f.all && Object.keys(f).every((k) => k === 'limit' || (f as Record<string, unknown>)[k] === undefined);
+}
+
+export function ipToInt(ip: string): number | null {
+  const parts = ip.split('.');
+  if (parts.length !== 4) return null;
+  let n = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return null;
+    const v = Number(p);
+    if (v > 255) return null;
+    n = n * 256 + v;
+  }
+  return n >>> 0;
+}
+
+const lower = (v: string | null) => (v ?? '').toLowerCase();
+
+function compareValue(node: FleetNode, field: 'speed' | 'up' | 'latency'): number | null {
+  if (field === 'speed') return node.speed?.downMbps ?? null;
+  if (field === 'up') return node.speed?.upMbps ?? null;
+  return node.pptp?.latencyMs ?? null;
+}
+
+export function matchesFilter(node: FleetNode, f: Filter): boolean {
+  if (f.ids && !f.ids.includes(node.id)) return false;
+  if (f.statuses && !f.statuses.includes(node.status)) return false;
+  if (f.ips || f.ipPrefixes || f.cidrs) {
+    // The ip forms are alternatives of one key: any of them may match.
+    const n = f.cidrs ? ipToInt(node.ip) : null;
+    const ok =
+      (f.ips?.includes(node.ip) ?? false) ||
+      (f.ipPrefixes?.some((p) => node.ip.startsWith(p)) ?? false) ||
+      (n !== null && (f.cidrs?.some((c) => ((n & c.mask) >>> 0) === c.base) ?? false));
+    if (!ok) return false;
+  }
+  if (f.countries && !f.countries.includes(lower(node.country))) return false;
+  if (f.states && !f.states.includes(lower(node.state))) return false;
+  if (f.cities && !f.cities.includes(lower(node.city))) return false;
+  if (f.providers && !f.providers.includes(lower(node.provider))) return false;
+  if (f.zips && !f.zips.includes(lower(node.zip))) return false;
+  if (f.comparisons) {
+    for (const c of f.comparisons) {
+      const v = compareValue(node, c.field);
+      if (v === null) return false;
+      const pass = c.op === '<' ? v < c.value : c.op === '<=' ? v <= c.value : c.op === '>' ? v > c.value : c.op === '>=' ? v >= c.value : v === c.value;
+      if (!pass) return false;
+    }
+  }
+  return true;
+}
+
+/** The nodes a filter selects, in store order, at most `limit`. */
+export function selectNodes(nodes: readonly FleetNode[], f: Filter): FleetNode[] {
+  const out: FleetNode[] = [];
+  const limit = f.limit ?? Infinity;
+  for (const node of nodes) {
+    if (out.length >= limit) break;
+    if (matchesFilter(node, f)) out.push(node);
+  }
+  return out;
+}
+
+/** Human words for a filter, e.g. in a job title. */
+export function describeFilter(f: Filter): string {
+  if (isEmptyFilter(f) && !f.limit) return 'all nodes';
+  const parts: string[] = [];
+  if (f.all) parts.push('all');
+  if (f.ids) parts.push(`id:${f.ids.join(',')}`);
+  const ipForms = [...(f.ips ?? []), ...(f.ipPrefixes ?? []), ...(f.cidrs?.map((c) => c.text) ?? [])];
+  if (ipForms.length) parts.push(`ip:${ipForms.join(',')}`);
+  if (f.statuses) parts.push(`status:${f.statuses.join(',')}`);
+  if (f.countries) parts.push(`country:${f.countries.join(',')}`);
+  if (f.states) parts.push(`state:${f.states.join(',')}`);
+  if (f.cities) parts.push(`city:${f.cities.join(',')}`);
+  if (f.providers) parts.push(`provider:${f.providers.join(',')}`);
+  if (f.zips) parts.push(`zip:${f.zips.join(',')}`);
+  for (const c of f.comparisons ?? []) parts.push(`${c.field}${c.op}${c.value}`);
+  if (f.limit) parts.push(`limit:${f.limit}`);
+  return parts.join(' ');
+}
+
+export const STATUS_LIST: readonly string[] = STATUSES;

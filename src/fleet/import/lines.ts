@@ -1,0 +1,131 @@
+// The one-line formats. The character right after the leading address decides the format, so
+// each line is looked at once, with no trial-and-error regexes:
+//   ':'         colon formats   ip:login:password  |  ip:login:password:country:state:zip
+//   ' - '       dash and pipe   ip - login:password - State/City ZIP | timestamp
+//   whitespace  spaces          ip login password [state]
+import { parseIPv4 } from './ip.ts';
+import type { RawFields } from './record.ts';
+import { isStateName } from './states.ts';
+import { quote } from './text.ts';
+
+export type LineParse = { ok: true; raw: RawFields } | { ok: false; reason: string };
+
+const fail = (reason: string): LineParse => ({ ok: false, reason });
+
+const ambiguousColons = (what: string) =>
+  `${what}: ambiguous (a login or password containing ':'?); use the key/value or CSV format`;
+
+/** Index of the first character that ends the leading address token. */
+function headEnd(t: string): number {
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    // space, tab, ':', ',', ';', '|'
+    if (c === 32 || c === 9 || c === 58 || c === 44 || c === 59 || c === 124) return i;
+  }
+  return t.length;
+}
+
+function countChar(s: string, ch: string): number {
+  let n = 0;
+  for (let i = s.indexOf(ch); i !== -1; i = s.indexOf(ch, i + 1)) n++;
+  return n;
+}
+
+/** Splits `login:password`; exactly one colon, anything else is ambiguous and refused. */
+export function splitCredentials(creds: string): { ok: true; login: string; password: string } | { ok: false; reason: string } {
+  const colons = countChar(creds, ':');
+  if (colons === 0) return { ok: false, reason: 'credentials have no ":" between login and password' };
+  if (colons > 1) return { ok: false, reason: ambiguousColons(`credentials contain ${colons} ':' characters`) };
+  const at = creds.indexOf(':');
+  return { ok: true, login: creds.slice(0, at), password: creds.slice(at + 1) };
+}
+
+/** Parses a trimmed line that starts with an address (see DATA_LINE_RE). Field checks come later. */
+export function parseDataLine(t: string): LineParse {
+  const end = headEnd(t);
+  const ip = parseIPv4(t.slice(0, end));
+  if (!ip.ok) return fail(ip.reason);
+  if (end === t.length) return fail('an IP address without login and password');
+  const sep = t[end];
+  if (sep === ':') return parseColons(t);
+  if (sep === ',' || sep === ';') {
+    return fail('a delimited line without a CSV header row; start the block with a header such as "ip,login,password"');
+  }
+  if (sep === ' ' || sep === '\t') {
+    const rest = t.slice(end).trimStart();
+    if (rest[0] === '-' && (rest.length === 1 || rest[1] === ' ' || rest[1] === '\t')) {
+      return parseDash(ip.value, rest.slice(1).trim());
+    }
+    return parseSpaces(t);
+  }
+  return fail('unrecognized format after the IP address');
+}
+
+function parseColons(t: string): LineParse {
+  const p = t.split(':');
+  if (p.length === 3) return { ok: true, raw: { ip: p[0], login: p[1], password: p[2] } };
+  if (p.length === 6) {
+    return { ok: true, raw: { ip: p[0], login: p[1], password: p[2], country: p[3], state: p[4], zip: p[5] } };
+  }
+  if (p.length === 2) return fail('missing password (expected ip:login:password)');
+  return fail(ambiguousColons(`${p.length} colon-separated fields`));
+}
+
+const WS_RE = /[ \t]+/;
+
+function parseSpaces(t: string): LineParse {
+  const p = t.split(WS_RE);
+  if (p.length === 2) return fail('missing password (expected: ip login password [state])');
+  const raw: RawFields = { ip: p[0], login: p[1], password: p[2] };
+  if (p.length === 4) raw.state = p[3];
+  if (p.length > 4) {
+    // Only a multi-word state name ("New York") may follow; anything else would be guessing.
+    const state = p.slice(3).join(' ');
+    if (!isStateName(state)) return fail(`${p.length} space-separated fields: expected ip login password [state]`);
+    raw.state = state;
+  }
+  return { ok: true, raw };
+}
+
+const DASH_SPLIT_RE = /\s+-\s+/;
+const PIPE_SPLIT_RE = /\s+\|/;
+/** A trailing postal code: US 12345 / 12345-6789, Canadian A1A 1A1, or 3-10 digits elsewhere. */
+const ZIP_TAIL_RE = /(?:^|\s+)(\d{5}-\d{4}|[A-Za-z]\d[A-Za-z][ -]?\d[A-Za-z]\d|\d{3,10})$/;
+
+function parseDash(ip: string, r: string): LineParse {
+  const dash = DASH_SPLIT_RE.exec(r);
+  let creds = dash ? r.slice(0, dash.index) : r;
+  let loc = dash ? r.slice(dash.index + dash[0].length) : '';
+  let stamp = '';
+  if (dash) {
+    const bar = loc.indexOf('|');
+    if (bar !== -1) {
+      stamp = loc.slice(bar + 1);
+      loc = loc.slice(0, bar);
+    }
+  } else {
+    const bar = PIPE_SPLIT_RE.exec(creds);
+    if (bar) {
+      stamp = creds.slice(bar.index + bar[0].length);
+      creds = creds.slice(0, bar.index);
+    }
+  }
+  const c = splitCredentials(creds.trim());
+  if (!c.ok) return fail(c.reason);
+  const raw: RawFields = { ip, login: c.login, password: c.password };
+  loc = loc.trim();
+  if (loc) {
+    const z = ZIP_TAIL_RE.exec(loc);
+    if (z) {
+      raw.zip = z[1];
+      loc = loc.slice(0, z.index);
+    }
+    const parts = loc.split('/');
+    if (parts.length > 2) return fail(`unrecognized location ${quote(loc)}: expected State/City ZIP`);
+    raw.state = parts[0];
+    raw.city = parts[1];
+  }
+  // The text after '|' is when the line was captured; it is kept as the comment.
+  if (stamp.trim()) raw.comment = stamp;
+  return { ok: true, raw };
+}

@@ -1,0 +1,454 @@
+/**
+ * PPTP control-connection probe: connect to TCP port 1723, send a Start-Control-Connection-Request,
+ * read the Start-Control-Connection-Reply, then say goodbye (Stop-Control-Connection-Request) and
+ * close. It proves that a PPTP server answers and what it says about itself; it does not log in.
+ *
+ * Built for batches (15,000 targets at concurrency 200-500): node:net only, one socket, one timer
+ * and one small reader per attempt, a shared pre-encoded request, and no DNS (targets are IPs).
+ */
+import net from 'node:net';
+import type { PptpResult } from '../../fleet/node.ts';
+import {
+  encodeSccrq,
+  encodeStopCcrq,
+  errorCodeMeaning,
+  resultCodeMeaning,
+  SccrpReader,
+  type Sccrp,
+} from './codec.ts';
+
+export type PptpOutcome =
+  | 'ok'
+  | 'refused'
+  | 'timeout_connect'
+  | 'timeout_reply'
+  | 'unreachable'
+  | 'reset'
+  /** Accepted the connection, then closed it before a full reply. */
+  | 'closed'
+  | 'not_pptp'
+  /** A valid reply whose result code is not 1. */
+  | 'rejected'
+  | 'invalid_target'
+  | 'cancelled'
+  /**
+   * This machine could not open the connection (too many open files, no free local port, a local
+   * firewall, a bad localAddress). Says nothing about the server: do not mark it failed.
+   */
+  | 'local_error';
+
+export const PPTP_OUTCOMES: readonly PptpOutcome[] = [
+  'ok', 'refused', 'timeout_connect', 'timeout_reply', 'unreachable', 'reset', 'closed',
+  'not_pptp', 'rejected', 'invalid_target', 'cancelled', 'local_error',
+];
+
+/** Outcomes that are worth another attempt (a busy pptpd drops or stalls some clients). */
+export const RETRYABLE_OUTCOMES: ReadonlySet<PptpOutcome> = new Set(['timeout_connect', 'timeout_reply', 'reset']);
+
+export interface PptpTarget {
+  host: string;
+  port: number;
+}
+
+export interface PptpProbeOptions {
+  /** Deadline of ONE attempt, covering connect and reply. */
+  timeoutMs: number;
+  /** Extra attempts after a timeout or a reset (0 = one attempt). */
+  retries: number;
+  signal?: AbortSignal;
+  localAddress?: string;
+  /** Pause before a retry (default 100 ms). */
+  retryDelayMs?: number;
+  /** How long to wait for the Stop-Control-Connection-Reply before destroying the socket (default 250 ms). */
+  stopGraceMs?: number;
+}
+
+export interface PptpProbeResult {
+  ok: boolean;
+  outcome: PptpOutcome;
+  /** A sentence a person understands; null when ok. */
+  reason: string | null;
+  /** Handshake time of the attempt that got a reply: connect start to full reply. */
+  latencyMs: number | null;
+  vendor: string | null;
+  hostname: string | null;
+  firmware: number | null;
+  protocolVersion: number | null;
+  resultCode: number | null;
+  errorCode: number | null;
+  maxChannels: number | null;
+  framing: number | null;
+  bearer: number | null;
+  /** Connection attempts made (0 when none was made: invalid target or cancelled first). */
+  attempts: number;
+}
+
+const SCCRQ = encodeSccrq();
+const STOP_CCRQ = encodeStopCcrq(1);
+const DEFAULT_RETRY_DELAY_MS = 100;
+const DEFAULT_STOP_GRACE_MS = 250;
+
+interface AttemptResult {
+  outcome: PptpOutcome;
+  reason: string | null;
+  latencyMs: number | null;
+  reply: Sccrp | null;
+}
+
+// ---- cancellation: one listener per signal, not one per probe --------------------------------
+// A batch shares one AbortSignal among hundreds of in-flight probes; adding an 'abort' listener per
+// probe trips Node's MaxListeners warning and makes removal O(n). A hub keeps one listener.
+const hubs = new WeakMap<AbortSignal, Set<() => void>>();
+
+function onAbort(signal: AbortSignal, fn: () => void): () => void {
+  let set = hubs.get(signal);
+  if (set === undefined) {
+    const s = new Set<() => void>();
+    set = s;
+    hubs.set(signal, s);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const f of [...s]) f();
+        s.clear();
+      },
+      { once: true },
+    );
+  }
+  set.add(fn);
+  const owner = set;
+  return () => {
+    owner.delete(fn);
+  };
+}
+
+// ---- results ---------------------------------------------------------------------------------
+
+function emptyResult(outcome: PptpOutcome, reason: string | null, attempts: number): PptpProbeResult {
+  return {
+    ok: outcome === 'ok',
+    outcome,
+    reason,
+    latencyMs: null,
+    vendor: null,
+    hostname: null,
+    firmware: null,
+    protocolVersion: null,
+    resultCode: null,
+    errorCode: null,
+    maxChannels: null,
+    framing: null,
+    bearer: null,
+    attempts,
+  };
+}
+
+function toResult(a: AttemptResult, attempts: number): PptpProbeResult {
+  const r = emptyResult(a.outcome, a.reason, attempts);
+  r.latencyMs = a.latencyMs;
+  const reply = a.reply;
+  if (reply !== null) {
+    r.vendor = reply.vendor;
+    r.hostname = reply.hostname;
+    r.firmware = reply.firmware;
+    r.protocolVersion = reply.protocolVersion;
+    r.resultCode = reply.resultCode;
+    r.errorCode = reply.errorCode;
+    r.maxChannels = reply.maxChannels;
+    r.framing = reply.framing;
+    r.bearer = reply.bearer;
+  }
+  if (r.reason !== null && attempts > 1) r.reason += ` (after ${attempts} attempts)`;
+  return r;
+}
+
+function rejectionReason(reply: Sccrp): string {
+  let s = `the server refused the control connection: result code ${reply.resultCode} (${resultCodeMeaning(reply.resultCode)})`;
+  if (reply.resultCode === 2 || reply.errorCode !== 0) s += `, error code ${reply.errorCode} (${errorCodeMeaning(reply.errorCode)})`;
+  return s;
+}
+
+const round1 = (ms: number): number => Math.round(ms * 10) / 10;
+
+/** Describes a socket error; `connected` tells whether TCP was established when it happened. */
+function classifyError(err: NodeJS.ErrnoException, connected: boolean, target: PptpTarget): { outcome: PptpOutcome; reason: string } {
+  const code = err.code ?? 'UNKNOWN';
+  const where = `${target.host}:${target.port}`;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return { outcome: 'refused', reason: `connection refused: nothing listens on ${where} (or a firewall rejects it)` };
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'ECONNABORTED':
+      return {
+        outcome: 'reset',
+        reason: connected
+          ? `the server reset the connection before replying (${code})`
+          : `the connection was reset while connecting (${code})`,
+      };
+    case 'ETIMEDOUT':
+      return connected
+        ? { outcome: 'timeout_reply', reason: `the connection timed out before a reply (${code})` }
+        : { outcome: 'timeout_connect', reason: `no answer to the connection attempt (${code}): the host is down or a firewall drops the packets` };
+    case 'EHOSTUNREACH':
+    case 'EHOSTDOWN':
+      return { outcome: 'unreachable', reason: `host unreachable (${code}): a router reported that ${target.host} cannot be reached` };
+    case 'ENETUNREACH':
+    case 'ENONET':
+      return { outcome: 'unreachable', reason: `network unreachable (${code}): there is no route to ${target.host}` };
+    case 'EMFILE':
+    case 'ENFILE':
+      return { outcome: 'local_error', reason: `this machine ran out of file descriptors (${code}); lower the probe concurrency` };
+    case 'EADDRNOTAVAIL':
+      return { outcome: 'local_error', reason: `no usable local address or port for the connection (${code})` };
+    case 'ENOBUFS':
+    case 'ENOMEM':
+      return { outcome: 'local_error', reason: `this machine is out of socket buffers (${code})` };
+    case 'EPERM':
+    case 'EACCES':
+      return { outcome: 'local_error', reason: `this machine's firewall or permissions blocked the connection (${code})` };
+    case 'EINVAL':
+    case 'EAFNOSUPPORT':
+      return { outcome: 'local_error', reason: `the connection could not be set up here (${code}: ${err.message})` };
+    default:
+      return connected
+        ? { outcome: 'reset', reason: `the connection failed after it was accepted (${code})` }
+        : { outcome: 'unreachable', reason: `the connection failed (${code}: ${err.message})` };
+  }
+}
+
+// ---- one attempt -----------------------------------------------------------------------------
+
+function attempt(
+  target: PptpTarget,
+  opts: PptpProbeOptions,
+): { promise: Promise<AttemptResult>; cancel: () => void } {
+  let cancel: () => void = () => {};
+  const promise = new Promise<AttemptResult>((resolve) => {
+    const started = performance.now();
+    const reader = new SccrpReader();
+    let connected = false;
+    let done = false;
+    let graceTimer: NodeJS.Timeout | null = null;
+
+    const socket = net.connect({
+      host: target.host,
+      port: target.port,
+      localAddress: opts.localAddress,
+      noDelay: true,
+    });
+
+    const deadline = setTimeout(() => {
+      if (done) return;
+      if (!connected) {
+        finish({
+          outcome: 'timeout_connect',
+          reason: `no answer to the TCP connection attempt within ${opts.timeoutMs} ms: the host is down or a firewall drops the packets`,
+          latencyMs: null,
+          reply: null,
+        });
+        return;
+      }
+      const p = reader.partial();
+      if (p.kind === 'not_pptp') {
+        finish({ outcome: 'not_pptp', reason: p.reason, latencyMs: null, reply: null });
+      } else if (p.kind === 'truncated') {
+        finish({
+          outcome: 'timeout_reply',
+          reason: `accepted the connection but sent only ${p.reason} within ${opts.timeoutMs} ms`,
+          latencyMs: null,
+          reply: null,
+        });
+      } else {
+        finish({
+          outcome: 'timeout_reply',
+          reason: `accepted the connection but sent no Start-Control-Connection-Reply within ${opts.timeoutMs} ms`,
+          latencyMs: null,
+          reply: null,
+        });
+      }
+    }, opts.timeoutMs);
+
+    function detach(): void {
+      socket.removeListener('connect', onConnect);
+      socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
+      socket.removeListener('close', onClose);
+      // Keep an error listener: a late error on a closing socket must not crash the process.
+      socket.removeListener('error', onError);
+      socket.on('error', noop);
+    }
+
+    function finish(result: AttemptResult, polite: 'stop' | 'end' | 'none' = 'none'): void {
+      if (done) return;
+      done = true;
+      clearTimeout(deadline);
+      detach();
+      if (polite === 'none' || socket.destroyed) {
+        socket.destroy();
+      } else {
+        // Say goodbye, then close; do not wait long for the Stop-Control-Connection-Reply.
+        if (polite === 'stop') socket.write(STOP_CCRQ);
+        socket.end();
+        socket.resume(); // drain whatever comes (the Stop reply) without keeping it
+        graceTimer = setTimeout(destroyNow, opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
+        graceTimer.unref();
+        socket.once('close', clearGrace);
+        socket.unref();
+      }
+      resolve(result);
+    }
+
+    function destroyNow(): void {
+      graceTimer = null;
+      socket.destroy();
+    }
+
+    function clearGrace(): void {
+      if (graceTimer !== null) {
+        clearTimeout(graceTimer);
+        graceTimer = null;
+      }
+    }
+
+    function onConnect(): void {
+      connected = true;
+      socket.write(SCCRQ);
+    }
+
+    function onData(chunk: Buffer): void {
+      const d = reader.push(chunk);
+      if (d === null) return;
+      if (d.kind === 'not_pptp') {
+        finish({ outcome: 'not_pptp', reason: d.reason, latencyMs: null, reply: null });
+        return;
+      }
+      const latencyMs = round1(performance.now() - started);
+      const reply = d.reply;
+      if (reply.resultCode === 1) {
+        finish({ outcome: 'ok', reason: null, latencyMs, reply }, 'stop');
+      } else {
+        finish({ outcome: 'rejected', reason: rejectionReason(reply), latencyMs, reply }, 'end');
+      }
+    }
+
+    function onEnd(): void {
+      const p = reader.partial();
+      if (p.kind === 'not_pptp') {
+        finish({ outcome: 'not_pptp', reason: p.reason, latencyMs: null, reply: null });
+      } else if (p.kind === 'truncated') {
+        finish({ outcome: 'closed', reason: `the server closed the connection after sending ${p.reason}`, latencyMs: null, reply: null });
+      } else {
+        finish({ outcome: 'closed', reason: 'the server accepted the connection and closed it without replying', latencyMs: null, reply: null });
+      }
+    }
+
+    function onError(err: NodeJS.ErrnoException): void {
+      // An error after some bytes that already prove "not PPTP" is still "not PPTP".
+      const p = reader.partial();
+      if (p.kind === 'not_pptp') {
+        finish({ outcome: 'not_pptp', reason: p.reason, latencyMs: null, reply: null });
+        return;
+      }
+      const c = classifyError(err, connected, target);
+      if (c.outcome === 'reset' && p.kind === 'truncated') c.reason += ` after sending ${p.reason}`;
+      finish({ outcome: c.outcome, reason: c.reason, latencyMs: null, reply: null });
+    }
+
+    function onClose(): void {
+      // 'close' without 'end' or 'error' (should not happen, but never leave the promise pending).
+      onEnd();
+    }
+
+    socket.on('connect', onConnect);
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+
+    cancel = () => {
+      finish({ outcome: 'cancelled', reason: 'the probe was cancelled', latencyMs: null, reply: null });
+    };
+  });
+  return { promise, cancel };
+}
+
+function noop(): void {}
+
+function isValidPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
+}
+
+function delay(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    let off: () => void = noop;
+    const t = setTimeout(() => {
+      off();
+      resolve(true);
+    }, ms);
+    if (signal !== undefined) {
+      off = onAbort(signal, () => {
+        clearTimeout(t);
+        resolve(false);
+      });
+    }
+  });
+}
+
+/**
+ * Probes one PPTP server. Never throws and never hangs: every attempt has a deadline
+ * (opts.timeoutMs, covering connect and reply), and only timeouts and resets are retried.
+ */
+export async function probePptp(target: PptpTarget, opts: PptpProbeOptions): Promise<PptpProbeResult> {
+  const host = typeof target.host === 'string' ? target.host.trim() : '';
+  if (net.isIP(host) === 0) {
+    return emptyResult('invalid_target', `"${String(target.host)}" is not an IP address`, 0);
+  }
+  if (!isValidPort(target.port)) {
+    return emptyResult('invalid_target', `port ${String(target.port)} is not a TCP port (1-65535)`, 0);
+  }
+  if (!(opts.timeoutMs > 0) || !Number.isFinite(opts.timeoutMs)) {
+    throw new RangeError(`probePptp: timeoutMs must be a positive number, got ${opts.timeoutMs}`);
+  }
+  const signal = opts.signal;
+  if (signal?.aborted) return emptyResult('cancelled', 'the probe was cancelled before it started', 0);
+
+  const maxAttempts = 1 + Math.max(0, Math.floor(opts.retries || 0));
+  const t = host === target.host ? target : { host, port: target.port };
+  let attempts = 0;
+  let last: AttemptResult | null = null;
+  while (attempts < maxAttempts) {
+    if (attempts > 0) {
+      const ok = await delay(opts.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS, signal);
+      if (!ok) break;
+    }
+    attempts++;
+    const a = attempt(t, opts);
+    const off = signal !== undefined ? onAbort(signal, a.cancel) : noop;
+    try {
+      last = await a.promise;
+    } finally {
+      off();
+    }
+    if (last.outcome === 'cancelled' || !RETRYABLE_OUTCOMES.has(last.outcome)) break;
+    if (signal?.aborted) break;
+  }
+  if (last === null || (signal?.aborted && last.outcome !== 'ok' && RETRYABLE_OUTCOMES.has(last.outcome))) {
+    return emptyResult('cancelled', 'the probe was cancelled', attempts);
+  }
+  return toResult(last, attempts);
+}
+
+/** Maps a probe result to the record stored on a node (src/fleet/node.ts). */
+export function toStoredPptp(result: PptpProbeResult, now: Date | string): PptpResult {
+  return {
+    ok: result.ok,
+    latencyMs: result.latencyMs,
+    vendor: result.vendor,
+    hostname: result.hostname,
+    firmware: result.firmware,
+    result: result.outcome,
+    error: result.ok ? null : result.reason,
+    checkedAt: typeof now === 'string' ? now : now.toISOString(),
+  };
+}
