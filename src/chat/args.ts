@@ -59,7 +59,8 @@ export function splitArgs(tokens: string[], positionalCount: number): SplitArgs 
   const out: SplitArgs = { positionals: [], options: {}, filterTerms: [] };
   for (const tok of tokens) {
     const opt = OPTION.exec(tok);
-    if (opt && !COMPARISON.test(tok)) {
+    // `speed=5` is a comparison; any other `key=value` is an option.
+    if (opt && !(COMPARISON_FIELDS as readonly string[]).includes(opt[1]!.toLowerCase())) {
       const key = opt[1]!.toLowerCase();
       if (key in out.options) throw new ArgError(`option ${key}= is given twice`);
       out.options[key] = opt[2]!;

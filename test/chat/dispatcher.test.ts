@@ -1,0 +1,87 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ADMIN, OPERATOR, STRANGER, testApp, VIEWER, type TestApp } from '../kit/app.ts';
+
+let t: TestApp;
+beforeEach(async () => {
+  t = await testApp();
+});
+afterEach(async () => {
+  await t.dispose();
+});
+
+describe('dispatcher', () => {
+  it('generates help from the registry, and help <command> from its declaration', async () => {
+    expect(await t.run('help', VIEWER)).toEqual({ kind: 'ok', command: 'help' });
+    for (const c of t.app.registry.list) expect(t.port.publicText()).toContain(c.usage);
+    t.port.clear();
+    await t.run('help export', VIEWER);
+    expect(t.port.publicText()).toContain('/connexa export [filter] [format=csv|txt|socks]');
+    expect(t.port.publicText()).toContain('Needs the operator role.');
+    expect(t.port.publicText()).toContain('`format=` csv');
+  });
+
+  it('accepts a leading /connexa and treats an empty line as help', async () => {
+    expect(await t.run('/connexa stats')).toEqual({ kind: 'ok', command: 'stats' });
+    expect(await t.run('')).toEqual({ kind: 'ok', command: 'help' });
+  });
+
+  it('answers an unknown command privately with a suggestion', async () => {
+    const out = await t.run('lsit', VIEWER);
+    expect(out.kind).toBe('invalid');
+    expect(t.port.public()).toEqual([]);
+    expect(t.port.privateText()).toContain('unknown command `lsit`. Did you mean `list`?');
+  });
+
+  it('shows the usage on bad arguments', async () => {
+    expect((await t.run('list colour:red', VIEWER)).kind).toBe('invalid');
+    expect(t.port.privateText()).toContain('Usage: `/connexa list [filter] [page=N]`');
+    t.port.clear();
+    expect((await t.run('export format=xml', OPERATOR)).kind).toBe('invalid');
+    expect(t.port.privateText()).toMatch(/format=:.*"csv"/);
+    t.port.clear();
+    expect((await t.run('list size=3', VIEWER)).kind).toBe('invalid');
+    expect(t.port.privateText()).toContain('unknown option size=; list takes page=');
+    t.port.clear();
+    expect((await t.run('show', VIEWER)).kind).toBe('invalid');
+    expect(t.port.privateText()).toContain('show needs an IP address or a node id');
+    t.port.clear();
+    expect((await t.run('stats status:ok', VIEWER)).kind).toBe('invalid');
+    expect(t.port.privateText()).toContain('stats takes no filter');
+  });
+
+  it('checks the role once, before the handler, and names the role needed', async () => {
+    const out = await t.run('delete all', VIEWER);
+    expect(out).toEqual({ kind: 'denied', command: 'delete', needed: 'admin', held: 'viewer' });
+    expect(t.port.privateText()).toBe('⛔ `delete` needs the **admin** role; you have the viewer role.');
+    t.port.clear();
+    await t.run('stats', STRANGER);
+    expect(t.port.privateText()).toContain('you have no Connexa role (an admin can add `slack:USTRANGE` to CONNEXA_VIEWERS)');
+    expect(t.port.public()).toEqual([]);
+  });
+
+  it('checks permission before showing a confirmation prompt', async () => {
+    t.app.store.addNodes([{ ip: '203.0.113.5', login: 'a', password: 'b' }], null);
+    const out = await t.run('delete all', OPERATOR);
+    expect(out.kind).toBe('denied');
+    expect(t.port.privateText()).not.toContain('confirm=');
+  });
+
+  it('lets the terminal user do everything', async () => {
+    const out = await t.dispatcher.dispatch(t.port, { text: 'delete all', files: [], actor: { platform: 'terminal', id: 'root', name: 'root', roleIds: [] }, where: { key: 'x' } });
+    expect(out.kind).toBe('failed'); // allowed, but there is nothing to delete
+    expect(t.port.privateText()).toContain('no nodes match all');
+  });
+
+  it('reports a crashing handler without crashing the bot and logs it', async () => {
+    t.app.registry.list; // the registry is real; make one command throw through the store
+    const original = t.app.store.nodes;
+    t.app.store.nodes = () => {
+      throw new Error('boom');
+    };
+    const out = await t.run('stats', ADMIN);
+    t.app.store.nodes = original;
+    expect(out.kind).toBe('error');
+    expect(t.port.privateText()).toContain('an internal error stopped the command');
+    expect(t.logs.join('\n')).toContain('boom');
+  });
+});

@@ -1,0 +1,130 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const BIN = resolve('bin/connexa.js');
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cnx-cli-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  err: string;
+}
+
+/** Runs the real `connexa` program with a clean environment (no tokens), in `dir`. */
+function connexa(args: string[], opts: { stdin?: string; env?: Record<string, string | undefined>; keepOpen?: (child: ReturnType<typeof spawn>) => void } = {}): Promise<Run> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: dir,
+      env: Object.fromEntries(
+        Object.entries({ PATH: process.env.PATH ?? '', HOME: dir, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'warn', ...opts.env }).filter(([, v]) => v !== undefined),
+      ) as Record<string, string>,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', fail);
+    child.on('close', (code, signal) => done({ code, signal, out, err }));
+    if (opts.keepOpen) opts.keepOpen(child);
+    else child.stdin.end(opts.stdin ?? '');
+  });
+}
+
+describe('the connexa command', () => {
+  it('runs one command, prints its output and exits 0; exits 1 when the command is refused', async () => {
+    await writeFile(join(dir, 'list.txt'), '203.0.113.5:alice:pw1\n203.0.113.6 bob pw2 OH\n1.2.3:carol:pw3\n');
+    const imp = await connexa(['import', 'list.txt']);
+    expect(imp.code).toBe(0);
+    expect(imp.out).toContain('Imported list.txt: 2 added, 0 updated, 0 duplicate, 1 rejected');
+    expect((await stat(join(dir, 'data', 'connexa.json'))).mode & 0o777).toBe(0o600);
+
+    const list = await connexa(['/connexa', 'list', 'state:Ohio']);
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(/n2\s+203\.0\.113\.6\s+bob\s+not_tested/);
+
+    const bad = await connexa(['list', 'colour:red']);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain('unknown filter key "colour"');
+  });
+
+  it('keeps a quoted value with spaces together', async () => {
+    await writeFile(join(dir, 'l.csv'), 'ip,login,password,city\n203.0.113.5,a,b,New York\n203.0.113.6,c,d,York\n');
+    expect((await connexa(['import', 'l.csv'])).code).toBe(0);
+    const out = await connexa(['list', 'city:New York']);
+    expect(out.out).toContain('1 nodes match city:new york');
+  });
+
+  it('runs one command per line from a pipe and writes attachments to the outbox', async () => {
+    await writeFile(join(dir, 'list.txt'), '203.0.113.5:alice:pw1\n');
+    const run = await connexa([], { stdin: '# a comment\nimport list.txt\nstats\nexport all format=txt\n' });
+    expect(run.code).toBe(0);
+    expect(run.out).toContain('1 added');
+    expect(run.out).toMatch(/not_tested\s+1/);
+    const files = await readdir(join(dir, 'data', 'outbox'));
+    expect(files).toHaveLength(1);
+    expect(await readFile(join(dir, 'data', 'outbox', files[0]!), 'utf8')).toBe('203.0.113.5:alice:pw1\n');
+    expect((await stat(join(dir, 'data', 'outbox', files[0]!))).mode & 0o777).toBe(0o600);
+    const failing = await connexa([], { stdin: 'stats\nfrobnicate\n' });
+    expect(failing.code).toBe(1);
+  });
+
+  it('stops on a bad configuration value with one line naming the variable', async () => {
+    const run = await connexa(['stats'], { env: { PING_TIMEOUT_MS: 'soon' } });
+    expect(run.code).toBe(2);
+    expect(run.err).toBe('connexa: PING_TIMEOUT_MS must be milliseconds from 100 to 120000 (got "soon")\n');
+  });
+
+  it('reads .env, with the real environment winning', async () => {
+    await writeFile(join(dir, '.env'), `DATA_DIR=${join(dir, 'from-env-file')}\nPING_RETRIES=9\n`);
+    const run = await connexa(['stats'], { env: { DATA_DIR: undefined } });
+    expect(run.err).toContain('PING_RETRIES must be a whole number from 0 to 5 (got "9")');
+    await writeFile(join(dir, '.env'), `DATA_DIR=${join(dir, 'from-env-file')}\n`);
+    const ok = await connexa(['stats'], { env: { DATA_DIR: undefined } });
+    expect(ok.code).toBe(0);
+    expect((await readdir(join(dir, 'from-env-file'))).sort()).toEqual(['connexa.json']);
+  });
+
+  it('refuses a corrupted store without touching it', async () => {
+    await connexa(['stats']);
+    const path = join(dir, 'data', 'connexa.json');
+    await writeFile(path, '{"version":1,"nodes":[{"id":');
+    const run = await connexa(['stats']);
+    expect(run.code).toBe(2);
+    expect(run.err).toMatch(/^connexa: .*connexa\.json is not valid JSON .*left untouched/);
+    expect(await readFile(path, 'utf8')).toBe('{"version":1,"nodes":[{"id":');
+  });
+
+  it('refuses a platform token it has no adapter for instead of ignoring it', async () => {
+    const run = await connexa(['stats'], { env: { DISCORD_TOKEN: 'x'.repeat(30) } });
+    expect(run.code).toBe(2);
+    expect(run.err).toContain('DISCORD_TOKEN is set, but this build has no Discord adapter yet');
+  });
+
+  it('saves what was done when stopped by SIGTERM', async () => {
+    await writeFile(join(dir, 'list.txt'), '203.0.113.5:alice:pw1\n');
+    const run = await connexa([], {
+      keepOpen: (child) => {
+        child.stdin!.write('import list.txt\n');
+        child.stdout!.on('data', (d: Buffer) => {
+          if (d.toString().includes('1 added')) child.kill('SIGTERM');
+        });
+      },
+    });
+    expect(run.code).toBe(130);
+    const onDisk = JSON.parse(await readFile(join(dir, 'data', 'connexa.json'), 'utf8'));
+    expect(onDisk.nodes.map((n: { ip: string }) => n.ip)).toEqual(['203.0.113.5']);
+    expect(await readdir(join(dir, 'data'))).not.toContain('connexa.lock');
+  });
+});
