@@ -84,7 +84,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? '?');
     const got = env[name];
-    const shown = name.includes('TOKEN') || name.includes('SECRET') ? '' : ` (got ${JSON.stringify(got)})`;
+    const shown = /TOKEN|SIGNING_SECRET/.test(name) ? '' : ` (got ${JSON.stringify(got)})`;
     throw new ConfigError(`${name} must be ${issue.message}${shown}`);
   }
   const cfg = parsed.data;

@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { configSchema, ConfigError, parseConfig } from '../src/config.ts';
+
+describe('configuration', () => {
+  it('has defaults for everything optional', () => {
+    const c = parseConfig({});
+    expect(c).toMatchObject({ PING_CONCURRENCY: 200, PING_TIMEOUT_MS: 3000, PING_RETRIES: 1, SOCKS_PORT_RANGE: { from: 20000, to: 20999 }, CONNEXA_ADMINS: [], SECRETS_DELIVERY: 'dm', MONITOR_FAILS: 3 });
+  });
+
+  it('.env.example documents every variable of the schema and parses as it is', () => {
+    const env: Record<string, string> = {};
+    for (const line of readFileSync('.env.example', 'utf8').split('\n')) {
+      const m = /^([A-Z_]+)=(.*)$/.exec(line);
+      if (m) env[m[1]!] = m[2]!;
+    }
+    expect(Object.keys(env).sort()).toEqual(Object.keys(configSchema.shape).sort());
+    expect(() => parseConfig(env)).not.toThrow();
+  });
+
+  it.each([
+    [{ PING_TIMEOUT_MS: 'abc' }, 'PING_TIMEOUT_MS must be milliseconds from 100 to 120000 (got "abc")'],
+    [{ PING_CONCURRENCY: '0' }, 'PING_CONCURRENCY must be a whole number from 1 to 2000 (got "0")'],
+    [{ SOCKS_PORT_RANGE: '5-2' }, 'SOCKS_PORT_RANGE must be a port range such as 20000-20999 (got "5-2")'],
+    [{ MONITOR_CRON: 'every minute' }, 'MONITOR_CRON must be a cron expression such as */5 * * * * (got "every minute")'],
+    [{ CONNEXA_ADMINS: 'slack:U1,bob' }, 'CONNEXA_ADMINS must be a comma list of slack:U123, discord:123, discord-role:456 or * (got "slack:U1,bob")'],
+    [{ SECRETS_DELIVERY: 'email' }, 'SECRETS_DELIVERY must be dm or thread (got "email")'],
+    [{ SLACK_BOT_TOKEN: 'hunter2' }, 'SLACK_BOT_TOKEN must be a bot token starting with xoxb-'],
+    [{ SLACK_BOT_TOKEN: 'xoxb-1' }, 'SLACK_BOT_TOKEN needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET and SLACK_PORT (HTTP mode)'],
+    [{ DISCORD_GUILD_ID: 'guild' }, 'DISCORD_GUILD_ID must be a numeric Discord id (got "guild")'],
+    [{ SLACK_API_URL: 'file:///etc' }, 'SLACK_API_URL must be an http(s) URL of the Slack Web API, ending in /api/ (got "file:///etc")'],
+  ])('%o stops start-up with one line', (env, message) => {
+    expect(() => parseConfig(env)).toThrow(ConfigError);
+    expect(() => parseConfig(env)).toThrow(message);
+  });
+
+  it('never echoes a token or secret back', () => {
+    try {
+      parseConfig({ SLACK_BOT_TOKEN: 'secret-value-123' });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as Error).message).not.toContain('secret-value-123');
+    }
+  });
+});
