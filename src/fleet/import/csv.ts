@@ -1,7 +1,7 @@
 // CSV blocks: a header row names the columns (any order, aliases allowed, unknown columns such as
 // `id` or `status` from the app's own export are ignored), then RFC 4180 rows: quoted fields may
 // hold the delimiter, doubled quotes and line breaks.
-import { DATA_LINE_RE } from './ip.ts';
+import { isDataLine } from './ip.ts';
 import { FIELD_ALIASES, normalizeKey } from './keyvalue.ts';
 import { FIELD_NAMES, type FieldName, type RawFields } from './record.ts';
 import { MAX_LINE_CHARS } from './text.ts';
@@ -44,7 +44,7 @@ export function detectCsvHeader(t: string, line: number): CsvHeader | null {
   const parsed = readCsvRecord([t], 0, delimiter);
   if (!parsed.cells) return null;
   const names = parsed.cells.map((c) => c.trim());
-  if (names.some((n) => DATA_LINE_RE.test(n))) return null;
+  if (names.some(isDataLine)) return null;
   const keys = names.map(normalizeKey);
   const columns: (FieldName | null)[] = keys.map(() => null);
   const taken = new Set<FieldName>();

@@ -5,20 +5,16 @@
 //   ip - login:password - State/City ZIP | time, ip:login:password[:country:state:zip]); CSV
 //   blocks that start with a header row.
 // Deduplication is not done here: the store-side merge decides added / updated / duplicate.
-import type { NodeFields } from '../node.ts';
 import { detectCsvHeader, readCsvRecord, rowFields, type CsvHeader } from './csv.ts';
-import { DATA_LINE_RE, IP_ANYWHERE_RE } from './ip.ts';
+import { IP_ANYWHERE_RE, isDataLine } from './ip.ts';
 import { KvBlock, matchKeyValue, type KvMatch, type LineRef } from './keyvalue.ts';
 import { parseDataLine } from './lines.ts';
-import { buildRecord, type RawFields } from './record.ts';
+import { buildRecord, type FieldName, type ImportRecord, type RawFields } from './record.ts';
 import { decodeInput, MAX_LINE_CHARS, reportText, splitLines } from './text.ts';
 
 export { MAX_FIELD_CHARS, MAX_LINE_CHARS } from './text.ts';
 
-export interface ImportRecord extends NodeFields {
-  /** 1-based line number where the record starts. */
-  line: number;
-}
+export type { ImportRecord } from './record.ts';
 export interface RejectedLine {
   line: number;
   reason: string;
@@ -119,12 +115,13 @@ class Parser {
 
   /** Everything that is not blank, comment, separator, CSV row or section header. */
   private line(t: string, at: LineRef): void {
-    const kv = matchKeyValue(t);
-    if (kv?.key) return this.kvLine(kv, at);
-    if (DATA_LINE_RE.test(t)) {
+    // A line starting with digits and dots is data; it can never be `Key: value` (keys start with a letter).
+    if (isDataLine(t)) {
       this.flushKv();
       return this.dataLine(t, at);
     }
+    const kv = matchKeyValue(t);
+    if (kv?.key) return this.kvLine(kv, at);
     const header = detectCsvHeader(t, at.line);
     if (header) {
       this.flushKv();
@@ -156,7 +153,7 @@ class Parser {
   private dataLine(t: string, at: LineRef): void {
     const parsed = parseDataLine(t);
     if (!parsed.ok) return this.reject(at, parsed.reason);
-    this.emit(parsed.raw, true, at, () => at);
+    this.emit(parsed.raw, true, at);
   }
 
   /**
@@ -166,7 +163,8 @@ class Parser {
    */
   private csvRow(i: number, t: string, at: LineRef): number | null {
     const csv = this.csv!;
-    const header = detectCsvHeader(t, at.line);
+    // A new header row restarts the block (a header never contains an address: cheap pre-check).
+    const header = IP_ANYWHERE_RE.test(t) ? null : detectCsvHeader(t, at.line);
     if (header) {
       this.csv = header;
       this.skipped++;
@@ -191,7 +189,7 @@ class Parser {
       this.reject(at, `CSV row has ${cells.length} fields but the header (line ${csv.line}) has ${csv.columns.length}`);
       return read.next;
     }
-    this.emit(rowFields(csv, cells), false, at, () => at, csv);
+    this.emit(rowFields(csv, cells), false, at, undefined, csv);
     return read.next;
   }
 
@@ -221,28 +219,28 @@ class Parser {
       return;
     }
     if (block.error) return this.reject(block.error, block.error.reason, block.start.line);
-    this.emit(block.raw, false, block.start, (f) => block.from[f] ?? block.start);
+    this.emit(block.raw, false, block.start, block.from);
   }
 
   private emit(
     raw: RawFields,
     lineFormat: boolean,
     start: LineRef,
-    lineOf: (f: keyof RawFields) => LineRef,
+    from?: Partial<Record<FieldName, LineRef>>,
     csv?: CsvHeader,
   ): void {
     if (this.section) {
       this.section.used = true;
       if (raw.provider === undefined || raw.provider.trim() === '') raw.provider = this.section.provider;
     }
-    const built = buildRecord(raw, lineFormat);
+    const built = buildRecord(raw, lineFormat, start.line);
     if (built.ok) {
-      this.records.push({ line: start.line, ...built.fields });
+      this.records.push(built.record);
       return;
     }
     let reason = built.reason;
     if (csv?.missing.includes(built.field)) reason += ` (the CSV header on line ${csv.line} has no ${built.field} column)`;
-    this.reject(lineOf(built.field), reason, start.line);
+    this.reject(from?.[built.field] ?? start, reason, start.line);
   }
 
   private reject(at: LineRef, reason: string, recordStart?: number): void {

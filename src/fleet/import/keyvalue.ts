@@ -15,7 +15,7 @@ export function normalizeKey(key: string): string {
 
 /** Column/key aliases shared by key/value blocks and CSV headers. */
 export const FIELD_ALIASES: Record<string, FieldName> = {
-  ip: 'ip', ipaddress: 'ip', ipaddr: 'ip', ipv4: 'ip', host: 'ip', server: 'ip', serverip: 'ip', address: 'ip', addr: 'ip',
+  ip: 'ip', ipaddress: 'ip', ipaddr: 'ip', ipv4: 'ip', host: 'ip', server: 'ip', serverip: 'ip',
   port: 'port',
   login: 'login', user: 'login', username: 'login', usr: 'login',
   password: 'password', pass: 'password', pwd: 'password', passwd: 'password', pw: 'password',

@@ -40,7 +40,7 @@ export function splitCredentials(creds: string): { ok: true; login: string; pass
   return { ok: true, login: creds.slice(0, at), password: creds.slice(at + 1) };
 }
 
-/** Parses a trimmed line that starts with an address (see DATA_LINE_RE). Field checks come later. */
+/** Parses a trimmed line that starts with an address (see isDataLine). Field checks come later. */
 export function parseDataLine(t: string): LineParse {
   const end = headEnd(t);
   const ip = parseIPv4(t.slice(0, end));
@@ -61,17 +61,25 @@ export function parseDataLine(t: string): LineParse {
   return fail('unrecognized format after the IP address');
 }
 
+const WS_RE = /[ \t]+/;
+/** `203.0.113.5:1723 u1 p1`: an address:port followed by space-separated fields. */
+const PORT_THEN_SPACE_RE = /^\d{1,5}[ \t]/;
+
 function parseColons(t: string): LineParse {
   const p = t.split(':');
   if (p.length === 3) return { ok: true, raw: { ip: p[0], login: p[1], password: p[2] } };
   if (p.length === 6) {
     return { ok: true, raw: { ip: p[0], login: p[1], password: p[2], country: p[3], state: p[4], zip: p[5] } };
   }
-  if (p.length === 2) return fail('missing password (expected ip:login:password)');
+  if (p.length === 2) {
+    if (PORT_THEN_SPACE_RE.test(p[1]!)) {
+      return fail(`"${p[0]}:${p[1]!.split(WS_RE)[0]}" is an address with a port; a port is only accepted in the key/value "Ip:" field or a port column`);
+    }
+    return fail('missing password (expected ip:login:password)');
+  }
   return fail(ambiguousColons(`${p.length} colon-separated fields`));
 }
 
-const WS_RE = /[ \t]+/;
 
 function parseSpaces(t: string): LineParse {
   const p = t.split(WS_RE);

@@ -16,31 +16,39 @@ const LABEL: Record<FieldName, string> = {
 };
 export const fieldLabel = (f: FieldName): string => LABEL[f];
 
-export type Built = { ok: true; fields: NodeFields } | { ok: false; reason: string; field: FieldName };
+export type Built = { ok: true; record: ImportRecord } | { ok: false; reason: string; field: FieldName };
+
+/** A parsed record and where it starts (1-based line). */
+export interface ImportRecord extends NodeFields {
+  line: number;
+}
 
 const WHITESPACE_RE = /\s/;
 
+/** Trimmed value, or null when absent/empty, or the reason the field is refused. */
+function clean(raw: RawFields, f: FieldName): string | null | { reason: string } {
+  const v = raw[f]?.trim();
+  if (v === undefined || v === '') return null;
+  if (v.length > MAX_FIELD_CHARS) return { reason: `${LABEL[f]} is too long (${v.length} characters, max ${MAX_FIELD_CHARS})` };
+  const ctl = findControlChar(v, f === 'comment');
+  return ctl ? { reason: `${LABEL[f]} contains ${ctl}` } : v;
+}
+
 /**
- * Validates and normalises one record. `lineFormat` is set for the one-line formats, where a space
- * inside a login or password means the line was split wrongly, so it is refused rather than guessed.
+ * Validates and normalises one record, appending `line` so the caller gets an ImportRecord without
+ * another copy. `lineFormat` is set for the one-line formats, where a space inside a login or
+ * password means the line was split wrongly, so it is refused rather than guessed.
  * Reasons never contain the password.
  */
-export function buildRecord(raw: RawFields, lineFormat: boolean): Built {
-  const out: Partial<Record<FieldName, string | null>> = {};
-  for (const f of FIELD_NAMES) {
-    const v = raw[f]?.trim();
-    if (v === undefined || v === '') {
-      out[f] = null;
-      continue;
-    }
-    if (v.length > MAX_FIELD_CHARS) {
-      return { ok: false, field: f, reason: `${LABEL[f]} is too long (${v.length} characters, max ${MAX_FIELD_CHARS})` };
-    }
-    const ctl = findControlChar(v, f === 'comment');
-    if (ctl) return { ok: false, field: f, reason: `${LABEL[f]} contains ${ctl}` };
-    out[f] = v;
+export function buildRecord(raw: RawFields, lineFormat: boolean, line: number): Built {
+  const v: (string | null)[] = [];
+  for (let i = 0; i < FIELD_NAMES.length; i++) {
+    const f = FIELD_NAMES[i]!;
+    const c = clean(raw, f);
+    if (c !== null && typeof c === 'object') return { ok: false, field: f, reason: c.reason };
+    v.push(c);
   }
-  const { ip, port, login, password } = out;
+  const [ip, port, login, password, provider, country, state, city, zip, comment] = v as (string | null)[];
   if (!ip) return { ok: false, field: 'ip', reason: 'missing IP address' };
   const ipOk = parseIPv4(ip);
   if (!ipOk.ok) return { ok: false, field: 'ip', reason: ipOk.reason };
@@ -54,18 +62,19 @@ export function buildRecord(raw: RawFields, lineFormat: boolean): Built {
     if (!p.ok) return { ok: false, field: 'port', reason: p.reason };
     portNumber = p.value;
   }
-  const country = out.country ? normalizeCountry(out.country) : null;
-  const fields: NodeFields = {
+  const countryN = country ? normalizeCountry(country) : null;
+  const record: ImportRecord = {
+    line,
     ip: ipOk.value,
     login,
     password,
-    provider: out.provider ?? null,
-    country,
-    state: out.state ? normalizeState(out.state, country) : null,
-    city: out.city ?? null,
-    zip: out.zip ?? null,
-    comment: out.comment ?? null,
+    provider: provider ?? null,
+    country: countryN,
+    state: state ? normalizeState(state, countryN) : null,
+    city: city ?? null,
+    zip: zip ?? null,
+    comment: comment ?? null,
   };
-  if (portNumber !== undefined) fields.port = portNumber;
-  return { ok: true, fields };
+  if (portNumber !== undefined) record.port = portNumber;
+  return { ok: true, record };
 }

@@ -14,7 +14,7 @@ const MiB = 1024 * 1024;
 
 /** "20 MiB", "50.5 MiB", "12 KiB", "300 bytes". */
 export function formatSize(bytes: number): string {
-  const unit = (v: number, name: string) => `${Number.isInteger(v) ? v : v.toFixed(1)} ${name}`;
+  const unit = (v: number, name: string) => `${Math.round(v * 10) / 10} ${name}`;
   if (bytes >= MiB) return unit(bytes / MiB, 'MiB');
   if (bytes >= 1024) return unit(bytes / 1024, 'KiB');
   return `${bytes} bytes`;
@@ -161,11 +161,11 @@ export function splitLines(text: string): string[] {
  * overrides (they make a login look like something else when displayed).
  */
 const CONTROL_RE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-const TAB_OR_LF_RE = /[\t\n]/;
+const CONTROL_OR_TAB_LF_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /** The first forbidden character in a field value, described for a person, or null. */
 export function findControlChar(value: string, allowTabAndNewline: boolean): string | null {
-  const m = CONTROL_RE.exec(value) ?? (allowTabAndNewline ? null : TAB_OR_LF_RE.exec(value));
+  const m = (allowTabAndNewline ? CONTROL_RE : CONTROL_OR_TAB_LF_RE).exec(value);
   if (!m) return null;
   const c = m[0];
   if (c === '\t') return 'a tab';
