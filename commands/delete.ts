@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import type { App } from '../src/app.ts';
-import { defineCommand, failed, ok } from '../src/chat/command.ts';
+import { failed, ok } from '../src/chat/command.ts';
+import { command } from './define.ts';
 import { plural, table } from '../src/chat/render.ts';
 import { requireSelection, selected, selectionCode, selectionWords } from './selection.ts';
 
-export const deleteCommand = defineCommand({
+export const deleteCommand = command({
   name: 'delete',
   summary: 'Remove nodes from the fleet (asks for confirmation)',
   usage: 'delete <filter>',
@@ -15,7 +15,7 @@ export const deleteCommand = defineCommand({
   optionHelp: { confirm: 'the code the first run gives you, to confirm' },
   confirm(input, ctx) {
     if (requireSelection(input, 'delete')) return null; // run() explains
-    const nodes = selected((ctx.app as App).store, input);
+    const nodes = selected(ctx.app.store, input);
     if (!nodes.length) return null;
     const byStatus = new Map<string, number>();
     for (const n of nodes) byStatus.set(n.status, (byStatus.get(n.status) ?? 0) + 1);
@@ -25,7 +25,7 @@ export const deleteCommand = defineCommand({
   async run(input, ctx) {
     const missing = requireSelection(input, 'delete');
     if (missing) return failed(missing);
-    const { store } = ctx.app as App;
+    const { store } = ctx.app;
     const nodes = selected(store, input);
     if (!nodes.length) return failed(`no nodes match ${selectionWords(input)}`);
     // Services (SOCKS, OpenVPN) do not exist yet in this build, but an online node may come from an

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { App } from '../src/app.ts';
-import { defineCommand, failed, ok } from '../src/chat/command.ts';
+import { failed, ok } from '../src/chat/command.ts';
+import { command } from './define.ts';
 import { plural } from '../src/chat/render.ts';
 import { toCsv, toSocks, toTxt } from '../src/fleet/export.ts';
 import { selected, selectionWords } from './selection.ts';
@@ -11,7 +11,7 @@ const FORMATS = {
   socks: { render: toSocks, ext: 'txt', type: 'text/plain' },
 } as const;
 
-export const exportCommand = defineCommand({
+export const exportCommand = command({
   name: 'export',
   summary: 'Export nodes with their credentials as a file, sent to you privately',
   usage: 'export [filter] [format=csv|txt|socks]',
@@ -21,7 +21,7 @@ export const exportCommand = defineCommand({
   options: z.object({ format: z.enum(['csv', 'txt', 'socks']).default('csv') }),
   optionHelp: { format: 'csv (every field, node field names as the header), txt (ip:login:password, re-importable) or socks (host:port:login:password of online nodes)' },
   async run(input, ctx) {
-    const { store } = ctx.app as App;
+    const { store } = ctx.app;
     const nodes = selected(store, input);
     const fmt = FORMATS[input.options.format];
     const chosen = input.options.format === 'socks' ? nodes.filter((n) => n.status === 'online' && n.socks) : nodes;

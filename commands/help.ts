@@ -1,13 +1,13 @@
 import { z } from 'zod';
-import type { App } from '../src/app.ts';
-import { defineCommand, failed, ok } from '../src/chat/command.ts';
+import { failed, ok } from '../src/chat/command.ts';
+import { command } from './define.ts';
 import { hasRole } from '../src/chat/roles.ts';
 import { table } from '../src/chat/render.ts';
 
 const FILTER_HELP =
   'Filter: `status:ping_ok,speed_ok country:US state:Ohio city:Akron provider:X zip:44301 ip:203.0.113. ip:203.0.113.0/24 speed>5 latency<200 limit:100`, or a bare IP, a node id, or `all`.';
 
-export const help = defineCommand({
+export const help = command({
   name: 'help',
   summary: 'List the commands, or explain one',
   usage: 'help [command]',
@@ -17,7 +17,7 @@ export const help = defineCommand({
   positional: { name: 'command', description: 'a command name', required: false },
   options: z.object({}),
   async run({ positional }, ctx) {
-    const { registry } = ctx.app as App;
+    const { registry } = ctx.app;
     if (positional) {
       const def = registry.get(positional.toLowerCase());
       if (!def) return failed(`there is no command \`${positional.slice(0, 40)}\`; \`/connexa help\` lists them`);

@@ -1,7 +1,9 @@
 import { basename } from 'node:path';
 import { z } from 'zod';
-import type { App } from '../src/app.ts';
-import { defineCommand, failed, ok } from '../src/chat/command.ts';
+import { failed, ok } from '../src/chat/command.ts';
+import { command } from './define.ts';
+import { startJob } from './job-report.ts';
+import { pingable, pingStageFor } from './ping.ts';
 import { principalOf } from '../src/chat/roles.ts';
 import { clean, plural, table } from '../src/chat/render.ts';
 import { FileTooLarge, type IncomingFile } from '../src/chat/types.ts';
@@ -11,18 +13,18 @@ import { applyImport } from '../src/store/apply-import.ts';
 
 const SHOWN_REJECTIONS = 10;
 
-export const importCommand = defineCommand({
+export const importCommand = command({
   name: 'import',
   summary: 'Import a server list (attach the file; in the terminal give its path)',
-  usage: 'import <file> [test=none]',
-  examples: ['import servers.txt', 'import (with the file attached)'],
+  usage: 'import <file> [test=none|ping]',
+  examples: ['import servers.txt test=ping', 'import (with the file attached)'],
   role: 'operator',
   filter: 'none',
   positional: { name: 'path', description: 'the path of a server list (terminal only; in chat, attach the file)', required: false },
-  options: z.object({ test: z.enum(['none']).default('none') }),
-  optionHelp: { test: 'none: only import' },
-  async run({ positional }, ctx) {
-    const { store, config } = ctx.app as App;
+  options: z.object({ test: z.enum(['none', 'ping']).default('none') }),
+  optionHelp: { test: 'none: only import (default); ping: then ping what was added or updated' },
+  async run({ positional, options }, ctx) {
+    const { store, config } = ctx.app;
     let file: IncomingFile | undefined = ctx.files[0];
     if (!file && positional) {
       const local = ctx.conversation.port.localFile;
@@ -41,7 +43,7 @@ export const importCommand = defineCommand({
     const parsed = parseImport(bytes, { maxBytes: config.IMPORT_MAX_BYTES });
     if (!parsed.ok) return failed(`${name} was refused: ${parsed.reason}. Nothing was imported.`);
     const applied = applyImport(store, parsed.records, name);
-    (ctx.app as App).log.info('import', { file: name, by: principalOf(ctx.actor), added: applied.added, updated: applied.updated, duplicate: applied.duplicate, rejected: parsed.rejected.length });
+    ctx.app.log.info('import', { file: name, by: principalOf(ctx.actor), added: applied.added, updated: applied.updated, duplicate: applied.duplicate, rejected: parsed.rejected.length });
     const lines = [
       `Imported **${name}**: **${applied.added} added**, ${applied.updated} updated, ${applied.duplicate} duplicate, ${parsed.rejected.length} rejected` +
         ` (${plural(parsed.lines, 'line')}, ${parsed.skipped} blank/comment/header).`,
@@ -60,6 +62,12 @@ export const importCommand = defineCommand({
         });
       }
     }
-    return ok({ text: lines.join('\n'), files });
+    if (options.test === 'none') return ok({ text: lines.join('\n'), files });
+    // The report goes first, then the job's own progress message.
+    await ctx.conversation.say({ text: lines.join('\n'), files });
+    const { runnable } = pingable([...applied.addedNodes, ...applied.updatedNodes]);
+    if (!runnable.length) return ok(undefined, { private: { text: 'test=ping: nothing new to ping.' } });
+    startJob(ctx, pingStageFor(ctx.app), runnable, `imported from ${name}`);
+    return ok();
   },
 });

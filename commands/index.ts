@@ -3,11 +3,13 @@ import { deleteCommand } from './delete.ts';
 import { exportCommand } from './export.ts';
 import { help } from './help.ts';
 import { importCommand } from './import.ts';
+import { cancel, jobs } from './jobs.ts';
 import { list } from './list.ts';
+import { ping } from './ping.ts';
 import { reset } from './reset.ts';
 import { secrets } from './secrets.ts';
 import { show } from './show.ts';
 import { stats } from './stats.ts';
 
 /** Every command, in the order `help` lists them. No folder scanning: a command exists when it is here. */
-export const COMMANDS: readonly AnyCommand[] = [help, importCommand, list, show, secrets, stats, reset, deleteCommand, exportCommand];
+export const COMMANDS: readonly AnyCommand[] = [help, importCommand, list, show, secrets, stats, ping, jobs, cancel, reset, deleteCommand, exportCommand];

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import type { App } from '../src/app.ts';
-import { defineCommand, ok } from '../src/chat/command.ts';
+import { ok } from '../src/chat/command.ts';
+import { command } from './define.ts';
 import { table } from '../src/chat/render.ts';
 import { describeFilter, selectNodes } from '../src/fleet/filter.ts';
 
 const PAGE_SIZE = 25;
 
-export const list = defineCommand({
+export const list = command({
   name: 'list',
   summary: 'Show nodes in a compact table, a page at a time',
   usage: 'list [filter] [page=N]',
@@ -16,7 +16,7 @@ export const list = defineCommand({
   options: z.object({ page: z.coerce.number().int().min(1).max(100_000).default(1) }),
   optionHelp: { page: 'which page of 25 rows (default 1)' },
   async run({ filter, filterText, options }, ctx) {
-    const { store } = ctx.app as App;
+    const { store } = ctx.app;
     const nodes = selectNodes(store.nodes(), filter);
     if (!nodes.length) return ok(`No nodes match ${describeFilter(filter)}.`);
     const pages = Math.ceil(nodes.length / PAGE_SIZE);

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import type { App } from '../src/app.ts';
-import { defineCommand, failed, ok } from '../src/chat/command.ts';
+import { failed, ok } from '../src/chat/command.ts';
+import { command } from './define.ts';
 import { plural, table } from '../src/chat/render.ts';
 import { canRun } from '../src/fleet/status-machine.ts';
 import { principalOf } from '../src/chat/roles.ts';
 import { requireSelection, selected, selectionWords } from './selection.ts';
 
-export const reset = defineCommand({
+export const reset = command({
   name: 'reset',
   summary: 'Send nodes back to not_tested (anything but online) so they are tested afresh',
   usage: 'reset <filter>',
@@ -17,7 +17,7 @@ export const reset = defineCommand({
   async run(input, ctx) {
     const missing = requireSelection(input, 'reset');
     if (missing) return failed(missing);
-    const { store } = ctx.app as App;
+    const { store } = ctx.app;
     const nodes = selected(store, input);
     if (!nodes.length) return failed(`no nodes match ${selectionWords(input)}`);
     const actor = principalOf(ctx.actor);

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import type { App } from '../src/app.ts';
-import { defineCommand, failed, ok } from '../src/chat/command.ts';
+import { failed, ok } from '../src/chat/command.ts';
+import { command } from './define.ts';
 import { code, table } from '../src/chat/render.ts';
 import { nodesNamed } from './lookup.ts';
 
-export const secrets = defineCommand({
+export const secrets = command({
   name: 'secrets',
   summary: 'Send you a node\'s PPTP and SOCKS credentials privately',
   usage: 'secrets <ip|id>',
@@ -14,7 +14,7 @@ export const secrets = defineCommand({
   positional: { name: 'ip|id', description: 'an IP address or a node id such as n12', required: true },
   options: z.object({}),
   async run({ positional }, ctx) {
-    const nodes = nodesNamed(ctx.app as App, positional!).slice(0, 20);
+    const nodes = nodesNamed(ctx.app, positional!).slice(0, 20);
     if (!nodes.length) return failed(`no node has the id or IP ${code(positional!)}`);
     const rows = nodes.map((n) => [n.id, `${n.ip}:${n.port}`, n.login, n.password, n.socks ? `${n.socks.host}:${n.socks.port} ${n.socks.login} ${n.socks.password}` : null]);
     return ok(undefined, { secret: { text: `Credentials (keep them private):\n${table(['id', 'address', 'login', 'password', 'socks5'], rows)}` } });

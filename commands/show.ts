@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { App } from '../src/app.ts';
-import { defineCommand, failed, ok } from '../src/chat/command.ts';
+import { failed, ok } from '../src/chat/command.ts';
+import { command } from './define.ts';
 import { clean, code } from '../src/chat/render.ts';
 import type { FleetNode } from '../src/fleet/node.ts';
 import { nodesNamed } from './lookup.ts';
@@ -26,7 +26,7 @@ function describe(n: FleetNode): string {
   return lines.join('\n');
 }
 
-export const show = defineCommand({
+export const show = command({
   name: 'show',
   summary: 'Show one node (or every account on an IP) without secrets',
   usage: 'show <ip|id>',
@@ -36,7 +36,7 @@ export const show = defineCommand({
   positional: { name: 'ip|id', description: 'an IP address or a node id such as n12', required: true },
   options: z.object({}),
   async run({ positional }, ctx) {
-    const nodes = nodesNamed(ctx.app as App, positional!);
+    const nodes = nodesNamed(ctx.app, positional!);
     if (!nodes.length) return failed(`no node has the id or IP ${code(positional!)}`);
     return ok(nodes.slice(0, 5).map(describe).join('\n\n') + (nodes.length > 5 ? `\n…and ${nodes.length - 5} more accounts on this IP (\`/connexa list ip:${positional}\`)` : ''));
   },

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import type { App } from '../src/app.ts';
-import { defineCommand, ok } from '../src/chat/command.ts';
+import { ok } from '../src/chat/command.ts';
+import { command } from './define.ts';
 import { table } from '../src/chat/render.ts';
 import { STATUSES } from '../src/fleet/node.ts';
 
-export const stats = defineCommand({
+export const stats = command({
   name: 'stats',
   summary: 'Counts by status and by country',
   usage: 'stats',
@@ -13,7 +13,7 @@ export const stats = defineCommand({
   filter: 'none',
   options: z.object({}),
   async run(_input, ctx) {
-    const { store } = ctx.app as App;
+    const { store } = ctx.app;
     const byStatus = new Map<string, number>(STATUSES.map((s) => [s, 0]));
     const byCountry = new Map<string, number>();
     for (const n of store.nodes()) {

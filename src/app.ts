@@ -1,6 +1,7 @@
 import type { CommandRegistry } from './chat/registry.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
+import type { JobRunner } from './pipeline/job-runner.ts';
 import type { Store } from './store/store.ts';
 
 /** What command handlers may use; main.ts builds it. */
@@ -9,4 +10,5 @@ export interface App {
   store: Store;
   log: Logger;
   registry: CommandRegistry;
+  jobs: JobRunner;
 }

@@ -5,6 +5,7 @@ import { Dispatcher } from './chat/dispatcher.ts';
 import { CommandRegistry } from './chat/registry.ts';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
+import { JobRunner } from './pipeline/job-runner.ts';
 import { Store } from './store/store.ts';
 
 export interface Composed {
@@ -24,7 +25,8 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
   });
   for (const id of store.openReport.interruptedJobs) log.warn('a job was interrupted by a restart', { job: id });
   const registry = new CommandRegistry(COMMANDS);
-  const app: App = { config, store, log, registry };
+  const jobs = new JobRunner(store, log);
+  const app: App = { config, store, log, registry, jobs };
   const dispatcher = new Dispatcher<App>({
     registry,
     app,
@@ -37,7 +39,12 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
     app,
     dispatcher,
     outboxDir: join(config.dataDir, 'outbox'),
-    idle: async () => {},
-    close: () => store.close(),
+    idle: () => jobs.idle(),
+    async close() {
+      // Jobs still running are cancelled cleanly: their nodes keep the last committed status.
+      jobs.cancelAll('shutdown');
+      await jobs.idle();
+      await store.close();
+    },
   };
 }

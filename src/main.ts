@@ -19,6 +19,8 @@ async function main(argv: string[]): Promise<number> {
       // Honest refusal until the adapters exist: a token must not be silently ignored.
       throw new ConfigError(`${config.SLACK_BOT_TOKEN ? 'SLACK_BOT_TOKEN' : 'DISCORD_TOKEN'} is set, but this build has no ${config.SLACK_BOT_TOKEN ? 'Slack' : 'Discord'} adapter yet; unset it to use the terminal`);
     }
+    // In the terminal, routine log lines would only interleave with the command output.
+    if (!process.env.LOG_LEVEL) config.LOG_LEVEL = 'warn';
     composed = await compose(config);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof StoreFileCorrupt || err instanceof StoreLocked) {
@@ -40,7 +42,13 @@ async function main(argv: string[]): Promise<number> {
   const port = new ShellPort({ out: process.stdout, outboxDir: composed.outboxDir });
   const user = userInfo().username;
   const actor: Actor = { platform: 'terminal', id: user, name: user, roleIds: [] };
-  const shell = new Shell({ dispatcher: composed.dispatcher as never, port, actor, idle: composed.idle });
+  const jobs = composed.app.jobs;
+  const interrupt = () => {
+    const running = jobs.list().length > 0;
+    jobs.cancelAll('Ctrl-C');
+    return running;
+  };
+  const shell = new Shell({ dispatcher: composed.dispatcher as never, port, actor, idle: composed.idle, interrupt });
 
   let code = 0;
   const args = argv[0] === '/connexa' || argv[0] === 'connexa' ? argv.slice(1) : argv;

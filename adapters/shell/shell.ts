@@ -9,6 +9,8 @@ export interface ShellOptions {
   actor: Actor;
   /** Resolves when background work (jobs) started by commands has finished. */
   idle: () => Promise<void>;
+  /** Ctrl-C in the REPL: cancels running jobs; returns false when there was none (then the REPL ends). */
+  interrupt: () => boolean;
 }
 
 /** Re-quotes argv words that the OS shell unquoted, so `city:"New York"` survives. */
@@ -55,6 +57,10 @@ export class Shell {
   /** Interactive: a prompt, history, Ctrl-D or `exit` to leave. */
   async repl(input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<void> {
     const rl = createInterface({ input, output, prompt: 'connexa> ', historySize: 500 });
+    rl.on('SIGINT', () => {
+      if (this.opts.interrupt()) output.write('\nCancelling the running jobs (Ctrl-C again or exit to leave).\n');
+      else rl.close();
+    });
     rl.prompt();
     for await (const line of rl) {
       const text = line.trim();

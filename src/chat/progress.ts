@@ -7,20 +7,23 @@ import type { ChatPort, Message, MessageRef, Where } from './types.ts';
 export class EditBudget {
   private tokens: number;
   private last = Date.now();
-  constructor(private readonly perMinute: number, private readonly burst = 2) {
+  constructor(private readonly perMinute: number, private readonly burst = 3) {
     this.tokens = burst;
   }
 
-  /** Takes a token now if there is one; otherwise says how long until there is. */
-  tryTake(): number {
+  /**
+   * Takes a token now if one is left beyond `reserve`; otherwise says how long until there is.
+   * Progress updates keep one token in reserve so that a job's final summary is never kept waiting.
+   */
+  tryTake(reserve = 0): number {
     const now = Date.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perMinute) / 60_000);
     this.last = now;
-    if (this.tokens >= 1) {
+    if (this.tokens >= 1 + reserve) {
       this.tokens -= 1;
       return 0;
     }
-    return Math.ceil(((1 - this.tokens) * 60_000) / this.perMinute);
+    return Math.ceil(((1 + reserve - this.tokens) * 60_000) / this.perMinute);
   }
 }
 
@@ -46,6 +49,11 @@ export class ProgressMessage {
 
   static async post(port: ChatPort, where: Where, msg: Message): Promise<ProgressMessage> {
     const ref = await port.post(where, msg);
+    return new ProgressMessage(port, where, ref);
+  }
+
+  /** Takes over a message that was already posted (e.g. a conversation's first reply). */
+  static of(port: ChatPort, where: Where, ref: MessageRef): ProgressMessage {
     return new ProgressMessage(port, where, ref);
   }
 
@@ -79,7 +87,7 @@ export class ProgressMessage {
 
   private schedule(): void {
     if (this.timer) return;
-    const wait = budgetFor(this.port).tryTake();
+    const wait = budgetFor(this.port).tryTake(1);
     if (wait > 0) {
       this.timer = setTimeout(() => {
         this.timer = null;

@@ -1,0 +1,27 @@
+import { probePptp, toStoredPptp, type PptpOutcome } from '../../probes/pptp/index.ts';
+import type { Stage, StageOutcome } from '../stage.ts';
+
+export interface PingSettings {
+  concurrency: number;
+  timeoutMs: number;
+  retries: number;
+}
+
+/** Outcomes that say nothing about the server (this host could not try): the node keeps its status. */
+const INCONCLUSIVE: ReadonlySet<PptpOutcome> = new Set(['cancelled', 'local_error']);
+
+/** The ping stage: a real PPTP control-connection handshake (probes/pptp), stored in node.pptp. */
+export function pingStage(s: PingSettings): Stage {
+  return {
+    kind: 'ping',
+    action: 'ping',
+    concurrency: s.concurrency,
+    // Every attempt has its own deadline; the node deadline covers them all plus the retry pauses.
+    nodeDeadlineMs: s.timeoutMs * (s.retries + 1) + 500 * (s.retries + 1) + 1000,
+    async run(node, signal): Promise<StageOutcome> {
+      const r = await probePptp({ host: node.ip, port: node.port }, { timeoutMs: s.timeoutMs, retries: s.retries, signal });
+      if (INCONCLUSIVE.has(r.outcome)) return { result: 'inconclusive', outcome: r.outcome, reason: r.reason, patch: {} };
+      return { result: r.ok ? 'ok' : 'fail', outcome: r.outcome, reason: r.reason, patch: { pptp: toStoredPptp(r, new Date()) } };
+    },
+  };
+}
