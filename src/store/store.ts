@@ -97,7 +97,10 @@ export class Store {
         }
       }
       const store = new Store(db, file, release, { flushDelayMs: options.flushDelayMs ?? 200, now, onWriteError: options.onWriteError }, { interruptedJobs: interrupted, migratedFrom, created });
-      if (created || interrupted.length > 0 || migratedFrom !== null) await store.flush();
+      if (created || interrupted.length > 0 || migratedFrom !== null) {
+        store.dirty = true;
+        await store.flush();
+      }
       return store;
     } catch (err) {
       release();
@@ -269,7 +272,7 @@ export class Store {
       this.timer = null;
     }
     while (this.writing) await this.writing;
-    if (!this.dirty && this.file.writes > 0) return;
+    if (!this.dirty) return;
     this.dirty = false;
     this.writing = this.db.write().then(
       () => {
