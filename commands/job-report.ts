@@ -49,10 +49,14 @@ export function chatReporter(ctx: CommandContext<App>): JobReporter {
     },
     async finished(s) {
       const text = summaryText(s);
-      if (progress) await progress.finish({ text });
-      else await conv.say(text);
+      let parent;
+      if (progress) {
+        await progress.finish({ text });
+        parent = progress.message;
+      } else parent = await conv.say(text);
       if (!s.failures.length) return;
-      const thread = await conv.thread();
+      // The thread hangs under this job's own message, not under whatever the command said first.
+      const thread = await conv.port.openThread(parent);
       const shown = s.failures.slice(0, SHOWN_FAILURES).map((f) => [f.id, f.port === 1723 ? f.ip : `${f.ip}:${f.port}`, f.outcome, clean(f.reason, 90)]);
       await conv.say(
         {

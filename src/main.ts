@@ -32,12 +32,20 @@ async function main(argv: string[]): Promise<number> {
 
   let closing: Promise<void> | null = null;
   const close = () => (closing ??= composed.close());
+  let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
-    process.stderr.write(`\nconnexa: ${signal}, saving and exiting\n`);
+    if (++signals > 1) {
+      // A second signal: stop waiting for jobs, but still save what is committed in memory.
+      process.stderr.write(`connexa: ${signal} again: saving and exiting now\n`);
+      void composed.app.store.flush().finally(() => process.exit(130));
+      return;
+    }
+    process.stderr.write(`\nconnexa: ${signal}: cancelling running jobs, saving and exiting\n`);
+    composed.app.jobs.cancelAll(signal);
     void close().finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   const port = new ShellPort({ out: process.stdout, outboxDir: composed.outboxDir });
   const user = userInfo().username;

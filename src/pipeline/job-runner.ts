@@ -199,7 +199,7 @@ export class Job {
     const deadline = new Promise<StageOutcome>((resolve) => {
       timer = setTimeout(() => {
         nodeController.abort(new Error('deadline'));
-        resolve({ result: 'fail', outcome: 'deadline', reason: `no result within the ${Math.round(ms / 1000)} s deadline`, patch: {} });
+        resolve({ result: 'fail', outcome: 'deadline', reason: `no result within the ${ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`} deadline`, patch: {} });
       }, ms);
     });
     const work = this.req.stage.run(node, nodeController.signal).catch(

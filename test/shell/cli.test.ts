@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startSimFleet, type SimFleet } from '../sim/fleet.ts';
 
 const BIN = resolve('bin/connexa.js');
 let dir: string;
@@ -117,8 +118,12 @@ describe('the connexa command', () => {
     const run = await connexa([], {
       keepOpen: (child) => {
         child.stdin!.write('import list.txt\n');
+        let sent = false;
         child.stdout!.on('data', (d: Buffer) => {
-          if (d.toString().includes('1 added')) child.kill('SIGTERM');
+          if (!sent && d.toString().includes('1 added')) {
+            sent = true;
+            child.kill('SIGTERM');
+          }
         });
       },
     });
@@ -126,5 +131,50 @@ describe('the connexa command', () => {
     const onDisk = JSON.parse(await readFile(join(dir, 'data', 'connexa.json'), 'utf8'));
     expect(onDisk.nodes.map((n: { ip: string }) => n.ip)).toEqual(['203.0.113.5']);
     expect(await readdir(join(dir, 'data'))).not.toContain('connexa.lock');
+  });
+});
+
+describe('ping from the terminal', () => {
+  let fleet: SimFleet;
+  beforeAll(async () => {
+    fleet = await startSimFleet({ count: 40, seed: 11, mix: { good: 0.5, silent: 0.5 }, firstAddress: '127.0.80.1' });
+  });
+  afterAll(async () => {
+    await fleet.close();
+  });
+
+  it('waits for the job and prints its summary before exiting', async () => {
+    await writeFile(join(dir, 'fleet.txt'), fleet.importText());
+    expect((await connexa(['import', 'fleet.txt'])).code).toBe(0);
+    const run = await connexa(['ping', 'status:not_tested'], { env: { PING_TIMEOUT_MS: '200', PING_RETRIES: '0' } });
+    expect(run.code).toBe(0);
+    expect(run.out).toContain('✅ ping j1 finished');
+    expect(run.out).toContain('ok 20 · timeout_reply 20');
+    expect(run.out).toMatch(/ping-j1-failures\.csv \([\d.]+ KiB\) saved to/);
+  });
+
+  it('cancels the job cleanly on SIGINT and keeps what was committed', async () => {
+    await writeFile(join(dir, 'fleet.txt'), fleet.importText());
+    expect((await connexa(['import', 'fleet.txt'])).code).toBe(0);
+    const run = await connexa(['ping'], {
+      env: { PING_TIMEOUT_MS: '20000', PING_RETRIES: '0', PING_CONCURRENCY: '30' },
+      keepOpen: (child) => {
+        child.stdin!.end();
+        let sent = false;
+        child.stdout!.on('data', (d: Buffer) => {
+          if (!sent && /ok 20/.test(d.toString())) {
+            sent = true;
+            child.kill('SIGINT');
+          }
+        });
+      },
+    });
+    expect(run.code).toBe(130);
+    expect(run.out).toMatch(/⏹️ ping j1 cancelled by SIGINT after \d+ of 40/);
+    const onDisk = JSON.parse(await readFile(join(dir, 'data', 'connexa.json'), 'utf8'));
+    expect(onDisk.jobs[0].state).toBe('cancelled');
+    const statuses = onDisk.nodes.map((n: { status: string }) => n.status).sort();
+    expect(statuses.filter((s: string) => s === 'ping_ok')).toHaveLength(20);
+    expect(statuses.filter((s: string) => s === 'not_tested')).toHaveLength(20);
   });
 });

@@ -57,6 +57,12 @@ export interface PptpProbeOptions {
   retries: number;
   signal?: AbortSignal;
   localAddress?: string;
+  /**
+   * Outcomes that earn another attempt (default RETRYABLE_OUTCOMES: timeouts and resets). The real
+   * pptpd, probed by several clients at once, also accepts and then closes some connections
+   * without a reply (outcome 'closed'); add 'closed' here to retry those too.
+   */
+  retryOn?: ReadonlySet<PptpOutcome> | readonly PptpOutcome[];
   /** Pause before a retry (default 100 ms). */
   retryDelayMs?: number;
   /** How long to wait for the Stop-Control-Connection-Reply before destroying the socket (default 250 ms). */
@@ -183,8 +189,8 @@ function classifyError(err: NodeJS.ErrnoException, connected: boolean, target: P
       return {
         outcome: 'reset',
         reason: connected
-          ? `the server reset the connection before replying (${code})`
-          : `the connection was reset while connecting (${code})`,
+          ? `the server accepted the connection, then reset it before replying (${code})`
+          : `the connection was reset as soon as it was made (${code})`,
       };
     case 'ETIMEDOUT':
       return connected
@@ -414,6 +420,8 @@ export async function probePptp(target: PptpTarget, opts: PptpProbeOptions): Pro
   if (signal?.aborted) return emptyResult('cancelled', 'the probe was cancelled before it started', 0);
 
   const maxAttempts = 1 + Math.max(0, Math.floor(opts.retries || 0));
+  const retryOn: ReadonlySet<PptpOutcome> =
+    opts.retryOn === undefined ? RETRYABLE_OUTCOMES : opts.retryOn instanceof Set ? opts.retryOn : new Set(opts.retryOn);
   const t = host === target.host ? target : { host, port: target.port };
   let attempts = 0;
   let last: AttemptResult | null = null;
@@ -430,10 +438,10 @@ export async function probePptp(target: PptpTarget, opts: PptpProbeOptions): Pro
     } finally {
       off();
     }
-    if (last.outcome === 'cancelled' || !RETRYABLE_OUTCOMES.has(last.outcome)) break;
+    if (last.outcome === 'cancelled' || last.outcome === 'ok' || !retryOn.has(last.outcome)) break;
     if (signal?.aborted) break;
   }
-  if (last === null || (signal?.aborted && last.outcome !== 'ok' && RETRYABLE_OUTCOMES.has(last.outcome))) {
+  if (last === null || (signal?.aborted && last.outcome !== 'ok' && retryOn.has(last.outcome))) {
     return emptyResult('cancelled', 'the probe was cancelled', attempts);
   }
   return toResult(last, attempts);
