@@ -1,4 +1,5 @@
 import type { AnyCommand } from '../src/chat/registry.ts';
+import { audit } from './audit.ts';
 import { deleteCommand } from './delete.ts';
 import { exportCommand } from './export.ts';
 import { help } from './help.ts';
@@ -12,4 +13,4 @@ import { show } from './show.ts';
 import { stats } from './stats.ts';
 
 /** Every command, in the order `help` lists them. No folder scanning: a command exists when it is here. */
-export const COMMANDS: readonly AnyCommand[] = [help, importCommand, list, show, secrets, stats, ping, jobs, cancel, reset, deleteCommand, exportCommand];
+export const COMMANDS: readonly AnyCommand[] = [help, importCommand, list, show, secrets, stats, ping, jobs, cancel, reset, deleteCommand, exportCommand, audit];

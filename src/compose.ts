@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { COMMANDS } from '../commands/index.ts';
 import type { App } from './app.ts';
-import { Dispatcher } from './chat/dispatcher.ts';
+import { Dispatcher, outcomeDetail, redactCommandLine } from './chat/dispatcher.ts';
 import { CommandRegistry } from './chat/registry.ts';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -32,7 +32,20 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
     app,
     roles: () => ({ admins: config.CONNEXA_ADMINS, operators: config.CONNEXA_OPERATORS, viewers: config.CONNEXA_VIEWERS }),
     secretsDelivery: config.SECRETS_DELIVERY,
-    onEvent: (e) => log.debug('command', { outcome: e.outcome.kind, command: e.outcome.command, actor: e.actor, ms: e.ms }),
+    onEvent: (e) => {
+      log.debug('command', { outcome: e.outcome.kind, command: e.outcome.command, actor: e.actor, ms: e.ms });
+      // Every command run is in the audit trail: who, where, what (secrets redacted), and how it ended.
+      store.appendAudit({
+        at: new Date().toISOString(),
+        actor: e.actor,
+        platform: e.platform,
+        command: e.outcome.command ?? e.commandLine.split(/\s+/)[0] ?? '',
+        args: redactCommandLine(e.commandLine).slice(0, 500),
+        outcome: e.outcome.kind,
+        detail: outcomeDetail(e.outcome)?.slice(0, 300) ?? null,
+        ms: e.ms,
+      });
+    },
     onError: (err, line) => log.error('command crashed', { error: err instanceof Error ? err.stack ?? err.message : String(err), command: line.split(/\s+/)[0] }),
   });
   return {

@@ -33,6 +33,25 @@ export interface DispatcherOptions<Services> {
   onError?: (err: unknown, commandLine: string) => void;
 }
 
+/** `password=x`, `token=y`: option values whose names look secret are not kept in the audit trail. */
+export function redactCommandLine(line: string): string {
+  return line.replace(/\b([a-z_-]*(?:pass(?:word)?|secret|token|key)[a-z_-]*)=("[^"]*"|'[^']*'|\S*)/gi, '$1=[redacted]');
+}
+
+/** A short description of an outcome for the audit trail. */
+export function outcomeDetail(o: DispatchOutcome): string | null {
+  switch (o.kind) {
+    case 'ok':
+      return null;
+    case 'denied':
+      return `needs ${o.needed}, has ${o.held ?? 'no role'}`;
+    case 'needsConfirmation':
+      return o.summary;
+    default:
+      return o.message;
+  }
+}
+
 /** Removes a leading `/connexa` (users paste it into the terminal too). */
 export function stripPrefix(text: string): string {
   return text.trim().replace(/^\/?connexa(\s+|$)/i, '').trim();

@@ -22,6 +22,8 @@ const MIGRATIONS: Record<number, Migration> = {
       settings: {},
     };
   },
+  // Version 2 adds the audit trail.
+  1: (raw) => ({ ...raw, version: 2, audit: [] }),
 };
 
 export type MigrationOutcome = { ok: true; data: Record<string, unknown>; migratedFrom: number | null } | { ok: false; reason: string };

@@ -6,7 +6,7 @@ import { isLegalChange } from '../fleet/status-machine.ts';
 import { AtomicJsonFile, StoreFileCorrupt } from './atomic-file.ts';
 import { acquireLock } from './lock.ts';
 import { migrate } from './migrations.ts';
-import { emptyStore, storeSchema, type JobRecord, type StoreData } from './schema.ts';
+import { AUDIT_LIMIT, emptyStore, storeSchema, type AuditEntry, type JobRecord, type StoreData } from './schema.ts';
 
 export { StoreFileCorrupt };
 
@@ -250,6 +250,19 @@ export class Store {
 
   jobs(): readonly JobRecord[] {
     return this.db.data.jobs;
+  }
+
+  // ---- audit trail ----
+
+  appendAudit(entry: AuditEntry): void {
+    const audit = this.db.data.audit;
+    audit.push(entry);
+    if (audit.length > AUDIT_LIMIT + 500) audit.splice(0, audit.length - AUDIT_LIMIT);
+    this.changed();
+  }
+
+  audit(): readonly AuditEntry[] {
+    return this.db.data.audit;
   }
 
   // ---- settings (alert channel, monitor on/off, ...) ----

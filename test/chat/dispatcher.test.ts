@@ -85,3 +85,28 @@ describe('dispatcher', () => {
     expect(t.logs.join('\n')).toContain('boom');
   });
 });
+
+describe('audit trail', () => {
+  it('records every command run with its outcome, redacts secret-looking options, and is for admins', async () => {
+    await t.run('stats', VIEWER);
+    await t.run('delete all', VIEWER);
+    await t.run('list colour:red', OPERATOR);
+    await t.run('export all token=abc123 password="x y"', OPERATOR);
+    const entries = t.app.store.audit();
+    expect(entries.map((e) => [e.actor, e.platform, e.command, e.outcome])).toEqual([
+      ['slack:UVIEW', 'slack', 'stats', 'ok'],
+      ['slack:UVIEW', 'slack', 'delete', 'denied'],
+      ['slack:UOPER', 'slack', 'list', 'invalid'],
+      ['slack:UOPER', 'slack', 'export', 'invalid'],
+    ]);
+    expect(entries[1]!.detail).toBe('needs admin, has viewer');
+    expect(entries[3]!.args).toBe('export all token=[redacted] password=[redacted]');
+    expect((await t.run('audit', OPERATOR)).kind).toBe('denied');
+    t.port.clear();
+    await t.run('audit outcome=denied', ADMIN);
+    const text = t.port.publicText();
+    expect(text).toMatch(/slack:UVIEW\s+delete all\s+denied/);
+    expect(text).toMatch(/slack:UOPER\s+audit\s+denied/);
+    expect(text).not.toContain('stats');
+  });
+});

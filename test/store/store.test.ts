@@ -147,7 +147,21 @@ describe('store', () => {
     expect(again.get(n!.id)!.ip).toBe('10.0.0.7');
     expect(again.addNodes([fields(8)], null)[0]!.id).toBe('n2');
     await again.close();
-    expect(JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8')).version).toBe(1);
+    expect(JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8')).version).toBe(2);
+  });
+
+  it('migrates a version-1 file by adding the audit trail', async () => {
+    const store = await Store.open(dir);
+    store.addNodes([fields(1)], null);
+    await store.close();
+    const v2 = JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8'));
+    delete v2.audit;
+    await writeFile(join(dir, 'connexa.json'), JSON.stringify({ ...v2, version: 1 }));
+    const again = await Store.open(dir);
+    expect(again.openReport.migratedFrom).toBe(1);
+    expect(again.audit()).toEqual([]);
+    expect(again.nodes()).toHaveLength(1);
+    await again.close();
   });
 
   it('applies the duplicate rules of an import', async () => {
