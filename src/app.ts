@@ -1,6 +1,7 @@
 import type { CommandRegistry } from './chat/registry.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
+import type { Alerts } from './monitor/alerts.ts';
 import type { JobRunner } from './pipeline/job-runner.ts';
 import type { Store } from './store/store.ts';
 
@@ -11,4 +12,5 @@ export interface App {
   log: Logger;
   registry: CommandRegistry;
   jobs: JobRunner;
+  alerts: Alerts;
 }

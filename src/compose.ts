@@ -5,6 +5,7 @@ import { Dispatcher, outcomeDetail, redactCommandLine } from './chat/dispatcher.
 import { CommandRegistry } from './chat/registry.ts';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
+import { Alerts } from './monitor/alerts.ts';
 import { JobRunner } from './pipeline/job-runner.ts';
 import { Store } from './store/store.ts';
 
@@ -20,13 +21,18 @@ export interface Composed {
 /** Builds the store, the registry and the dispatcher from a configuration (main.ts and tests use it). */
 export async function compose(config: Config, opts: { log?: Logger } = {}): Promise<Composed> {
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  const alerts = new Alerts(log);
   const store = await Store.open(config.dataDir, {
-    onWriteError: (err) => log.error('the store could not be written; changes are kept in memory and retried', { error: err.message }),
+    onWriteError: (err) => {
+      log.error('the store could not be written; changes are kept in memory and retried', { error: err.message });
+      void alerts.raise('store-write', { text: `⚠️ **Connexa cannot save its data**: ${err.message}. Results are kept in memory and saving is retried every few seconds; free disk space or fix ${config.dataDir} before restarting, or recent results will be lost.` });
+    },
+    onWriteOk: () => void alerts.clear('store-write', { text: '✅ Connexa can save its data again; nothing was lost.' }),
   });
   for (const id of store.openReport.interruptedJobs) log.warn('a job was interrupted by a restart', { job: id });
   const registry = new CommandRegistry(COMMANDS);
   const jobs = new JobRunner(store, log);
-  const app: App = { config, store, log, registry, jobs };
+  const app: App = { config, store, log, registry, jobs, alerts };
   const dispatcher = new Dispatcher<App>({
     registry,
     app,

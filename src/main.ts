@@ -48,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const port = new ShellPort({ out: process.stdout, outboxDir: composed.outboxDir });
+  composed.app.alerts.register(port);
   const user = userInfo().username;
   const actor: Actor = { platform: 'terminal', id: user, name: user, roleIds: [] };
   const jobs = composed.app.jobs;

@@ -1,4 +1,4 @@
-import { mkdir, chmod } from 'node:fs/promises';
+import { chmod, mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { HISTORY_LIMIT, newNode, type FleetNode, type NodeFields, type Status } from '../fleet/node.ts';
@@ -15,6 +15,8 @@ export interface StoreOptions {
   flushDelayMs?: number;
   /** Called when a write fails (disk full, read-only); the data stays in memory and is retried. */
   onWriteError?: (err: Error) => void;
+  /** Called after a successful write that followed a failed one. */
+  onWriteOk?: () => void;
   now?: () => string;
 }
 
@@ -56,7 +58,7 @@ export class Store {
     private readonly db: Low<StoreData>,
     private readonly file: AtomicJsonFile<StoreData>,
     private readonly releaseLock: () => void,
-    private readonly opts: Required<Omit<StoreOptions, 'onWriteError'>> & Pick<StoreOptions, 'onWriteError'>,
+    private readonly opts: Required<Omit<StoreOptions, 'onWriteError' | 'onWriteOk'>> & Pick<StoreOptions, 'onWriteError' | 'onWriteOk'>,
     /** What open() found: jobs it marked interrupted, the version it migrated from. */
     readonly openReport: { interruptedJobs: string[]; migratedFrom: number | null; created: boolean },
   ) {
@@ -69,6 +71,10 @@ export class Store {
     await chmod(dataDir, 0o700);
     const release = acquireLock(join(dataDir, 'connexa.lock'));
     try {
+      // A crash in the middle of a write leaves its temp file; the real file is intact (rename is atomic).
+      for (const name of await readdir(dataDir)) {
+        if (/^\.connexa\.json\.\d+\.tmp$/.test(name)) await unlink(join(dataDir, name)).catch(() => {});
+      }
       const now = options.now ?? (() => new Date().toISOString());
       let migratedFrom: number | null = null;
       const path = join(dataDir, 'connexa.json');
@@ -96,7 +102,7 @@ export class Store {
           interrupted.push(job.id);
         }
       }
-      const store = new Store(db, file, release, { flushDelayMs: options.flushDelayMs ?? 200, now, onWriteError: options.onWriteError }, { interruptedJobs: interrupted, migratedFrom, created });
+      const store = new Store(db, file, release, { flushDelayMs: options.flushDelayMs ?? 200, now, onWriteError: options.onWriteError, onWriteOk: options.onWriteOk }, { interruptedJobs: interrupted, migratedFrom, created });
       if (created || interrupted.length > 0 || migratedFrom !== null) {
         store.dirty = true;
         await store.flush();
@@ -289,7 +295,10 @@ export class Store {
     this.dirty = false;
     this.writing = this.db.write().then(
       () => {
-        this.lastWriteError = null;
+        if (this.lastWriteError) {
+          this.lastWriteError = null;
+          this.opts.onWriteOk?.();
+        }
       },
       (err: Error) => {
         this.dirty = true;

@@ -1,0 +1,41 @@
+import type { ChatPort, Message } from '../chat/types.ts';
+import type { Logger } from '../log.ts';
+
+/**
+ * Where alerts go: every adapter that is running registers its port, and an alert is posted to
+ * each one's alert channel (Slack, Discord, the terminal). A port that fails does not stop the others.
+ */
+export class Alerts {
+  private readonly ports = new Set<ChatPort>();
+  /** Alerts already raised and not yet cleared, by key: no repeats while a condition lasts. */
+  private readonly raised = new Set<string>();
+
+  constructor(private readonly log: Logger) {}
+
+  register(port: ChatPort): () => void {
+    this.ports.add(port);
+    return () => this.ports.delete(port);
+  }
+
+  async send(msg: Message): Promise<void> {
+    await Promise.all(
+      [...this.ports].map((p) =>
+        p.postAlert(msg).catch((err: Error) => this.log.warn('alert could not be posted', { platform: p.platform, error: err.message })),
+      ),
+    );
+  }
+
+  /** Sends once per condition until `clear(key)`; returns whether it was sent. */
+  async raise(key: string, msg: Message): Promise<boolean> {
+    if (this.raised.has(key)) return false;
+    this.raised.add(key);
+    await this.send(msg);
+    return true;
+  }
+
+  /** Ends a condition; sends `msg` (a recovery notice) if the condition had been raised. */
+  async clear(key: string, msg?: Message): Promise<void> {
+    if (!this.raised.delete(key)) return;
+    if (msg) await this.send(msg);
+  }
+}

@@ -1,0 +1,96 @@
+// Disk full and a read-only data directory while a job writes results: a clear alert, the data
+// kept in memory, no corrupted file, and recovery once space is back. Needs root (mount tmpfs).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { compose, type Composed } from '../../src/compose.ts';
+import { parseConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/log.ts';
+import { RecordingPort } from '../kit/recording-port.ts';
+
+let mnt: string;
+let composed: Composed | null = null;
+
+beforeEach(() => {
+  if (process.getuid?.() !== 0) throw new Error('the disk lab needs root (it mounts a small tmpfs)');
+  mnt = mkdtempSync(join(tmpdir(), 'cnx-disk-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', mnt]);
+});
+afterEach(async () => {
+  try {
+    execFileSync('mount', ['-o', 'remount,rw', mnt]);
+  } catch {
+    /* already rw */
+  }
+  await composed?.close().catch(() => {});
+  composed = null;
+  execFileSync('umount', ['-l', mnt]);
+  rmSync(mnt, { recursive: true, force: true });
+});
+
+async function start(): Promise<{ c: Composed; port: RecordingPort }> {
+  const c = await compose(parseConfig({ DATA_DIR: join(mnt, 'data') }), { log: createLogger('error', () => {}) });
+  const port = new RecordingPort();
+  c.app.alerts.register(port);
+  composed = c;
+  return { c, port };
+}
+
+const waitFor = async (check: () => boolean, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+describe('the store on a failing disk', () => {
+  it('alerts once when the disk is full, keeps the last good file intact, and recovers when space is back', async () => {
+    const { c, port } = await start();
+    c.app.store.addNodes([{ ip: '203.0.113.1', login: 'a', password: 'b' }], null);
+    await c.app.store.flush();
+    const good = readFileSync(join(mnt, 'data', 'connexa.json'), 'utf8');
+    // Fill the disk, then make many changes (a job's worth).
+    const filler = join(mnt, 'filler');
+    writeFileSync(filler, Buffer.alloc(1));
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=4k', 'count=2000'], { stdio: 'ignore' });
+    } catch {
+      /* ENOSPC is the point */
+    }
+    c.app.store.addNodes(Array.from({ length: 3000 }, (_, i) => ({ ip: `10.0.${i >> 8}.${i & 255}`, login: 'u', password: `p${i}` })), null);
+    await expect(c.app.store.flush()).rejects.toThrow(/ENOSPC/);
+    await waitFor(() => port.calls.some((x) => x.verb === 'postAlert'));
+    const alerts = port.calls.filter((x) => x.verb === 'postAlert');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.verb === 'postAlert' && alerts[0]!.msg.text).toMatch(/cannot save its data.*ENOSPC/);
+    // More failures do not repeat the alert.
+    await expect(c.app.store.flush()).rejects.toThrow();
+    expect(port.calls.filter((x) => x.verb === 'postAlert')).toHaveLength(1);
+    // The file on disk is the last good one, whole.
+    expect(readFileSync(join(mnt, 'data', 'connexa.json'), 'utf8')).toBe(good);
+    expect(JSON.parse(good).nodes).toHaveLength(1);
+    // Space comes back: the retry saves everything and a recovery notice follows.
+    rmSync(filler);
+    await c.app.store.flush();
+    await waitFor(() => port.calls.filter((x) => x.verb === 'postAlert').length === 2);
+    expect(JSON.parse(readFileSync(join(mnt, 'data', 'connexa.json'), 'utf8')).nodes).toHaveLength(3001);
+  });
+
+  it('alerts on a read-only data directory and never corrupts the file', async () => {
+    const { c, port } = await start();
+    c.app.store.addNodes([{ ip: '203.0.113.1', login: 'a', password: 'b' }], null);
+    await c.app.store.flush();
+    const good = readFileSync(join(mnt, 'data', 'connexa.json'), 'utf8');
+    execFileSync('mount', ['-o', 'remount,ro', mnt]);
+    c.app.store.addNodes([{ ip: '203.0.113.2', login: 'a', password: 'b' }], null);
+    await expect(c.app.store.flush()).rejects.toThrow(/EROFS/);
+    await waitFor(() => port.calls.some((x) => x.verb === 'postAlert'));
+    expect(readFileSync(join(mnt, 'data', 'connexa.json'), 'utf8')).toBe(good);
+    execFileSync('mount', ['-o', 'remount,rw', mnt]);
+    await c.app.store.flush();
+    expect(JSON.parse(readFileSync(join(mnt, 'data', 'connexa.json'), 'utf8')).nodes).toHaveLength(2);
+  });
+});
