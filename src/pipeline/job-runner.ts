@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import type { JobRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { Stage, StageOutcome } from './stage.ts';
+import { StartPacer } from './start-pacer.ts';
 
 export interface Failure {
   id: string;
@@ -120,11 +121,13 @@ export class Job {
       this.log.warn('job progress message failed', { job: jobId, error: (err as Error).message });
     }
     const limit = pLimit(stage.concurrency);
+    const pacer = new StartPacer();
     const actor = `${jobId} (${stage.kind}) by ${this.req.actor}`;
     try {
       await Promise.all(
         nodes.filter((n) => takenSet.has(n.id)).map((n) =>
           limit(async () => {
+            await pacer.turn();
             try {
               await this.one(n.id, actor);
             } finally {

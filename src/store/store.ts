@@ -11,7 +11,10 @@ import { AUDIT_LIMIT, emptyStore, storeSchema, type AuditEntry, type JobRecord, 
 export { StoreFileCorrupt };
 
 export interface StoreOptions {
-  /** How long updates are gathered before one file write (coalescing). */
+  /**
+   * How long updates are gathered before one file write (coalescing); default 1 s. A crash loses at
+   * most this much of what was done meanwhile, never what was written.
+   */
   flushDelayMs?: number;
   /** Called when a write fails (disk full, read-only); the data stays in memory and is retried. */
   onWriteError?: (err: Error) => void;
@@ -43,6 +46,11 @@ export type TransitionOutcome =
  * (a burst of thousands of updates becomes a handful of writes).
  */
 export class Store {
+  /**
+   * Each node's JSON text, kept until the node changes. A flush then re-serialises only what changed
+   * since the last one: a full JSON.stringify of 15,000 nodes blocked the event loop for ~100 ms
+   * every flush while a ping job ran (measured: `stats` p99 114 ms); this keeps it to a few ms.
+   */
   private readonly byId = new Map<string, FleetNode>();
   /** ip -> nodes on that ip (several accounts can share an address). */
   private readonly byIp = new Map<string, FleetNode[]>();
@@ -53,6 +61,16 @@ export class Store {
   private dirty = false;
   private closed = false;
   lastWriteError: Error | null = null;
+
+  /**
+   * Each node's JSON text, kept until the node changes: a write re-serialises only what changed
+   * since the last one. A full JSON.stringify of 15,000 nodes on every flush blocked the event loop
+   * for ~100 ms while a ping job ran. Whatever changes a node must go through this class.
+   */
+  private readonly nodeJson = new WeakMap<FleetNode, string>();
+  private readonly auditJson = new WeakMap<object, string>();
+  /** Set while a write streams the file: changes made meanwhile must not leak into it. */
+  private snapshot: Snapshot | null = null;
 
   private constructor(
     private readonly db: Low<StoreData>,
@@ -78,6 +96,7 @@ export class Store {
       const now = options.now ?? (() => new Date().toISOString());
       let migratedFrom: number | null = null;
       const path = join(dataDir, 'connexa.json');
+      let store: Store | null = null;
       const file = new AtomicJsonFile<StoreData>(path, (raw) => {
         const migrated = migrate(raw);
         if (!migrated.ok) throw new StoreFileCorrupt(`${path} cannot be read: ${migrated.reason}; it was left untouched`);
@@ -88,7 +107,7 @@ export class Store {
           throw new StoreFileCorrupt(`${path} does not match the store schema at ${issue?.path.join('.') || '(top)'}: ${issue?.message}; it was left untouched`);
         }
         return parsed.data;
-      });
+      }, (data) => store!.serialize(data));
       const db = new Low<StoreData>(file, emptyStore(now()));
       const existing = await file.read();
       const created = existing === null;
@@ -102,7 +121,7 @@ export class Store {
           interrupted.push(job.id);
         }
       }
-      const store = new Store(db, file, release, { flushDelayMs: options.flushDelayMs ?? 200, now, onWriteError: options.onWriteError, onWriteOk: options.onWriteOk }, { interruptedJobs: interrupted, migratedFrom, created });
+      store = new Store(db, file, release, { flushDelayMs: options.flushDelayMs ?? 1000, now, onWriteError: options.onWriteError, onWriteOk: options.onWriteOk }, { interruptedJobs: interrupted, migratedFrom, created });
       if (created || interrupted.length > 0 || migratedFrom !== null) {
         store.dirty = true;
         await store.flush();
@@ -151,6 +170,7 @@ export class Store {
   patchNode(id: string, patch: NodePatch): FleetNode | undefined {
     const node = this.byId.get(id);
     if (!node) return undefined;
+    this.beforeChange(node);
     Object.assign(node, patch, { updatedAt: this.opts.now() });
     this.changed();
     return node;
@@ -163,6 +183,7 @@ export class Store {
   transition(req: TransitionRequest): TransitionOutcome {
     const node = this.byId.get(req.id);
     if (!node) return { ok: false, why: 'not_found' };
+    this.beforeChange(node);
     const at = this.opts.now();
     if (node.status !== req.from) {
       this.pushHistory(node, { from: req.from, to: req.to, reason: `${req.reason} (not applied: node was ${node.status})`, actor: req.actor, at, applied: false });
@@ -301,6 +322,7 @@ export class Store {
         }
       },
       (err: Error) => {
+        this.snapshot = null; // a write that failed before streaming never reached its own cleanup
         this.dirty = true;
         this.lastWriteError = err;
         this.opts.onWriteError?.(err);
@@ -344,6 +366,58 @@ export class Store {
     this.timer.unref?.();
   }
 
+  /** Called before a node is changed: a write in progress keeps the node as it was when it began. */
+  private beforeChange(node: FleetNode): void {
+    if (this.snapshot?.pending.delete(node)) this.snapshot.captured.set(node, JSON.stringify(node));
+    this.nodeJson.delete(node);
+  }
+
+  /**
+   * The file's text in chunks, as it was when the write began: everything but the nodes is taken
+   * at once; nodes come from the cache, or from a copy taken just before they changed
+   * (beforeChange), or are serialised when their chunk is reached if they have not changed.
+   * The event loop runs between chunks. Joined, the chunks parse to exactly `data`.
+   */
+  private serialize(data: StoreData): AsyncIterable<string> {
+    const { nodes: live, audit, ...rest } = data;
+    const nodes = live.slice();
+    const texts = nodes.map((n) => this.nodeJson.get(n));
+    const snapshot: Snapshot = { pending: new Set(nodes.filter((_, i) => texts[i] === undefined)), captured: new Map() };
+    const auditText = audit.map((a) => {
+      let t = this.auditJson.get(a);
+      if (t === undefined) this.auditJson.set(a, (t = JSON.stringify(a)));
+      return t;
+    });
+    const head = `${JSON.stringify(rest).slice(0, -1)},"audit":[${auditText.join(',')}],"nodes":[`;
+    this.snapshot = snapshot;
+    return this.streamNodes(head, nodes, texts, snapshot);
+  }
+
+  private async *streamNodes(head: string, nodes: FleetNode[], texts: Array<string | undefined>, snapshot: Snapshot): AsyncGenerator<string> {
+    try {
+      yield head;
+      for (let i = 0; i < nodes.length; i += NODES_PER_CHUNK) {
+        const parts: string[] = [];
+        for (let j = i; j < Math.min(nodes.length, i + NODES_PER_CHUNK); j++) {
+          const n = nodes[j]!;
+          let text = texts[j] ?? snapshot.captured.get(n);
+          if (text === undefined) {
+            // Unchanged since the write began: its current state is the snapshot's.
+            text = JSON.stringify(n);
+            snapshot.pending.delete(n);
+            this.nodeJson.set(n, text);
+          }
+          parts.push(text);
+        }
+        yield (i ? ',' : '') + parts.join(',');
+        await new Promise((r) => setImmediate(r));
+      }
+      yield ']}';
+    } finally {
+      if (this.snapshot === snapshot) this.snapshot = null;
+    }
+  }
+
   private index(node: FleetNode): void {
     this.byId.set(node.id, node);
     const list = this.byIp.get(node.ip);
@@ -355,4 +429,13 @@ export class Store {
     node.history.push(entry);
     if (node.history.length > HISTORY_LIMIT) node.history.splice(0, node.history.length - HISTORY_LIMIT);
   }
+}
+
+/** Nodes per chunk of the file: ~0.5 MB of text, serialised in a few milliseconds. */
+const NODES_PER_CHUNK = 1000;
+
+/** What a write in progress must still capture: nodes whose JSON was not cached when it began. */
+interface Snapshot {
+  pending: Set<FleetNode>;
+  captured: Map<FleetNode, string>;
 }

@@ -44,6 +44,50 @@ describe('store', () => {
     expect(onDisk.nodes.filter((n: { status: string }) => n.status === 'ping_ok')).toHaveLength(5000);
   });
 
+  it('writes exactly the data in memory, reusing unchanged nodes between writes', async () => {
+    const store = await Store.open(dir, { flushDelayMs: 10 });
+    const nodes = store.addNodes(Array.from({ length: 50 }, (_, i) => fields(i)), 'a');
+    await store.flush();
+    store.transition({ id: nodes[3]!.id, from: 'not_tested', to: 'ping_ok', reason: 'ok', actor: 't' });
+    store.patchNode(nodes[7]!.id, { password: 'changed' });
+    store.transition({ id: nodes[7]!.id, from: 'ping_ok', to: 'ping_failed', reason: 'stale', actor: 't' }); // changed meanwhile: history only
+    store.deleteNodes([nodes[9]!.id]);
+    store.appendAudit({ at: 't', actor: 'a', platform: 'slack', command: 'stats', args: 'stats', outcome: 'ok', detail: null, ms: 1 });
+    await store.flush();
+    const onDisk = JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8'));
+    expect(onDisk.nodes).toEqual(JSON.parse(JSON.stringify(store.nodes())));
+    expect(onDisk.audit).toEqual(JSON.parse(JSON.stringify(store.audit())));
+    expect(onDisk.nodes[3].status).toBe('ping_ok');
+    expect(onDisk.nodes[7].password).toBe('changed');
+    expect(onDisk.nodes[7].history[0].applied).toBe(false);
+    expect(onDisk.nodes).toHaveLength(49);
+    await store.close();
+  });
+
+  it('writes the state of the moment the write began, even when nodes change while it streams', async () => {
+    const store = await Store.open(dir, { flushDelayMs: 10_000 });
+    const nodes = store.addNodes(Array.from({ length: 5000 }, (_, i) => fields(i)), 'a');
+    const before = JSON.parse(JSON.stringify(store.nodes()));
+    const job = store.createJob({ kind: 'ping', actor: 't', selection: 's', total: 5000 });
+    const writing = store.flush(); // the first write: no node cached yet, streamed in chunks
+    // While it streams: a node in a late chunk, one in an early chunk, a new node, a deleted node.
+    store.transition({ id: nodes[4990]!.id, from: 'not_tested', to: 'ping_ok', reason: 'ok', actor: job.id });
+    store.patchNode(nodes[10]!.id, { password: 'new' });
+    store.updateJob(job.id, { done: 2 });
+    store.addNodes([fields(9999)], 'b');
+    store.deleteNodes([nodes[20]!.id]);
+    await writing;
+    const first = JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8'));
+    expect(first.nodes).toEqual(before);
+    expect(first.jobs[0].done).toBe(0);
+    await store.flush();
+    const second = JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8'));
+    expect(second.nodes).toEqual(JSON.parse(JSON.stringify(store.nodes())));
+    expect(second.nodes).toHaveLength(5000);
+    expect(second.jobs[0].done).toBe(2);
+    await store.close();
+  });
+
   it('leaves no temp file behind', async () => {
     const store = await Store.open(dir);
     store.addNodes([fields(1)], null);
