@@ -6,6 +6,7 @@ import { help } from './help.ts';
 import { importCommand } from './import.ts';
 import { cancel, jobs } from './jobs.ts';
 import { list } from './list.ts';
+import { alerts, monitor } from './monitor.ts';
 import { ping } from './ping.ts';
 import { reset } from './reset.ts';
 import { secrets } from './secrets.ts';
@@ -13,4 +14,4 @@ import { show } from './show.ts';
 import { stats } from './stats.ts';
 
 /** Every command, in the order `help` lists them. No folder scanning: a command exists when it is here. */
-export const COMMANDS: readonly AnyCommand[] = [help, importCommand, list, show, secrets, stats, ping, jobs, cancel, reset, deleteCommand, exportCommand, audit];
+export const COMMANDS: readonly AnyCommand[] = [help, importCommand, list, show, secrets, stats, ping, jobs, cancel, reset, deleteCommand, exportCommand, monitor, alerts, audit];

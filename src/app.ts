@@ -2,6 +2,7 @@ import type { CommandRegistry } from './chat/registry.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Alerts } from './monitor/alerts.ts';
+import type { Monitor } from './monitor/monitor.ts';
 import type { JobRunner } from './pipeline/job-runner.ts';
 import type { Store } from './store/store.ts';
 
@@ -13,4 +14,5 @@ export interface App {
   registry: CommandRegistry;
   jobs: JobRunner;
   alerts: Alerts;
+  monitor: Monitor;
 }

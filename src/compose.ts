@@ -6,6 +6,7 @@ import { CommandRegistry } from './chat/registry.ts';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Alerts } from './monitor/alerts.ts';
+import { Monitor } from './monitor/monitor.ts';
 import { JobRunner } from './pipeline/job-runner.ts';
 import { Store } from './store/store.ts';
 
@@ -21,7 +22,9 @@ export interface Composed {
 /** Builds the store, the registry and the dispatcher from a configuration (main.ts and tests use it). */
 export async function compose(config: Config, opts: { log?: Logger } = {}): Promise<Composed> {
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
-  const alerts = new Alerts(log);
+  // The store is read lazily: `alerts here` settings live in it, and it is opened just below.
+  let storeRef: Store | null = null;
+  const alerts = new Alerts(log, (platform) => storeRef?.setting<string>(`alerts.where.${platform}`));
   const store = await Store.open(config.dataDir, {
     onWriteError: (err) => {
       log.error('the store could not be written; changes are kept in memory and retried', { error: err.message });
@@ -29,10 +32,12 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
     },
     onWriteOk: () => void alerts.clear('store-write', { text: '✅ Connexa can save its data again; nothing was lost.' }),
   });
+  storeRef = store;
   for (const id of store.openReport.interruptedJobs) log.warn('a job was interrupted by a restart', { job: id });
   const registry = new CommandRegistry(COMMANDS);
   const jobs = new JobRunner(store, log);
-  const app: App = { config, store, log, registry, jobs, alerts };
+  const monitor = new Monitor({ store, jobs, alerts, config, log });
+  const app: App = { config, store, log, registry, jobs, alerts, monitor };
   const dispatcher = new Dispatcher<App>({
     registry,
     app,
@@ -60,6 +65,7 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
     outboxDir: join(config.dataDir, 'outbox'),
     idle: () => jobs.idle(),
     async close() {
+      await monitor.stop();
       // Jobs still running are cancelled cleanly: their nodes keep the last committed status.
       jobs.cancelAll('shutdown');
       await jobs.idle();

@@ -63,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
   const args = argv[0] === '/connexa' || argv[0] === 'connexa' ? argv.slice(1) : argv;
   if (args.length) code = await shell.runOnce(args);
   else if (process.stdin.isTTY) {
+    composed.app.monitor.start();
     const n = composed.app.store.nodes().length;
     process.stdout.write(`Connexa — ${n.toLocaleString('en-US')} nodes in ${composed.app.config.dataDir}. Type help, or exit to leave.\n`);
     await shell.repl(process.stdin, process.stdout);

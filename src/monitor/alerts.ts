@@ -10,7 +10,11 @@ export class Alerts {
   /** Alerts already raised and not yet cleared, by key: no repeats while a condition lasts. */
   private readonly raised = new Set<string>();
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    /** A channel chosen in chat with `alerts here`, per platform (an opaque Where key), if any. */
+    private readonly routeFor: (platform: string) => string | undefined = () => undefined,
+  ) {}
 
   register(port: ChatPort): () => void {
     this.ports.add(port);
@@ -19,9 +23,10 @@ export class Alerts {
 
   async send(msg: Message): Promise<void> {
     await Promise.all(
-      [...this.ports].map((p) =>
-        p.postAlert(msg).catch((err: Error) => this.log.warn('alert could not be posted', { platform: p.platform, error: err.message })),
-      ),
+      [...this.ports].map((p) => {
+        const where = this.routeFor(p.platform);
+        return (where ? p.post({ key: where }, msg).then(() => undefined) : p.postAlert(msg)).catch((err: Error) => this.log.warn('alert could not be posted', { platform: p.platform, error: err.message }));
+      }),
     );
   }
 

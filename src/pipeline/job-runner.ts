@@ -32,9 +32,21 @@ export interface JobSnapshot {
   state: JobRecord['state'];
 }
 
+/** One status change a job made. */
+export interface Transition {
+  id: string;
+  ip: string;
+  port: number;
+  from: Status;
+  to: Status;
+  outcome: string;
+  reason: string | null;
+}
+
 export interface JobSummary extends JobSnapshot {
   elapsedMs: number;
   failures: Failure[];
+  transitions: Transition[];
   /** Status changes this job made, e.g. { 'not_tested>ping_ok': 120 }. */
   changes: Record<string, number>;
   note: string | null;
@@ -66,6 +78,7 @@ export class Job {
   private readonly startedAt = Date.now();
   private cancelledBy: string | null = null;
   readonly failures: Failure[] = [];
+  readonly transitions: Transition[] = [];
   readonly changes: Record<string, number> = {};
 
   constructor(private readonly store: Store, private readonly log: Logger, private readonly req: StartJob) {
@@ -145,7 +158,7 @@ export class Job {
     const cancelled = this.controller.signal.aborted;
     const note = cancelled ? `cancelled by ${this.cancelledBy} after ${this.record.done - (this.record.counts.cancelled ?? 0)} of ${this.record.total}` : null;
     this.store.updateJob(jobId, { state: cancelled ? 'cancelled' : 'done', finishedAt: new Date().toISOString(), note });
-    const summary: JobSummary = { ...this.snapshot(), elapsedMs: Date.now() - this.startedAt, failures: this.failures, changes: this.changes, note };
+    const summary: JobSummary = { ...this.snapshot(), elapsedMs: Date.now() - this.startedAt, failures: this.failures, transitions: this.transitions, changes: this.changes, note };
     try {
       await reporter?.finished?.(summary);
     } catch (err) {
@@ -176,7 +189,7 @@ export class Job {
       this.count(out.outcome);
       return;
     }
-    const next = nextStatus(stage.action, from, out.result);
+    const next = nextStatus(stage.action, from, out.result, out.failsReached ?? true);
     if (!next.ok) {
       this.count('not_allowed');
       return;
@@ -189,7 +202,10 @@ export class Job {
       return;
     }
     this.count(out.outcome);
-    if (write.changed) this.changes[`${from}>${next.to}`] = (this.changes[`${from}>${next.to}`] ?? 0) + 1;
+    if (write.changed) {
+      this.changes[`${from}>${next.to}`] = (this.changes[`${from}>${next.to}`] ?? 0) + 1;
+      this.transitions.push({ id, ip: node.ip, port: node.port, from, to: next.to, outcome: out.outcome, reason: out.reason });
+    }
     if (out.result !== 'ok') this.failures.push({ id, ip: node.ip, port: node.port, outcome: out.outcome, reason: out.reason ?? out.outcome });
   }
 

@@ -14,6 +14,11 @@ export interface StageOutcome {
   reason: string | null;
   /** Results stored on the node (pptp.*, speed.*), written with the status in one transition. */
   patch: NodePatch;
+  /**
+   * Monitor only: whether this failure is the MONITOR_FAILS-th in a row. Before that, an online
+   * node stays online (the failure is counted in node.monitor.fails).
+   */
+  failsReached?: boolean;
 }
 
 export interface Stage {

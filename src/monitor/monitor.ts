@@ -1,0 +1,140 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Config } from '../config.ts';
+import { csvRows } from '../fleet/export.ts';
+import { selectNodes } from '../fleet/filter.ts';
+import type { Logger } from '../log.ts';
+import type { JobRunner, JobSummary, Transition } from '../pipeline/job-runner.ts';
+import { monitorStage, type ServiceCheck } from '../pipeline/stages/monitor.ts';
+import type { Store } from '../store/store.ts';
+import type { Alerts } from './alerts.ts';
+
+/** Listed one per line in an alert; more than this and the full list comes as a CSV too. */
+const ALERT_LIST_LIMIT = 20;
+const ENABLED_SETTING = 'monitor.enabled';
+const LAST_RUN_SETTING = 'monitor.lastRun';
+
+export interface MonitorRun {
+  jobId: string;
+  trigger: string;
+  startedAt: string;
+  finishedAt: string;
+  checked: number;
+  counts: Record<string, number>;
+  wentOffline: number;
+  cameBack: number;
+  alertsSent: number;
+}
+
+export interface MonitorHooks {
+  /** Services are suspended for nodes that went offline and resumed for those that came back. */
+  onOffline?(ids: readonly string[]): Promise<void>;
+  onOnline?(ids: readonly string[]): Promise<void>;
+}
+
+/**
+ * Re-checks online and offline nodes on a node-cron schedule (MONITOR_CRON) that never overlaps
+ * itself, moves nodes between online and offline through the status machine, and alerts once per
+ * transition: many transitions in one run become one message, a node that stays down is not
+ * announced again, and a node that comes back gets a recovery message.
+ */
+export class Monitor {
+  private task: ScheduledTask | null = null;
+  private current: Promise<MonitorRun> | null = null;
+  readonly checks: ServiceCheck[] = [];
+
+  constructor(
+    private readonly deps: { store: Store; jobs: JobRunner; alerts: Alerts; config: Config; log: Logger; hooks?: MonitorHooks },
+  ) {}
+
+  get enabled(): boolean {
+    return this.deps.store.setting<boolean>(ENABLED_SETTING) ?? true;
+  }
+
+  get running(): boolean {
+    return this.current !== null;
+  }
+
+  get lastRun(): MonitorRun | undefined {
+    return this.deps.store.setting<MonitorRun>(LAST_RUN_SETTING);
+  }
+
+  /** Starts the schedule (the on/off setting is checked at each tick). */
+  start(): void {
+    if (this.task) return;
+    this.task = cron.schedule(this.deps.config.MONITOR_CRON, () => {
+      if (!this.enabled) return;
+      if (this.current) {
+        this.deps.log.warn('monitor: the previous run is still going; this tick is skipped');
+        return;
+      }
+      void this.run('schedule').catch((err: Error) => this.deps.log.error('monitor run failed', { error: err.message }));
+    }, { name: 'connexa-monitor' });
+  }
+
+  async stop(): Promise<void> {
+    await this.task?.stop();
+    this.task = null;
+  }
+
+  setEnabled(on: boolean): void {
+    this.deps.store.setSetting(ENABLED_SETTING, on);
+  }
+
+  /** When the next scheduled run is due, if the schedule is on. */
+  nextRunAt(): Date | null {
+    return this.task && this.enabled ? (this.task.getNextRun() ?? null) : null;
+  }
+
+  /** Runs now; if a run is going, returns that one instead of starting another (no overlap). */
+  run(trigger: string): Promise<MonitorRun> {
+    if (this.current) return this.current;
+    this.current = this.runOnce(trigger).finally(() => {
+      this.current = null;
+    });
+    return this.current;
+  }
+
+  private async runOnce(trigger: string): Promise<MonitorRun> {
+    const { store, jobs, config, alerts } = this.deps;
+    const startedAt = new Date().toISOString();
+    const nodes = selectNodes(store.nodes(), { statuses: ['online', 'offline'] });
+    const stage = monitorStage({ concurrency: config.PING_CONCURRENCY, timeoutMs: config.PING_TIMEOUT_MS, retries: config.PING_RETRIES, fails: config.MONITOR_FAILS, checks: this.checks });
+    const job = jobs.start({ stage, nodes, actor: `monitor (${trigger})`, selection: 'status:online,offline' });
+    const summary = await job.done;
+    const down = summary.transitions.filter((t) => t.to === 'offline');
+    const up = summary.transitions.filter((t) => t.from === 'offline' && t.to === 'online');
+    if (down.length) await this.deps.hooks?.onOffline?.(down.map((t) => t.id));
+    if (up.length) await this.deps.hooks?.onOnline?.(up.map((t) => t.id));
+    let alertsSent = 0;
+    if (down.length) {
+      await alerts.send(this.alert('🔴', down, 'went offline', `after ${config.MONITOR_FAILS} failed check${config.MONITOR_FAILS > 1 ? 's' : ''} in a row`, summary));
+      alertsSent++;
+    }
+    if (up.length) {
+      await alerts.send(this.alert('🟢', up, 'came back online', 'services resumed', summary));
+      alertsSent++;
+    }
+    const run: MonitorRun = {
+      jobId: summary.id, trigger, startedAt, finishedAt: new Date().toISOString(), checked: summary.total,
+      counts: summary.counts, wentOffline: down.length, cameBack: up.length, alertsSent,
+    };
+    store.setSetting(LAST_RUN_SETTING, run);
+    return run;
+  }
+
+  private alert(icon: string, list: Transition[], what: string, why: string, summary: JobSummary) {
+    const store = this.deps.store;
+    const line = (t: Transition) => {
+      const n = store.get(t.id);
+      const where = n ? [n.country, n.state, n.city].filter(Boolean).join('/') : '';
+      return `• ${t.id} ${t.port === 1723 ? t.ip : `${t.ip}:${t.port}`}${where ? ` (${where})` : ''}${t.to === 'offline' ? ` — ${t.outcome}: ${t.reason ?? ''}` : ''}`;
+    };
+    const head = list.length === 1 ? `${icon} **${list[0]!.id}** ${what} (${why})` : `${icon} **${list.length} nodes ${what}** (${why}; monitor ${summary.id})`;
+    const shown = list.slice(0, ALERT_LIST_LIMIT).map(line);
+    const more = list.length > ALERT_LIST_LIMIT ? [`…and ${list.length - ALERT_LIST_LIMIT} more (all in the attached CSV)`] : [];
+    const files = list.length > ALERT_LIST_LIMIT
+      ? [{ name: `monitor-${summary.id}-${what.replace(/\s+/g, '-')}.csv`, contentType: 'text/csv', data: Buffer.from(csvRows(['id', 'ip', 'port', 'from', 'to', 'outcome', 'reason'], list.map((t) => [t.id, t.ip, t.port, t.from, t.to, t.outcome, t.reason])), 'utf8') }]
+      : undefined;
+    return { text: [head, ...shown, ...more].join('\n'), files };
+  }
+}

@@ -1,0 +1,54 @@
+import type { FleetNode } from '../../fleet/node.ts';
+import { probePptp, toStoredPptp } from '../../probes/pptp/index.ts';
+import type { Stage, StageOutcome } from '../stage.ts';
+
+/** A check of one online/offline node beyond the PPTP handshake (its tunnel, its SOCKS listener). */
+export type ServiceCheck = (node: FleetNode, signal: AbortSignal) => Promise<{ ok: true } | { ok: false; outcome: string; reason: string }>;
+
+export interface MonitorSettings {
+  concurrency: number;
+  timeoutMs: number;
+  retries: number;
+  /** Consecutive failures that take an online node offline (MONITOR_FAILS). */
+  fails: number;
+  /** Further checks, in order; the first failure decides. */
+  checks: readonly ServiceCheck[];
+}
+
+/**
+ * The monitor's stage: the PPTP handshake, then each service check. A pass resets the failure count
+ * (and brings an offline node back); a failure counts, and the MONITOR_FAILS-th in a row takes an
+ * online node offline. Nothing else is touched: the status machine allows monitor on online and
+ * offline nodes only.
+ */
+export function monitorStage(s: MonitorSettings): Stage {
+  return {
+    kind: 'monitor',
+    action: 'monitor',
+    concurrency: s.concurrency,
+    nodeDeadlineMs: s.timeoutMs * (s.retries + 1) + 500 * (s.retries + 1) + 5_000,
+    async run(node, signal): Promise<StageOutcome> {
+      const now = new Date();
+      const r = await probePptp({ host: node.ip, port: node.port }, { timeoutMs: s.timeoutMs, retries: s.retries, signal });
+      if (r.outcome === 'cancelled' || r.outcome === 'local_error') return { result: 'inconclusive', outcome: r.outcome, reason: r.reason, patch: {} };
+      let failure: { outcome: string; reason: string } | null = r.ok ? null : { outcome: r.outcome, reason: r.reason ?? r.outcome };
+      for (const check of s.checks) {
+        if (failure) break;
+        const c = await check(node, signal);
+        if (!c.ok) failure = c;
+      }
+      const pptp = toStoredPptp(r, now);
+      if (!failure) {
+        return { result: 'ok', outcome: 'ok', reason: null, patch: { pptp, monitor: { fails: 0, lastOkAt: now.toISOString() } } };
+      }
+      const fails = (node.monitor?.fails ?? 0) + 1;
+      return {
+        result: 'fail',
+        outcome: failure.outcome,
+        reason: `${failure.reason} (${fails} failed check${fails > 1 ? 's' : ''} in a row)`,
+        patch: { pptp, monitor: { fails, lastOkAt: node.monitor?.lastOkAt ?? null } },
+        failsReached: fails >= s.fails,
+      };
+    },
+  };
+}
