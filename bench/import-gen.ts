@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seededRandom as rng } from '../test/kit/random.ts';
 
 export interface GeneratedImport {
   text: string;
@@ -14,17 +15,6 @@ export interface GeneratedImport {
   expected: { records: number; rejected: number };
 }
 
-/** mulberry32: tiny, fast, good enough for test data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PLACES: [code: string, name: string, city: string, zip: string][] = [
   ['OH', 'Ohio', 'Akron', '44301'], ['NY', 'New York', 'Buffalo', '14201'], ['TX', 'Texas', 'Austin', '73301'],

@@ -13,20 +13,11 @@ import { createLogger } from '../../src/log.ts';
 import { JobRunner, type Job } from '../../src/pipeline/job-runner.ts';
 import type { Stage, StageOutcome } from '../../src/pipeline/stage.ts';
 import { Store } from '../../src/store/store.ts';
+import { seededRandom as rng } from '../kit/random.ts';
 
 const STEPS = Number(process.env.INTERLEAVING_STEPS ?? 100_000);
 const SEED = Number(process.env.INTERLEAVING_SEED ?? Date.now() % 1_000_000);
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Pending {
   resolve: (o: StageOutcome) => void;

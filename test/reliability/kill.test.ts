@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimProcess, type SimProcess } from '../kit/sim-process.ts';
+import { seededRandom as rng } from '../kit/random.ts';
 
 const SEED = Number(process.env.KILL_SEED ?? Date.now() % 1_000_000);
 const ROUNDS = 5;
@@ -56,16 +57,6 @@ interface StoreOnDisk {
 
 const readStore = async (): Promise<StoreOnDisk> => JSON.parse(await readFile(join(dir, 'data', 'connexa.json'), 'utf8'));
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe(`SIGKILL during a 5,000-node job (seed ${SEED})`, () => {
   it('loses nothing that was committed, round after round', async () => {

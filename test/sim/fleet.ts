@@ -37,6 +37,9 @@ import {
   encodeStopCcrp,
   PPTP_MAGIC_COOKIE,
 } from '../../src/probes/pptp/codec.ts';
+import { seededRandom } from '../kit/random.ts';
+
+export { seededRandom };
 
 export const SIM_BEHAVIOURS = ['good', 'slow', 'silent', 'rejecting', 'garbage', 'closed'] as const;
 export type SimBehaviour = (typeof SIM_BEHAVIOURS)[number];
@@ -98,17 +101,6 @@ export interface SimFleet {
 
 // ---- deterministic planning ------------------------------------------------------------------
 
-/** mulberry32: small, fast, good enough for test data. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function ipToInt(ip: string): number {
   const parts = ip.split('.');
