@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     fileParallelism: false,
+    setupFiles: ['test/setup/network-guard.ts'],
+    env: { CONNEXA_TEST_NETWORK: 'lab' },
   },
 });

@@ -240,12 +240,14 @@ function attempt(
     let done = false;
     let graceTimer: NodeJS.Timeout | null = null;
 
-    const socket = net.connect({
-      host: target.host,
-      port: target.port,
-      localAddress: opts.localAddress,
-      noDelay: true,
-    });
+    let socket: net.Socket;
+    try {
+      socket = net.connect({ host: target.host, port: target.port, localAddress: opts.localAddress, noDelay: true });
+    } catch (err) {
+      // A connect that throws (a bad localAddress, a refusal by this host) says nothing about the server.
+      resolve({ outcome: 'local_error', reason: `this host could not open a connection: ${(err as Error).message}`, latencyMs: null, reply: null });
+      return;
+    }
 
     const deadline = setTimeout(() => {
       if (done) return;
