@@ -21,10 +21,12 @@ export const importCommand = command({
   role: 'operator',
   filter: 'none',
   positional: { name: 'path', description: 'the path of a server list (terminal only; in chat, attach the file)', required: false },
+  attachment: { name: 'file', description: 'The server list to import (text or CSV)', required: true },
   options: z.object({ test: z.enum(['none', 'ping']).default('none') }),
   optionHelp: { test: 'none: only import (default); ping: then ping what was added or updated' },
   async run({ positional, options }, ctx) {
     const { store, config } = ctx.app;
+    if (ctx.files.length > 1) return failed(`attach one server list at a time (got ${ctx.files.length} files); nothing was imported`);
     let file: IncomingFile | undefined = ctx.files[0];
     if (!file && positional) {
       const local = ctx.conversation.port.localFile;

@@ -11,7 +11,7 @@ export const monitor = command({
   examples: ['monitor status', 'monitor off', 'monitor run'],
   role: 'admin',
   filter: 'none',
-  positional: { name: 'status|on|off|run', description: 'one of status, on, off, run', required: true },
+  positional: { name: 'action', description: 'status, on, off or run', required: true, choices: ['status', 'on', 'off', 'run'] },
   options: z.object({}),
   async run({ positional }, ctx) {
     const m = ctx.app.monitor;
@@ -56,7 +56,7 @@ export const alerts = command({
   examples: ['alerts here'],
   role: 'admin',
   filter: 'none',
-  positional: { name: 'here', description: '`here`', required: true },
+  positional: { name: 'where', description: 'here: the channel you type it in', required: true, choices: ['here'] },
   options: z.object({}),
   async run({ positional }, ctx) {
     if (positional!.toLowerCase() !== 'here') return failed('say `alerts here` in the channel that should receive the alerts');

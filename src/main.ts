@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { Shell } from '../adapters/shell/shell.ts';
 import { ShellPort } from '../adapters/shell/port.ts';
+import { AdapterStartError, startChatAdapters, type RunningAdapter } from './chat-adapters.ts';
 import type { Actor } from './chat/types.ts';
 import { compose, type Composed } from './compose.ts';
 import { ConfigError, loadConfig } from './config.ts';
@@ -8,22 +9,30 @@ import { StoreFileCorrupt } from './store/store.ts';
 import { StoreLocked } from './store/lock.ts';
 
 /**
- * The composition root. `connexa <command>` runs one command; no arguments: the chat adapters when
- * tokens are set, else the terminal (a REPL on a TTY, one command per line from a pipe).
+ * The composition root. `connexa <command>` runs one command in the terminal. With no arguments:
+ * the chat adapters whose tokens are set (plus a REPL if attached to a TTY) until SIGINT/SIGTERM;
+ * with no token, the terminal (a REPL on a TTY, one command per line from a pipe).
  */
 async function main(argv: string[]): Promise<number> {
+  const args = argv[0] === '/connexa' || argv[0] === 'connexa' ? argv.slice(1) : argv;
   let composed: Composed;
+  let chat: RunningAdapter[] = [];
   try {
     const config = loadConfig();
-    if (config.SLACK_BOT_TOKEN || config.DISCORD_TOKEN) {
-      // Honest refusal until the adapters exist: a token must not be silently ignored.
-      throw new ConfigError(`${config.SLACK_BOT_TOKEN ? 'SLACK_BOT_TOKEN' : 'DISCORD_TOKEN'} is set, but this build has no ${config.SLACK_BOT_TOKEN ? 'Slack' : 'Discord'} adapter yet; unset it to use the terminal`);
-    }
+    const chatMode = args.length === 0 && Boolean(config.SLACK_BOT_TOKEN || config.DISCORD_TOKEN);
     // In the terminal, routine log lines would only interleave with the command output.
-    if (!process.env.LOG_LEVEL) config.LOG_LEVEL = 'warn';
+    if (!process.env.LOG_LEVEL && !chatMode) config.LOG_LEVEL = 'warn';
     composed = await compose(config);
+    if (chatMode) {
+      try {
+        chat = await startChatAdapters(composed);
+      } catch (err) {
+        await composed.close();
+        throw err;
+      }
+    }
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof StoreFileCorrupt || err instanceof StoreLocked) {
+    if (err instanceof ConfigError || err instanceof StoreFileCorrupt || err instanceof StoreLocked || err instanceof AdapterStartError) {
       process.stderr.write(`connexa: ${err.message}\n`);
       return 2;
     }
@@ -31,7 +40,14 @@ async function main(argv: string[]): Promise<number> {
   }
 
   let closing: Promise<void> | null = null;
-  const close = () => (closing ??= composed.close());
+  // Jobs are cancelled first so that their summaries still reach chat before the adapters leave.
+  const close = () =>
+    (closing ??= (async () => {
+      composed.app.jobs.cancelAll('shutdown');
+      await composed.idle();
+      for (const a of chat) await a.stop().catch((err: Error) => composed.app.log.warn('adapter did not stop cleanly', { platform: a.platform, error: err.message }));
+      await composed.close();
+    })());
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) {
@@ -60,8 +76,14 @@ async function main(argv: string[]): Promise<number> {
   const shell = new Shell({ dispatcher: composed.dispatcher as never, port, actor, idle: composed.idle, interrupt });
 
   let code = 0;
-  const args = argv[0] === '/connexa' || argv[0] === 'connexa' ? argv.slice(1) : argv;
-  if (args.length) code = await shell.runOnce(args);
+  if (chat.length) {
+    // A stray rejection inside a platform library is logged; it must not end the bot.
+    process.on('unhandledRejection', (err) => composed.app.log.error('unhandled rejection', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+    composed.app.monitor.start();
+    process.stderr.write(`connexa: serving ${chat.map((a) => a.platform).join(' and ')}; Ctrl-C or SIGTERM to stop\n`);
+    if (process.stdin.isTTY) await shell.repl(process.stdin, process.stdout);
+    else await new Promise<never>(() => {}); // until a signal: onSignal closes and exits
+  } else if (args.length) code = await shell.runOnce(args);
   else if (process.stdin.isTTY) {
     composed.app.monitor.start();
     const n = composed.app.store.nodes().length;

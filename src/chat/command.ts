@@ -16,7 +16,13 @@ export interface CommandDef<Opts extends z.ZodObject = z.ZodObject, Services = u
   examples: string[];
   role: Role;
   filter: 'none' | 'optional';
-  positional?: { name: string; description: string; required: boolean };
+  /** A word after the command (`show <ip|id>`); `choices` when only some words are valid. */
+  positional?: { name: string; description: string; required: boolean; choices?: readonly string[] };
+  /**
+   * A file the command takes: in chat an attachment (a typed option on Discord, an upload on Slack);
+   * in the terminal the positional names its path instead.
+   */
+  attachment?: { name: string; description: string; required: boolean };
   options: Opts;
   /** Explains the options in `help <command>`. */
   optionHelp?: Record<string, string>;

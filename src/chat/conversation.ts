@@ -38,7 +38,13 @@ export class Conversation {
   async secret(msg: Message | string): Promise<void> {
     const m = typeof msg === 'string' ? { text: msg } : msg;
     if (this.secretsDelivery === 'dm' && this.port.platform !== 'terminal') {
-      for (const part of this.pieces(m)) await this.port.sendDirect(this.actor, part);
+      try {
+        for (const part of this.pieces(m)) await this.port.sendDirect(this.actor, part);
+      } catch (err) {
+        // Direct messages closed (Discord allows users to refuse them): still private, in place.
+        await this.whisper({ ...m, text: `(A direct message could not be sent: ${(err as Error).message})\n${m.text}` });
+        return;
+      }
       await this.port.postPrivate(this.where, this.actor, { text: 'Sent to you by direct message.' });
     } else {
       await this.whisper(m);

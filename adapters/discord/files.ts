@@ -1,0 +1,68 @@
+import type { RawFile } from 'discord.js';
+import { FileTooLarge, type IncomingFile, type OutgoingFile } from '../../src/chat/types.ts';
+
+/** Discord takes at most 10 attachments in one message. */
+export const MAX_FILES_PER_MESSAGE = 10;
+
+export interface AttachmentInfo {
+  name: string;
+  size: number | null;
+  contentType: string | null;
+  url: string;
+}
+
+export interface DownloadOptions {
+  /** The whole download must finish within this (default 120 s): a stalled CDN must not hold a command forever. */
+  timeoutMs?: number;
+}
+
+/**
+ * An attachment (slash-command option or message attachment) as an IncomingFile. The size Discord
+ * reports is checked before any byte is fetched, and the bytes are counted while they arrive, so a
+ * wrong `size` or a missing Content-Length cannot make the bot buffer more than the cap.
+ * Attachment URLs are signed CDN links: the bot token is never sent with them.
+ */
+export function attachmentFile(info: AttachmentInfo, opts: DownloadOptions = {}): IncomingFile {
+  return {
+    name: info.name,
+    size: info.size,
+    contentType: info.contentType,
+    async download(maxBytes: number): Promise<Buffer> {
+      if (info.size !== null && info.size > maxBytes) throw new FileTooLarge(info.name, info.size, maxBytes);
+      const url = new URL(info.url);
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`unsupported attachment URL scheme ${url.protocol}`);
+      const res = await fetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 120_000) });
+      if (!res.ok || !res.body) {
+        await res.body?.cancel();
+        throw new Error(`the attachment download failed with HTTP ${res.status}`);
+      }
+      const declared = Number(res.headers.get('content-length'));
+      if (Number.isFinite(declared) && declared > maxBytes) {
+        await res.body.cancel();
+        throw new FileTooLarge(info.name, declared, maxBytes);
+      }
+      const chunks: Buffer[] = [];
+      let total = 0;
+      const reader = res.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        total += value.byteLength;
+        if (total > maxBytes) {
+          await reader.cancel();
+          throw new FileTooLarge(info.name, null, maxBytes);
+        }
+        chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      }
+      return Buffer.concat(chunks, total);
+    },
+  };
+}
+
+/** Outgoing files as discord.js REST files, in groups Discord accepts in one message. */
+export function fileGroups(files: readonly OutgoingFile[] | undefined): RawFile[][] {
+  const raw = (files ?? []).map((f): RawFile => ({ name: f.name, data: f.data, contentType: f.contentType }));
+  const groups: RawFile[][] = [];
+  for (let i = 0; i < raw.length; i += MAX_FILES_PER_MESSAGE) groups.push(raw.slice(i, i + MAX_FILES_PER_MESSAGE));
+  return groups;
+}

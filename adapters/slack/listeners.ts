@@ -1,0 +1,171 @@
+import type { App } from '@slack/bolt';
+import { z } from 'zod';
+import type { Dispatcher } from '../../src/chat/dispatcher.ts';
+import type { CommandRegistry } from '../../src/chat/registry.ts';
+import type { Actor, Invocation } from '../../src/chat/types.ts';
+import type { Logger } from '../../src/log.ts';
+import { looksImportable, slackFile, type DownloadOptions, type SlackFileMeta } from './files.ts';
+import type { SlackPort } from './port.ts';
+import { whereKey } from './refs.ts';
+import type { Responder } from './responders.ts';
+
+export interface ListenerDeps {
+  dispatcher: Dispatcher<unknown>;
+  port: SlackPort;
+  log: Logger;
+  download: DownloadOptions;
+  /** A display name for a user id (users.info, cached); the id when Slack will not say. */
+  userName(id: string): Promise<string>;
+  /** Keeps a handler's promise until it settles (stop() waits for them, errors are logged). */
+  track(work: Promise<unknown>): void;
+  /** True when this event key was handled already (Slack redelivers events it thinks were lost). */
+  seen(key: string): boolean;
+}
+
+const ID = z.string().regex(/^[A-Z0-9]+$/);
+const TS = z.string().regex(/^\d+\.\d+$/);
+
+const SlashPayload = z.object({
+  text: z.string().default(''),
+  user_id: ID,
+  user_name: z.string().optional(),
+  channel_id: ID,
+});
+
+const FileShareEvent = z.object({
+  type: z.literal('message'),
+  subtype: z.literal('file_share'),
+  user: ID,
+  channel: ID,
+  ts: TS,
+  thread_ts: TS.optional(),
+  text: z.string().default(''),
+  bot_id: z.string().optional(),
+  files: z
+    .array(
+      z.object({
+        id: z.string(),
+        name: z.string().optional(),
+        title: z.string().optional(),
+        mimetype: z.string().optional(),
+        size: z.number().int().nonnegative().optional(),
+        url_private: z.string().optional(),
+        url_private_download: z.string().optional(),
+      }),
+    )
+    .min(1),
+});
+
+/** Thin wiring: Bolt only triggers the named handlers below, which tests can reason about alone. */
+export function registerListeners(app: App, deps: ListenerDeps): void {
+  // Any command name: the app receives only its own commands, and renaming /connexa in the app's
+  // settings must not silently break the bot.
+  app.command(/.*/, async ({ ack, body, respond }) => {
+    try {
+      // Slack wants the ack within 3 s; it goes out before any work, which runs after it.
+      await ack();
+    } catch (err) {
+      // Slack shows the user that the command failed; running it anyway could run it twice.
+      deps.log.warn('a slash command could not be acknowledged; not run', { error: (err as Error).message });
+      return;
+    }
+    const responder: Responder = async (text) => {
+      await respond({ response_type: 'ephemeral', replace_original: false, text });
+    };
+    deps.track(onSlashCommand(deps, body, responder));
+  });
+  app.event('message', async ({ event }) => {
+    deps.track(onFileShare(deps, event));
+  });
+  app.error(async (err) => {
+    deps.log.error('slack: a listener failed', { error: err.message });
+  });
+}
+
+/** `/connexa <text>`: one invocation for the dispatcher, answered where it was typed. */
+export async function onSlashCommand(deps: ListenerDeps, body: unknown, respond: Responder): Promise<void> {
+  const parsed = SlashPayload.safeParse(body);
+  if (!parsed.success) {
+    deps.log.warn('a malformed slash command payload was ignored', { issue: parsed.error.issues[0]?.message });
+    return;
+  }
+  const p = parsed.data;
+  const actor: Actor = { platform: 'slack', id: p.user_id, name: p.user_name ?? p.user_id, roleIds: [] };
+  const invocation = deps.port.responders.add(respond);
+  const where = whereKey({ channel: p.channel_id, threadTs: null, invocation });
+  const outcome = await deps.dispatcher.dispatch(deps.port, { text: p.text, files: [], actor, where });
+  if (outcome.kind === 'failed' && outcome.command === 'import') {
+    // A slash command cannot carry a file on Slack; say how uploads work here.
+    await deps.port.postPrivate(where, actor, {
+      text: 'On Slack, upload the server list into a channel I am in (or a DM with me). Write `ping` as the message with the upload to test the servers after the import.',
+    });
+  }
+}
+
+/**
+ * A file shared where the bot is: each text-like file is imported (`import`, or `import test=ping`
+ * when the upload's message says `ping`), answered in a thread under the upload.
+ */
+export async function onFileShare(deps: ListenerDeps, event: unknown): Promise<void> {
+  if (!isFileShare(event)) return; // ordinary chatter and other message subtypes
+  const parsed = FileShareEvent.safeParse(event);
+  if (!parsed.success) {
+    deps.log.warn('a malformed file_share event was ignored', { issue: parsed.error.issues[0]?.message });
+    return;
+  }
+  const e = parsed.data;
+  if (e.bot_id) return; // our own uploads (rejected-lines CSVs…) and other bots' files
+  if (deps.seen(`${e.channel}:${e.ts}`)) return; // Slack redelivers events it thinks were not acked
+  const files: SlackFileMeta[] = e.files.map((f) => ({
+    id: f.id,
+    name: f.name ?? f.title ?? f.id,
+    size: f.size ?? null,
+    mimetype: f.mimetype ?? null,
+    url: f.url_private_download ?? f.url_private ?? null,
+  }));
+  const lists = files.filter(looksImportable);
+  if (!lists.length) return;
+  const actor: Actor = { platform: 'slack', id: e.user, name: await deps.userName(e.user), roleIds: [] };
+  const where = whereKey({ channel: e.channel, threadTs: e.thread_ts ?? e.ts, invocation: null });
+  const { text, note } = importCommandFor(e.text, deps.dispatcher.registry);
+  if (note) await deps.port.postPrivate(where, actor, { text: note });
+  for (const meta of lists) {
+    const inv: Invocation = { text, files: [slackFile(meta, deps.download)], actor, where };
+    await deps.dispatcher.dispatch(deps.port, inv);
+  }
+}
+
+function isFileShare(event: unknown): boolean {
+  return typeof event === 'object' && event !== null && (event as { subtype?: unknown }).subtype === 'file_share';
+}
+
+/** The upload's message: `ping` / `speed` test after the import; `import …` / `test=…` are taken as typed. */
+export function importCommandFor(comment: string, registry: CommandRegistry): { text: string; note: string | null } {
+  // People often mention the bot (`<@U123> ping`) or start with the command's name.
+  const said = comment.trim().replace(/^(<@[A-Z0-9]+(\|[^>]*)?>[\s,:]*)+/, '').replace(/^\/?connexa\s+/i, '');
+  if (/^import(\s|$)/i.test(said)) return { text: said, note: null };
+  if (/^test=\S+$/i.test(said)) return { text: `import ${said}`, note: null };
+  const word = said.toLowerCase();
+  if (word === 'ping') return { text: 'import test=ping', note: null };
+  if (word === 'speed') {
+    if (importAccepts(registry, 'speed')) return { text: 'import test=speed', note: null };
+    return { text: 'import test=ping', note: 'Speed tests are not available yet: the servers will be pinged after the import.' };
+  }
+  return { text: 'import', note: null };
+}
+
+function importAccepts(registry: CommandRegistry, test: string): boolean {
+  const shape: Record<string, z.ZodType> = registry.get('import')?.options.shape ?? {};
+  return shape.test?.safeParse(test).success ?? false;
+}
+
+/** A bounded memory of recent keys, for ListenerDeps.seen. */
+export function recentKeys(max = 2000): (key: string) => boolean {
+  const recent = new Set<string>();
+  return (key) => {
+    if (recent.has(key)) return true;
+    recent.add(key);
+    if (recent.size > max) recent.delete(recent.values().next().value!);
+    return false;
+  };
+}

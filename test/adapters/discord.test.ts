@@ -1,0 +1,318 @@
+/**
+ * The Discord adapter end to end: the real discord.js client (REST + gateway) against the fake
+ * Discord in test/fakes/discord, the real app from compose(), a simulated PPTP fleet on loopback.
+ * First the shared SCENARIOS, then what only Discord has: deferrals, ephemeral vs channel output,
+ * attachments and mentions, 429s, the 15-minute token, malformed gateway packets, start-up errors.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startDiscordAdapter } from '../../adapters/discord/index.ts';
+import { interactionWhere } from '../../adapters/discord/refs.ts';
+import { compose } from '../../src/compose.ts';
+import { parseConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/log.ts';
+import { DiscordHarness, type DiscordHarnessOptions, type DiscordSession } from '../fakes/discord/harness.ts';
+import { FakeDiscord, type RecordedRequest } from '../fakes/discord/index.ts';
+import { startSimFleet, type SimFleet, type SimServer } from '../sim/fleet.ts';
+import { SCENARIOS } from './scenarios.ts';
+
+const PING_ENV = { PING_TIMEOUT_MS: '600', PING_RETRIES: '0', PING_CONCURRENCY: '30' };
+let fleet: SimFleet;
+beforeAll(async () => {
+  fleet = await startSimFleet({
+    count: 60,
+    seed: 21,
+    mix: { good: 0.5, slow: 0.1, silent: 0.1, rejecting: 0.1, garbage: 0.1, closed: 0.1 },
+    slowDelayMs: 100,
+    firstAddress: '127.0.110.1',
+  });
+});
+afterAll(async () => {
+  await fleet?.close();
+});
+
+const passing = (servers: readonly SimServer[]) => servers.filter((s) => s.behaviour === 'good' || s.behaviour === 'slow').length;
+const addFleet = (h: DiscordSession, servers: readonly SimServer[] = fleet.servers) =>
+  h.app.app.store.addNodes(servers.map((s) => ({ ip: s.ip, port: s.port, login: s.login, password: s.password })), 'sim');
+const applied = (h: DiscordSession, route: string) => h.fake.requests.filter((r) => r.route === route && r.status < 300);
+const CHANNEL_POST = 'POST /channels/:id/messages';
+const CHANNEL_EDIT = 'PATCH /channels/:id/messages/:id';
+
+/** The most edits any channel took in any 5-second window. */
+function peakEditsPer5s(reqs: readonly RecordedRequest[]): number {
+  const byChannel = new Map<string, number[]>();
+  for (const r of reqs) if (r.route === CHANNEL_EDIT && r.status === 200) byChannel.set(r.channelId!, [...(byChannel.get(r.channelId!) ?? []), r.at]);
+  let peak = 0;
+  for (const times of byChannel.values()) {
+    for (let i = 0, j = 0; j < times.length; j++) {
+      while (times[j]! - times[i]! >= 5000) i++;
+      peak = Math.max(peak, j - i + 1);
+    }
+  }
+  return peak;
+}
+
+describe('Discord: the shared scenarios through the real discord.js client', () => {
+  const harness = new DiscordHarness();
+  for (const sc of SCENARIOS) {
+    it(sc.name, async () => {
+      const h = await harness.start(PING_ENV);
+      try {
+        await sc.run(h, fleet);
+        // Whatever the command, no "is thinking…" placeholder is left behind.
+        await h.eventually(() => expect(h.fake.pendingPlaceholders()).toEqual([]));
+      } finally {
+        await h.stop();
+      }
+    });
+  }
+});
+
+describe('Discord only', () => {
+  let h: DiscordSession | null = null;
+  const session = async (env: Record<string, string> = {}, opts: DiscordHarnessOptions = {}) => (h = await new DiscordHarness(opts).start({ ...PING_ENV, ...env }));
+  afterEach(async () => {
+    await h?.stop();
+    h = null;
+  });
+
+  it('registers /connexa with one sub-command per registry command, idempotently, and logs the invite URL', async () => {
+    const s = await session();
+    const first = s.fake.registeredCommands();
+    expect(first).toHaveLength(1);
+    expect(first[0]!.name).toBe('connexa');
+    const subs = (first[0]!.options as Array<{ name: string }>).map((o) => o.name);
+    expect(subs).toEqual(s.app.app.registry.list.map((c) => c.name));
+    expect(s.logs.join('\n')).toMatch(/invite URL .*https:\/\/discord\.com\/oauth2\/authorize\?client_id=\d+&scope=bot\+applications\.commands&permissions=309237746688/);
+    // A second start against the same Discord overwrites with the same command: same id, same shape.
+    await s.adapter.stop();
+    const log = createLogger('error', () => undefined);
+    const again = await startDiscordAdapter({ config: s.app.app.config, dispatcher: s.app.dispatcher, registry: s.app.app.registry, log });
+    await again.stop();
+    const second = s.fake.registeredCommands();
+    expect(second).toHaveLength(1);
+    expect(second[0]!.id).toBe(first[0]!.id);
+    expect(second[0]!.options).toEqual(first[0]!.options);
+    expect(applied(s, 'PUT /applications/:id/guilds/:id/commands')).toHaveLength(2);
+    expect(applied(s, 'PUT /applications/:id/commands')).toHaveLength(0);
+  });
+
+  it('defers every interaction before any work: the deferral precedes the download and the job', async () => {
+    const s = await session({ PING_TIMEOUT_MS: '1500' });
+    const data = Buffer.from(fleet.servers.map((x) => `${x.ip}:${x.login}:${x.password}`).join('\n') + '\n');
+    const sent = s.send('import test=ping', 'operator', { name: 'fleet.txt', data }, { delayMs: 1200 });
+    const ackMs = await sent.acked;
+    expect(ackMs).toBeLessThan(1000);
+    const ack = s.fake.requests.find((r) => r.route === 'POST /interactions/:id/:token/callback')!;
+    expect(ack.json).toEqual({ type: 5, data: { flags: 64 } });
+    await s.eventually(() => expect(s.fake.requests.some((r) => r.route === 'GET /attachments/:id/:name')).toBe(true));
+    const download = s.fake.requests.find((r) => r.route === 'GET /attachments/:id/:name')!;
+    expect(ack.seq).toBeLessThan(download.seq);
+    await s.eventually(() => expect(s.publicMessages().some((m) => /ping j1\*\* finished/.test(m.text))).toBe(true), 20_000);
+    const firstPost = applied(s, CHANNEL_POST)[0]!;
+    expect(firstPost.at - ack.at).toBeGreaterThan(1000); // the report waited for the slow download; the deferral did not
+    // The placeholder was deleted: only channel messages remain, nothing ephemeral for the operator.
+    expect(s.fake.pendingPlaceholders()).toEqual([]);
+    expect(applied(s, 'DELETE /webhooks/:id/:token/messages/@original')).toHaveLength(1);
+    expect(s.privateMessages('operator')).toEqual([]);
+  });
+
+  it('imports an attachment: report and rejected-lines CSV in one channel message, CSV bytes exact', async () => {
+    const s = await session();
+    const data = Buffer.from('# fleet\n203.0.113.5:alice:pw-alice\n10.0.0.300 dave pw-dave\n999.1.1.1:bob:pw-bob\n198.51.100.7 carol pw-carol OH\n', 'utf8');
+    await s.command('import', 'operator', { name: 'servers.txt', data });
+    await s.eventually(() => expect(s.publicMessages().some((m) => m.text.includes('Imported'))).toBe(true));
+    const post = applied(s, CHANNEL_POST).find((r) => String((r.json as { content?: string }).content).includes('Imported'))!;
+    expect((post.json as { content: string }).content).toMatch(/\*\*2 added\*\*, 0 updated, 0 duplicate, 2 rejected/);
+    expect(post.json).toMatchObject({ allowed_mentions: { parse: [] } });
+    expect(post.files.map((f) => [f.name, f.contentType])).toEqual([['rejected-servers.csv', 'text/csv']]);
+    expect(post.files[0]!.data.toString('utf8')).toBe(
+      'line,reason\r\n3,"invalid IP ""10.0.0.300"": octet 300 is out of range"\r\n4,"invalid IP ""999.1.1.1"": octet 999 is out of range"\r\n',
+    );
+    const csv = post.files[0]!.data.toString('utf8');
+    // Line numbers and reasons only: the rejected line's password is not in the public CSV.
+    expect(csv).not.toContain('pw-bob');
+    expect(s.app.app.store.nodes().map((n) => n.ip)).toEqual(['203.0.113.5', '198.51.100.7']);
+  });
+
+  it('refuses an attachment over IMPORT_MAX_BYTES by its size before downloading, and counts bytes when the size lies', async () => {
+    const s = await session({ IMPORT_MAX_BYTES: '2048' });
+    const big = Buffer.from('203.0.113.5:alice:pw\n'.repeat(200));
+    await s.command('import', 'operator', { name: 'big.txt', data: big });
+    await s.eventually(() => expect(s.privateMessages('operator').map((m) => m.text).join('\n')).toMatch(/big\.txt is 4\.\d KiB, over the 2\.0 KiB limit/));
+    expect(s.fake.requests.filter((r) => r.route === 'GET /attachments/:id/:name')).toHaveLength(0);
+    // A size that lies and no Content-Length: the download stops once the cap is passed.
+    s.send('import', 'operator', { name: 'liar.txt', data: big }, { declaredSize: 100, omitLength: true });
+    await s.eventually(() => expect(s.privateMessages('operator').map((m) => m.text).join('\n')).toMatch(/liar\.txt is larger than the 2\.0 KiB limit/));
+    expect(s.app.app.store.nodes()).toHaveLength(0);
+    expect(s.publicMessages()).toEqual([]);
+  });
+
+  it('imports a file posted with a mention of the bot, and ignores files without one', async () => {
+    const s = await session();
+    const file = (name: string, text: string) => s.fake.addAttachment(name, Buffer.from(text));
+    s.fake.userMessage({ user: 'operator', content: 'no mention here', attachments: [file('quiet.txt', '203.0.113.60:a:b\n')] });
+    s.fake.userMessage({ user: 'operator', content: 'here is the list test=none', mention: true, attachments: [file('loud.txt', '203.0.113.61:a:b\n203.0.113.62 c d\n')] });
+    await s.eventually(() => expect(s.publicMessages().map((m) => m.text).join('\n')).toMatch(/Imported \*\*loud\.txt\*\*: \*\*2 added\*\*/));
+    expect(s.app.app.store.nodes().map((n) => n.ip)).toEqual(['203.0.113.61', '203.0.113.62']);
+    // Roles came with the message: a viewer's file is refused, privately (by DM: a mention has no ephemeral reply).
+    s.fake.userMessage({ user: 'viewer', content: '', mention: true, attachments: [file('viewer.txt', '203.0.113.63:a:b\n')] });
+    await s.eventually(() => expect(s.privateMessages('viewer').map((m) => m.text).join('\n')).toMatch(/needs the \*\*operator\*\* role/));
+    expect(s.app.app.store.nodes()).toHaveLength(2);
+  });
+
+  it('keeps going through 429s during a job: the summary arrives, nothing is posted twice, edits stay in the bucket', async () => {
+    const s = await session({ PING_TIMEOUT_MS: '1500', PING_CONCURRENCY: '4' });
+    addFleet(s);
+    s.fake.faults.edit429 = { count: 4, retryAfterSec: 0.3 };
+    await s.command('ping', 'operator');
+    await s.eventually(() => expect(s.publicMessages().some((m) => /ping j1\*\* finished/.test(m.text))).toBe(true), 40_000);
+    await s.app.idle();
+    const tooMany = s.fake.requests.filter((r) => r.status === 429);
+    expect(tooMany).toHaveLength(4); // the injected ones; the bot itself never overran the bucket
+    expect(s.adapter.stats().rateLimited).toBe(4);
+    const posts = applied(s, CHANNEL_POST);
+    const parents = s.publicMessages().filter((m) => /ping j1/.test(m.text) && m.threadOf === null);
+    expect(parents).toHaveLength(1);
+    const thread = s.publicMessages().filter((m) => m.threadOf === parents[0]!.id);
+    expect(thread).toHaveLength(1);
+    expect(posts).toHaveLength(2); // the progress message and the failures in its thread: no repeats
+    expect(thread[0]!.files.map((f) => f.name)).toEqual(['ping-j1-failures.csv']);
+    expect(parents[0]!.edits).toBeGreaterThan(1);
+    expect(peakEditsPer5s(s.fake.requests)).toBeLessThanOrEqual(5);
+  });
+
+  it('never sends a secret anywhere but an ephemeral reply or a DM to the operator who asked', async () => {
+    for (const delivery of ['dm', 'thread']) {
+      const s = await session({ SECRETS_DELIVERY: delivery });
+      s.app.app.store.addNodes([{ ip: '203.0.113.9', login: 'zed', password: 'Sup3r-Secret-PW' }], null);
+      addFleet(s, fleet.servers.slice(0, 5));
+      await s.command('secrets 203.0.113.9', 'operator');
+      await s.command('export all format=csv', 'operator');
+      await s.command('secrets 203.0.113.9', 'viewer');
+      await s.command('show 203.0.113.9', 'viewer');
+      await s.eventually(() => {
+        const mine = s.privateMessages('operator');
+        expect(mine.map((m) => m.text).join('\n')).toContain('Sup3r-Secret-PW');
+        expect(mine.flatMap((m) => m.files).some((f) => f.data.toString().includes('Sup3r-Secret-PW'))).toBe(true);
+        expect(s.publicMessages().some((m) => m.text.includes('203.0.113.9'))).toBe(true);
+        expect(s.privateMessages('viewer').map((m) => m.text).join('\n')).toMatch(/operator/);
+      });
+      const operatorId = s.fake.users.operator.id;
+      const where = delivery === 'dm' ? 'dm' : 'ephemeral';
+      const secretCarriers = s.fake.requests.filter((r) => r.bodyText.includes('Sup3r-Secret-PW'));
+      expect(secretCarriers.length).toBeGreaterThan(0);
+      for (const r of s.fake.requests) {
+        const toOperator = (r.visibility.kind === 'ephemeral' || r.visibility.kind === 'dm') && r.visibility.userId === operatorId;
+        if (toOperator) continue;
+        expect(r.bodyText, `${r.route} (${r.visibility.kind})`).not.toContain('Sup3r-Secret-PW');
+        for (const sv of fleet.servers.slice(0, 5)) expect(r.bodyText).not.toContain(sv.password);
+      }
+      expect(secretCarriers.every((r) => r.visibility.kind === where)).toBe(true);
+      expect(s.logs.join('\n')).not.toContain('Sup3r-Secret-PW');
+      await s.stop();
+      h = null;
+    }
+  });
+
+  it('survives malformed interactions: repairs what it can, drops the rest, keeps serving', async () => {
+    const s = await session();
+    const crashes: unknown[] = [];
+    const onCrash = (err: unknown) => crashes.push(err);
+    process.on('unhandledRejection', onCrash);
+    process.on('uncaughtException', onCrash);
+    try {
+      // Missing who sent it: nothing can be answered; dropped before discord.js builds it.
+      s.fake.sendRaw('INTERACTION_CREATE', { id: '1234567890123', application_id: s.fake.ids.app, type: 2, token: 'x', data: { name: 'connexa', type: 1, options: [] }, channel: { id: s.fake.ids.channel, type: 0 } });
+      s.fake.sendRaw('INTERACTION_CREATE', 'not even an object');
+      // Missing entitlements/authorizing_integration_owners (discord.js would throw a TypeError): repaired and served.
+      const { d, sent } = s.fake.prepareInteraction({ user: 'viewer', sub: 'stats' });
+      delete d.entitlements;
+      delete d.authorizing_integration_owners;
+      s.fake.sendRaw('INTERACTION_CREATE', d);
+      expect(await sent.acked).toBeLessThan(3000);
+      await s.eventually(() => expect(s.publicMessages().some((m) => m.text.includes('nodes**'))).toBe(true));
+      await s.eventually(() => expect(s.adapter.stats().droppedPackets).toBe(2));
+      expect(s.adapter.stats().repairedPackets).toBe(1);
+      // Still alive and answering.
+      await s.command('help', 'viewer');
+      await s.eventually(() => expect(s.publicMessages().some((m) => m.text.includes('**Connexa**'))).toBe(true));
+      expect(s.logs.join('\n')).toMatch(/dropped a malformed interaction .*no user/);
+      expect(crashes).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onCrash);
+      process.off('uncaughtException', onCrash);
+    }
+  });
+
+  it('continues after the interaction token expires: summary and CSV as channel messages, private output by DM, no expired token used', async () => {
+    const lifetime = 1500;
+    const s = await session({ PING_TIMEOUT_MS: '2500', PING_CONCURRENCY: '60', IMPORT_MAX_BYTES: '1024' }, { fake: { tokenLifetimeMs: lifetime }, adapter: { interactionTokenMs: lifetime } });
+    addFleet(s);
+    const started = Date.now();
+    await s.command('ping', 'operator');
+    await s.eventually(() => expect(s.publicMessages().some((m) => /ping j1\*\* finished/.test(m.text))).toBe(true), 20_000);
+    await s.app.idle(); // the summary is edited in first, then the failures thread is opened
+    expect(Date.now() - started).toBeGreaterThan(lifetime); // silent servers kept it past the token's life
+    const parent = s.publicMessages().find((m) => /ping j1/.test(m.text) && m.threadOf === null)!;
+    const lastEdit = s.fake.requests.filter((r) => r.route === CHANNEL_EDIT && r.messageId === parent.id).at(-1)!;
+    expect(lastEdit.at - started).toBeGreaterThan(lifetime);
+    const csv = s.publicMessages().filter((m) => m.threadOf === parent.id).flatMap((m) => m.files);
+    expect(csv.map((f) => f.name)).toEqual(['ping-j1-failures.csv']);
+    // A command still busy when its token runs out: "still working" replaces the placeholder in time,
+    // and the late private answer arrives as a direct message.
+    s.send('import', 'operator', { name: 'slow.txt', data: Buffer.from('203.0.113.5:a:b\n'.repeat(100)) }, { declaredSize: 50, omitLength: true, delayMs: lifetime + 500 });
+    await s.eventually(() => {
+      const dms = s.fake.state.dmChannelOf(s.fake.users.operator.id);
+      expect(dms).toBeDefined();
+      expect(s.privateMessages('operator').filter((m) => m.where === dms!.id).map((m) => m.text).join('\n')).toMatch(/slow\.txt is larger than the 1\.0 KiB limit/);
+    }, 10_000);
+    expect(s.privateMessages('operator').map((m) => m.text).join('\n')).toContain('Still working on `/connexa import`');
+    expect(s.fake.requests.filter((r) => r.status === 401)).toEqual([]);
+    expect(s.fake.pendingPlaceholders()).toEqual([]);
+  });
+
+  it('posts alerts to DISCORD_ALERT_CHANNEL and neutralises mentions in data', async () => {
+    const s = await session();
+    await s.adapter.port.postAlert({ text: '🔔 n12 is offline @everyone <@123456789012345678>' });
+    const alert = s.fake.requests.find((r) => r.route === CHANNEL_POST)!;
+    expect(alert.path).toBe(`/channels/${s.fake.ids.alertChannel}/messages`);
+    expect(alert.json).toMatchObject({ allowed_mentions: { parse: [] } });
+    const content = (alert.json as { content: string }).content;
+    expect(content).not.toMatch(/@everyone|<@\d/);
+    expect(content.replace(/\u200b/g, '')).toBe('🔔 n12 is offline @everyone <@123456789012345678>');
+    // `alerts here` keeps a conversation's Where; posting to it long after its interaction lands in that channel.
+    await s.adapter.port.post(interactionWhere('123456789012345678', s.fake.ids.channel), { text: 'routed alert' });
+    expect(s.publicMessages().find((m) => m.text === 'routed alert')?.where).toBe(s.fake.ids.channel);
+    await s.command('import', 'operator', { name: '@everyone.txt', data: Buffer.from('203.0.113.77:a:b\n') });
+    await s.eventually(() => expect(s.publicMessages().some((m) => m.text.includes('Imported'))).toBe(true));
+    for (const r of applied(s, CHANNEL_POST)) {
+      expect((r.json as { content: string }).content).not.toMatch(/@everyone/);
+      expect(r.json).toMatchObject({ allowed_mentions: { parse: [] } });
+    }
+  });
+
+  it('rejects a bad token at start-up with one clear line, quickly', async () => {
+    const fake = await FakeDiscord.start();
+    const dir = await mkdtemp(join(tmpdir(), 'cnx-discord-bad-'));
+    try {
+      const config = parseConfig({ DATA_DIR: join(dir, 'data'), DISCORD_TOKEN: 'definitely-not-the-right-token', DISCORD_API_URL: fake.apiUrl, LOG_LEVEL: 'error' });
+      const app = await compose(config, { log: createLogger('error', () => undefined) });
+      const started = Date.now();
+      const err = await startDiscordAdapter({ config, dispatcher: app.dispatcher, registry: app.app.registry, log: createLogger('error', () => undefined) }).then(
+        () => null,
+        (e: Error) => e,
+      );
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(err?.message).toMatch(/^DISCORD_TOKEN was refused by Discord \(401 Unauthorized\)/);
+      expect(err?.message).not.toContain('\n');
+      expect(fake.gatewayStats().identifies).toBe(0);
+      await app.close();
+    } finally {
+      await fake.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
