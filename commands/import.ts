@@ -4,6 +4,7 @@ import { failed, ok } from '../src/chat/command.ts';
 import { command } from './define.ts';
 import { startJob } from './job-report.ts';
 import { pingable, pingStageFor } from './ping.ts';
+import { startPingThenSpeed } from './speed.ts';
 import { principalOf } from '../src/chat/roles.ts';
 import { clean, plural, table } from '../src/chat/render.ts';
 import { FileTooLarge, type IncomingFile } from '../src/chat/types.ts';
@@ -16,14 +17,14 @@ const SHOWN_REJECTIONS = 10;
 export const importCommand = command({
   name: 'import',
   summary: 'Import a server list (attach the file; in the terminal give its path)',
-  usage: 'import <file> [test=none|ping]',
+  usage: 'import <file> [test=none|ping|speed]',
   examples: ['import servers.txt test=ping', 'import (with the file attached)'],
   role: 'operator',
   filter: 'none',
   positional: { name: 'path', description: 'the path of a server list (terminal only; in chat, attach the file)', required: false },
   attachment: { name: 'file', description: 'The server list to import (text or CSV)', required: true },
-  options: z.object({ test: z.enum(['none', 'ping']).default('none') }),
-  optionHelp: { test: 'none: only import (default); ping: then ping what was added or updated' },
+  options: z.object({ test: z.enum(['none', 'ping', 'speed']).default('none') }),
+  optionHelp: { test: 'none: only import (default); ping: then ping what was added or updated; speed: ping, then speed-test what passed' },
   async run({ positional, options }, ctx) {
     const { store, config } = ctx.app;
     if (ctx.files.length > 1) return failed(`attach one server list at a time (got ${ctx.files.length} files); nothing was imported`);
@@ -67,6 +68,10 @@ export const importCommand = command({
     if (options.test === 'none') return ok({ text: lines.join('\n'), files });
     // The report goes first, then the job's own progress message.
     await ctx.conversation.say({ text: lines.join('\n'), files });
+    if (options.test === 'speed') {
+      const s = await startPingThenSpeed(ctx, [...applied.addedNodes, ...applied.updatedNodes], `imported from ${name}`);
+      return s.ping ? ok() : ok(undefined, { private: { text: 'test=speed: nothing new to ping.' } });
+    }
     const { runnable } = pingable([...applied.addedNodes, ...applied.updatedNodes]);
     if (!runnable.length) return ok(undefined, { private: { text: 'test=ping: nothing new to ping.' } });
     startJob(ctx, pingStageFor(ctx.app), runnable, `imported from ${name}`);

@@ -4,6 +4,7 @@ import type { Logger } from './log.ts';
 import type { Alerts } from './monitor/alerts.ts';
 import type { Monitor } from './monitor/monitor.ts';
 import type { JobRunner } from './pipeline/job-runner.ts';
+import type { Capability, TunnelDriver } from './probes/tunnel/index.ts';
 import type { Store } from './store/store.ts';
 
 /** What command handlers may use; main.ts builds it. */
@@ -15,4 +16,9 @@ export interface App {
   jobs: JobRunner;
   alerts: Alerts;
   monitor: Monitor;
+  /**
+   * The one tunnel driver (speed tests and services share it: it queues tunnels to the same server,
+   * which pptpd serves one at a time) and the host check asked before any tunnel job starts.
+   */
+  tunnels: { driver: TunnelDriver | null; capability(): Capability };
 }

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from './log.ts';
 import { Alerts } from './monitor/alerts.ts';
 import { Monitor } from './monitor/monitor.ts';
 import { JobRunner } from './pipeline/job-runner.ts';
+import { checkTunnelCapability, createTunnelDriver } from './probes/tunnel/index.ts';
 import { Store } from './store/store.ts';
 
 export interface Composed {
@@ -37,7 +38,8 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
   const registry = new CommandRegistry(COMMANDS);
   const jobs = new JobRunner(store, log);
   const monitor = new Monitor({ store, jobs, alerts, config, log });
-  const app: App = { config, store, log, registry, jobs, alerts, monitor };
+  const tunnels = { driver: createTunnelDriver({ TUNNEL_DRIVER: config.TUNNEL_DRIVER, dataDir: config.dataDir }), capability: () => checkTunnelCapability(config.TUNNEL_DRIVER) };
+  const app: App = { config, store, log, registry, jobs, alerts, monitor, tunnels };
   const dispatcher = new Dispatcher<App>({
     registry,
     app,
