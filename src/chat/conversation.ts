@@ -8,9 +8,6 @@ export type SecretsDelivery = 'dm' | 'thread';
  * owns the fallbacks: long text is split, files over the platform's limit are refused with a message.
  */
 export class Conversation {
-  /** The first public message: threads and progress hang under it. */
-  private anchor: MessageRef | null = null;
-  private threadWhere: Where | null = null;
 
   constructor(
     readonly port: ChatPort,
@@ -24,7 +21,6 @@ export class Conversation {
     const m = typeof msg === 'string' ? { text: msg } : msg;
     let last: MessageRef | null = null;
     for (const part of this.pieces(m)) last = await this.port.post(where, part);
-    if (!this.anchor && where === this.where) this.anchor = last;
     return last!;
   }
 
@@ -49,14 +45,6 @@ export class Conversation {
     } else {
       await this.whisper(m);
     }
-  }
-
-  /** The thread under this conversation's first public message (posting one if needed). */
-  async thread(title = 'Details'): Promise<Where> {
-    if (this.threadWhere) return this.threadWhere;
-    if (!this.anchor) await this.say(title);
-    this.threadWhere = await this.port.openThread(this.anchor!);
-    return this.threadWhere;
   }
 
   /** Splits text by the port's size limit and files by its attachment limit. */

@@ -47,11 +47,6 @@ export class ProgressMessage {
 
   private constructor(private readonly port: ChatPort, private readonly where: Where, private ref: MessageRef) {}
 
-  static async post(port: ChatPort, where: Where, msg: Message): Promise<ProgressMessage> {
-    const ref = await port.post(where, msg);
-    return new ProgressMessage(port, where, ref);
-  }
-
   /** Takes over a message that was already posted (e.g. a conversation's first reply). */
   static of(port: ChatPort, where: Where, ref: MessageRef): ProgressMessage {
     return new ProgressMessage(port, where, ref);
