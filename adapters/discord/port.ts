@@ -1,5 +1,6 @@
 import { DiscordAPIError, RESTJSONErrorCodes, Routes, type APIChannel, type APIMessage, type Client, type RawFile } from 'discord.js';
 import type { Actor, ChatPort, Message, MessageRef, PortLimits, Where } from '../../src/chat/types.ts';
+import { MessageGone } from '../../src/chat/types.ts';
 import type { Logger } from '../../src/log.ts';
 import { fileGroups } from './files.ts';
 import { threadName, toDiscord } from './format.ts';
@@ -62,15 +63,22 @@ export class DiscordPort implements ChatPort {
     const { channelId, messageId } = decodeRef(ref);
     await this.deps.editWindow.acquire(channelId);
     const files = fileGroups(msg.files)[0];
-    await this.deps.client.rest.patch(Routes.channelMessage(channelId, messageId), {
-      body: {
-        content: toDiscord(msg.text) || '\u200b',
-        allowed_mentions: NO_MENTIONS,
-        // New files replace the old ones instead of piling up.
-        ...(files ? { attachments: files.map((f, i) => ({ id: String(i), filename: f.name })) } : {}),
-      },
-      ...(files ? { files } : {}),
-    });
+    try {
+      await this.deps.client.rest.patch(Routes.channelMessage(channelId, messageId), {
+        body: {
+          content: toDiscord(msg.text) || '\u200b',
+          allowed_mentions: NO_MENTIONS,
+          // New files replace the old ones instead of piling up.
+          ...(files ? { attachments: files.map((f, i) => ({ id: String(i), filename: f.name })) } : {}),
+        },
+        ...(files ? { files } : {}),
+      });
+    } catch (err) {
+      // 10008 Unknown Message, 10003 Unknown Channel: the message is gone for good.
+      const code = (err as { code?: unknown }).code;
+      if (code === 10008 || code === 10003) throw new MessageGone(`the message is gone (Discord error ${code})`);
+      throw err;
+    }
     this.stats.edits++;
     this.remember(ref, msg.text);
   }

@@ -1,5 +1,6 @@
 import type { webApi } from '@slack/bolt';
 import type { Actor, ChatPort, Message, MessageRef, OutgoingFile, PortLimits, Where } from '../../src/chat/types.ts';
+import { MessageGone } from '../../src/chat/types.ts';
 import type { Logger } from '../../src/log.ts';
 import { clip, slackPieces, toMrkdwn } from './format.ts';
 import { ChannelPacer } from './pacer.ts';
@@ -60,7 +61,13 @@ export class SlackPort implements ChatPort {
 
   async edit(ref: MessageRef, msg: Message): Promise<void> {
     const r = readRef(ref);
-    await this.client.chat.update({ channel: r.channel, ts: r.ts, text: clip(toMrkdwn(msg.text)) });
+    try {
+      await this.client.chat.update({ channel: r.channel, ts: r.ts, text: clip(toMrkdwn(msg.text)) });
+    } catch (err) {
+      const code = (err as { data?: { error?: string } }).data?.error;
+      if (code === 'message_not_found' || code === 'channel_not_found' || code === 'is_archived') throw new MessageGone(`the message is gone (${code})`);
+      throw err;
+    }
     // A message cannot gain files by an edit: they go into its thread.
     if (msg.files?.length) await this.upload(r.channel, r.threadTs ?? r.ts, msg.files);
   }

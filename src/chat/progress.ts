@@ -1,4 +1,4 @@
-import type { ChatPort, Message, MessageRef, Where } from './types.ts';
+import { MessageGone, type ChatPort, type Message, type MessageRef, type Where } from './types.ts';
 
 /**
  * A token bucket shared by every progress message on one port, so that all running jobs together
@@ -34,9 +34,14 @@ export function budgetFor(port: ChatPort): EditBudget {
   return b;
 }
 
+/** Attempts at the final edit before giving up on it (a few seconds apart). */
+const FINISH_ATTEMPTS = 3;
+const FINISH_RETRY_MS = 2_000;
+
 /**
  * One message that is edited as work goes on. Updates are coalesced: only the newest text is sent
- * when the budget allows. `finish` always lands (falling back to a new message if the edit fails).
+ * when the budget allows. `finish` makes sure the final text lands: it retries a failed edit, and
+ * posts the text anew only when the message is gone (never on an error that may hide an applied edit).
  */
 export class ProgressMessage {
   private pending: Message | null = null;
@@ -68,15 +73,23 @@ export class ProgressMessage {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.inFlight;
-    // The final text must arrive: wait for a token rather than drop it.
-    for (let wait = budgetFor(this.port).tryTake(); wait > 0; wait = budgetFor(this.port).tryTake()) {
-      await new Promise((r) => setTimeout(r, wait));
-    }
-    try {
-      await this.port.edit(this.ref, msg);
-      this.edits++;
-    } catch {
-      this.ref = await this.port.post(this.where, msg);
+    for (let attempt = 1; ; attempt++) {
+      // The final text must arrive: wait for a token rather than drop it.
+      for (let wait = budgetFor(this.port).tryTake(); wait > 0; wait = budgetFor(this.port).tryTake()) {
+        await new Promise((r) => setTimeout(r, wait));
+      }
+      try {
+        await this.port.edit(this.ref, msg);
+        this.edits++;
+        return;
+      } catch (err) {
+        if (err instanceof MessageGone) {
+          this.ref = await this.port.post(this.where, msg);
+          return;
+        }
+        if (attempt >= FINISH_ATTEMPTS) throw err;
+        await new Promise((r) => setTimeout(r, FINISH_RETRY_MS));
+      }
     }
   }
 

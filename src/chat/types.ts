@@ -49,6 +49,13 @@ export class FileTooLarge extends Error {
 }
 
 /**
+ * What ChatPort.edit throws when the message no longer exists (deleted, or its channel gone).
+ * Only then does the core post the text anew: any other failure may hide an edit that was applied
+ * (an answer lost on the way back), and posting anew would show the text twice.
+ */
+export class MessageGone extends Error {}
+
+/**
  * Message text is neutral markdown: **bold**, `code`, ``` blocks ```, lines. Each adapter converts it
  * (Slack mrkdwn, Discord markdown, plain terminal text).
  */
@@ -70,6 +77,7 @@ export interface ChatPort {
   readonly platform: Platform;
   readonly limits: PortLimits;
   post(where: Where, msg: Message): Promise<MessageRef>;
+  /** Throws MessageGone when the message no longer exists. */
   edit(ref: MessageRef, msg: Message): Promise<void>;
   /** Visible to `user` only (Slack/Discord ephemeral); the terminal prints it. */
   postPrivate(where: Where, user: Actor, msg: Message): Promise<void>;
