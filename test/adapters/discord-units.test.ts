@@ -62,7 +62,7 @@ describe('the /connexa command generated from the registry', () => {
       ['file', ApplicationCommandOptionType.Attachment, true],
       ['test', ApplicationCommandOptionType.String, false],
     ]);
-    expect(imp.options[1]!.choices!.map((c) => c.value)).toEqual(['none', 'ping']);
+    expect(imp.options[1]!.choices!.map((c) => c.value)).toEqual(['none', 'ping', 'speed']);
     // The positional `ip|id` becomes a required string option with a valid name.
     expect(sub('show').options).toEqual([expect.objectContaining({ name: 'ip-or-id', type: ApplicationCommandOptionType.String, required: true })]);
     expect(sub('help').options).toEqual([expect.objectContaining({ name: 'command', required: false })]);
