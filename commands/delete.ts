@@ -28,14 +28,13 @@ export const deleteCommand = command({
     const { store } = ctx.app;
     const nodes = selected(store, input);
     if (!nodes.length) return failed(`no nodes match ${selectionWords(input)}`);
-    // Services (SOCKS, OpenVPN) do not exist yet in this build, but an online node may come from an
-    // older store: refuse rather than pretend its services were stopped.
-    const live = nodes.filter((n) => n.status === 'online' || n.status === 'offline');
-    const removable = nodes.filter((n) => n.status !== 'online' && n.status !== 'offline').map((n) => n.id);
-    const { deleted, busy } = store.deleteNodes(removable);
+    // Online and offline nodes are stopped first: services torn down, profiles revoked.
+    const live = nodes.filter((n) => (n.status === 'online' || n.status === 'offline') && !store.leaseHolder(n.id));
+    if (live.length) await ctx.app.services.retire(live);
+    const { deleted, busy } = store.deleteNodes(nodes.map((n) => n.id));
     const rows: Array<[string, number]> = [['deleted', deleted.length]];
+    if (live.length) rows.push(['of which online/offline, stopped first', live.length]);
     if (busy.length) rows.push(['busy in a running job: kept', busy.length]);
-    if (live.length) rows.push(['online/offline: kept (stop them first)', live.length]);
     return ok(`Delete of ${selectionWords(input)}:\n${table(['result', 'nodes'], rows, [1])}`);
   },
 });

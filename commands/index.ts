@@ -9,10 +9,13 @@ import { list } from './list.ts';
 import { alerts, monitor } from './monitor.ts';
 import { ping } from './ping.ts';
 import { speed } from './speed.ts';
+import { start } from './start.ts';
+import { stop } from './stop.ts';
+import { bundle } from './bundle.ts';
 import { reset } from './reset.ts';
 import { secrets } from './secrets.ts';
 import { show } from './show.ts';
 import { stats } from './stats.ts';
 
 /** Every command, in the order `help` lists them. No folder scanning: a command exists when it is here. */
-export const COMMANDS: readonly AnyCommand[] = [help, importCommand, list, show, secrets, stats, ping, speed, jobs, cancel, reset, deleteCommand, exportCommand, monitor, alerts, audit];
+export const COMMANDS: readonly AnyCommand[] = [help, importCommand, list, show, secrets, stats, ping, speed, start, stop, bundle, jobs, cancel, reset, deleteCommand, exportCommand, monitor, alerts, audit];

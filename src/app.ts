@@ -5,6 +5,7 @@ import type { Alerts } from './monitor/alerts.ts';
 import type { Monitor } from './monitor/monitor.ts';
 import type { JobRunner } from './pipeline/job-runner.ts';
 import type { Capability, TunnelDriver } from './probes/tunnel/index.ts';
+import type { ServiceManager } from './services/manager.ts';
 import type { Store } from './store/store.ts';
 
 /** What command handlers may use; main.ts builds it. */
@@ -21,4 +22,6 @@ export interface App {
    * which pptpd serves one at a time) and the host check asked before any tunnel job starts.
    */
   tunnels: { driver: TunnelDriver | null; capability(): Capability };
+  /** SOCKS5 proxies, OpenVPN servers and profiles of online nodes. */
+  services: ServiceManager;
 }

@@ -9,6 +9,7 @@ import { Alerts } from './monitor/alerts.ts';
 import { Monitor } from './monitor/monitor.ts';
 import { JobRunner } from './pipeline/job-runner.ts';
 import { checkTunnelCapability, createTunnelDriver } from './probes/tunnel/index.ts';
+import { createServices } from './services/index.ts';
 import { Store } from './store/store.ts';
 
 export interface Composed {
@@ -39,7 +40,10 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
   const jobs = new JobRunner(store, log);
   const monitor = new Monitor({ store, jobs, alerts, config, log });
   const tunnels = { driver: createTunnelDriver({ TUNNEL_DRIVER: config.TUNNEL_DRIVER, dataDir: config.dataDir }), capability: () => checkTunnelCapability(config.TUNNEL_DRIVER) };
-  const app: App = { config, store, log, registry, jobs, alerts, monitor, tunnels };
+  const services = createServices({ config, store, log, tunnels });
+  // The monitor checks a node's tunnel, proxy and OpenVPN server after its PPTP handshake.
+  monitor.checks.push(services.monitorCheck());
+  const app: App = { config, store, log, registry, jobs, alerts, monitor, tunnels, services };
   const dispatcher = new Dispatcher<App>({
     registry,
     app,
@@ -71,6 +75,8 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
       // Jobs still running are cancelled cleanly: their nodes keep the last committed status.
       jobs.cancelAll('shutdown');
       await jobs.idle();
+      // Services stop with the process (nothing is revoked); the next long-running start restores them.
+      await services.close();
       await store.close();
     },
   };

@@ -75,8 +75,15 @@ async function main(argv: string[]): Promise<number> {
   };
   const shell = new Shell({ dispatcher: composed.dispatcher as never, port, actor, idle: composed.idle, interrupt });
 
+  // Long-running modes bring back the services of online nodes (tunnel first); one-shot commands do not.
+  const restoreServices = () =>
+    void composed.app.services.restore().then(
+      (r) => r.failed.length && composed.app.log.warn('services not restored', { failed: r.failed }),
+      (e: Error) => composed.app.log.error('restoring services failed', { error: e.message }),
+    );
   let code = 0;
   if (chat.length) {
+    restoreServices();
     // A stray rejection inside a platform library is logged; it must not end the bot.
     process.on('unhandledRejection', (err) => composed.app.log.error('unhandled rejection', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
     composed.app.monitor.start();
@@ -85,6 +92,7 @@ async function main(argv: string[]): Promise<number> {
     else await new Promise<never>(() => {}); // until a signal: onSignal closes and exits
   } else if (args.length) code = await shell.runOnce(args);
   else if (process.stdin.isTTY) {
+    restoreServices();
     composed.app.monitor.start();
     const n = composed.app.store.nodes().length;
     process.stdout.write(`Connexa — ${n.toLocaleString('en-US')} nodes in ${composed.app.config.dataDir}. Type help, or exit to leave.\n`);

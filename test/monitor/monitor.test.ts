@@ -47,6 +47,9 @@ afterAll(async () => {
 beforeEach(async () => {
   t = await testApp({ MONITOR_FAILS: '2', PING_TIMEOUT_MS: '500', PING_RETRIES: '0' });
   t.app.alerts.register(t.port);
+  // These nodes are put online by hand, without services: only the PPTP handshake is checked here.
+  // The services' own check (tunnel, proxy, OpenVPN server) is tested in test/services.
+  t.app.monitor.checks.length = 0;
   for (const ip of IPS) await fleet.up(ip);
 });
 afterEach(async () => {
@@ -110,6 +113,15 @@ describe('monitor', () => {
     expect(csv).toHaveLength(26);
   });
 
+  it('counts a failing service check (after a passing handshake) as a failure, with its reason', async () => {
+    const [a] = online(IPS.slice(0, 1));
+    t.app.monitor.checks.push(async () => ({ ok: false, outcome: 'socks_down', reason: 'the SOCKS listener does not accept connections' }));
+    await t.app.monitor.run('test');
+    await t.app.monitor.run('test');
+    expect(t.app.store.get(a!)!.status).toBe('offline');
+    expect(t.app.store.get(a!)!.history.at(-1)!.reason).toBe('monitor: socks_down — the SOCKS listener does not accept connections (2 failed checks in a row)');
+  });
+
   it('touches online and offline nodes only', async () => {
     online(IPS.slice(0, 1));
     const others = t.app.store.addNodes(IPS.slice(1, 4).map((ip) => ({ ip, login: 'x', password: 'y' })), 'lab');
@@ -161,6 +173,7 @@ describe('monitor schedule', () => {
   it('runs on its cron schedule when on, and not when off', async () => {
     const s = await testApp({ MONITOR_CRON: '* * * * * *', PING_TIMEOUT_MS: '500', PING_RETRIES: '0' });
     try {
+      s.app.monitor.checks.length = 0;
       const nodes = s.app.store.addNodes([{ ip: IPS[0]!, login: 'u', password: 'p' }], 'lab');
       for (const [from, to] of [['not_tested', 'ping_ok'], ['ping_ok', 'speed_ok'], ['speed_ok', 'online']] as const) {
         s.app.store.transition({ id: nodes[0]!.id, from, to, reason: 'setup', actor: 'test' });

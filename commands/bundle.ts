@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { failed, ok } from '../src/chat/command.ts';
+import { plural } from '../src/chat/render.ts';
+import { isEmptyFilter, selectNodes, describeFilter } from '../src/fleet/filter.ts';
+import { deliverBundle } from '../src/services/delivery.ts';
+import { command } from './define.ts';
+
+export const bundle = command({
+  name: 'bundle',
+  summary: 'Send you a zip of OpenVPN profiles and SOCKS credentials for online nodes, privately',
+  usage: 'bundle [filter]',
+  examples: ['bundle', 'bundle country:US', 'bundle 203.0.113.5'],
+  role: 'operator',
+  filter: 'optional',
+  options: z.object({}),
+  async run(input, ctx) {
+    const filter = isEmptyFilter(input.filter) ? { statuses: ['online' as const, 'offline' as const], limit: input.filter.limit } : input.filter;
+    const words = input.filterText || describeFilter(filter);
+    const nodes = selectNodes(ctx.app.store.nodes(), filter).filter((n) => (n.status === 'online' || n.status === 'offline') && n.socks);
+    if (!nodes.length) return failed(`no online nodes with services match ${words}`);
+    const sent = await deliverBundle(ctx.app.services, ctx.conversation, nodes, `Your bundle (${words})`);
+    if (!sent) return failed(`no bundle could be made for ${words}`);
+    // Public: that a bundle was sent, never what is in it.
+    return ok(`Sent ${ctx.actor.name} a bundle of ${plural(sent.nodes, 'node')} (${words}) privately${sent.files > 1 ? ` in ${sent.files} zips` : ''}.`);
+  },
+});

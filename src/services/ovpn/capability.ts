@@ -1,0 +1,53 @@
+/**
+ * Can this host run the OpenVPN server side? It needs the openvpn binary, /dev/net/tun, `ip` and
+ * `iptables` (policy routing and SNAT into the node's tunnel), and CAP_NET_ADMIN. When it cannot,
+ * profiles are still issued and every reply says plainly that the server side is not running here.
+ */
+import { realHost, type HostProbe } from '../../probes/tunnel/capability.ts';
+import type { Capability } from '../../probes/tunnel/types.ts';
+
+const CAP_NET_ADMIN = 12n;
+
+export interface OvpnHost {
+  capability: Capability;
+  openvpn: string | null;
+  ip: string | null;
+  iptables: string | null;
+}
+
+export function checkOvpnHost(host: HostProbe = realHost): OvpnHost {
+  const missing: string[] = [];
+  const pkgs: string[] = [];
+  const openvpn = host.which('openvpn');
+  const ip = host.which('ip');
+  const iptables = host.which('iptables');
+  if (!openvpn) {
+    missing.push('the openvpn binary');
+    pkgs.push('openvpn');
+  }
+  if (!ip) {
+    missing.push('ip');
+    pkgs.push('iproute2');
+  }
+  if (!iptables) {
+    missing.push('iptables');
+    pkgs.push('iptables');
+  }
+  const fixes = pkgs.length ? [`apt-get install -y ${pkgs.join(' ')}`] : [];
+  if (!host.exists('/dev/net/tun')) {
+    missing.push('/dev/net/tun');
+    fixes.push('load the tun module (modprobe tun) or give the container /dev/net/tun');
+  }
+  const caps = host.effectiveCaps();
+  if (caps !== null && ((caps >> CAP_NET_ADMIN) & 1n) === 0n) {
+    missing.push('CAP_NET_ADMIN');
+    fixes.push('run connexa as root or grant it CAP_NET_ADMIN');
+  }
+  if (!missing.length) return { capability: { ok: true }, openvpn, ip, iptables };
+  return {
+    capability: { ok: false, missing, message: `the OpenVPN server side cannot run on this host: missing ${missing.join(', ')} — ${fixes.join('; ')}` },
+    openvpn,
+    ip,
+    iptables,
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * A bot with services for tests: the real store, job runner and dispatcher (compose), the start /
+ * stop / bundle commands, a ServiceManager with an injected tunnel driver, a recording chat port.
+ * `restart()` closes everything and composes again on the same DATA_DIR, as a restarted bot would.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bundle } from '../../commands/bundle.ts';
+import { COMMANDS } from '../../commands/index.ts';
+import { start } from '../../commands/start.ts';
+import { stop } from '../../commands/stop.ts';
+import type { App } from '../../src/app.ts';
+import { Dispatcher } from '../../src/chat/dispatcher.ts';
+import { CommandRegistry, type AnyCommand } from '../../src/chat/registry.ts';
+import type { Actor, PortLimits } from '../../src/chat/types.ts';
+import { compose, type Composed } from '../../src/compose.ts';
+import { parseConfig, type Config } from '../../src/config.ts';
+import type { FleetNode } from '../../src/fleet/node.ts';
+import { createLogger } from '../../src/log.ts';
+import type { TunnelDriver } from '../../src/probes/tunnel/types.ts';
+import { ServiceManager, type RestoreSummary, type ServiceManagerOptions } from '../../src/services/index.ts';
+import type { Store } from '../../src/store/store.ts';
+import { ADMIN } from '../kit/app.ts';
+import { RecordingPort } from '../kit/recording-port.ts';
+
+export interface ServicesTestApp {
+  dir: string;
+  config: Config;
+  composed: Composed;
+  app: App;
+  services: ServiceManager;
+  port: RecordingPort;
+  logs: string[];
+  run(text: string, actor?: Actor): ReturnType<Dispatcher<App>['dispatch']>;
+  /** Shutdown (services, jobs, store) and a new bot on the same data; resolves after restore. */
+  restart(): Promise<RestoreSummary>;
+  dispose(): Promise<void>;
+}
+
+export interface ServicesTestOptions {
+  env?: Record<string, string>;
+  driver: TunnelDriver | null;
+  manager?: Partial<Omit<ServiceManagerOptions, 'config' | 'store' | 'log' | 'driver'>>;
+  limits?: Partial<PortLimits>;
+}
+
+export const SERVICE_COMMANDS: readonly AnyCommand[] = [start, stop, bundle];
+
+export async function servicesApp(o: ServicesTestOptions): Promise<ServicesTestApp> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnx-svc-'));
+  const config = parseConfig({
+    DATA_DIR: path.join(dir, 'data'),
+    CONNEXA_ADMINS: 'slack:UADMIN',
+    CONNEXA_OPERATORS: 'slack:UOPER',
+    CONNEXA_VIEWERS: 'slack:UVIEW',
+    LOG_LEVEL: 'debug',
+    ...o.env,
+  });
+  const logs: string[] = [];
+  const port = new RecordingPort({ limits: o.limits });
+  const known = new Set(COMMANDS.map((c) => c.name));
+  const registry = new CommandRegistry([...COMMANDS, ...SERVICE_COMMANDS.filter((c) => !known.has(c.name))]);
+
+  const boot = async () => {
+    const composed = await compose(config, { log: createLogger('debug', (l) => logs.push(l)) });
+    const services = new ServiceManager({ config, store: composed.app.store, log: composed.app.log, driver: o.driver, ...o.manager });
+    // App.services once src/app.ts declares it; until then the field is set through a cast.
+    (composed.app as App & { services?: ServiceManager }).services = services;
+    const dispatcher = new Dispatcher<App>({
+      registry,
+      app: composed.app,
+      roles: () => ({ admins: config.CONNEXA_ADMINS, operators: config.CONNEXA_OPERATORS, viewers: config.CONNEXA_VIEWERS }),
+      secretsDelivery: config.SECRETS_DELIVERY,
+    });
+    return { composed, services, dispatcher };
+  };
+  let cur = await boot();
+  const shutdown = async () => {
+    // The order compose.close() should follow: jobs, then services, then the store.
+    cur.composed.app.jobs.cancelAll('shutdown');
+    await cur.composed.app.jobs.idle();
+    await cur.services.close();
+    await cur.composed.close();
+  };
+  const t: ServicesTestApp = {
+    dir,
+    config,
+    port,
+    logs,
+    get composed() {
+      return cur.composed;
+    },
+    get app() {
+      return cur.composed.app;
+    },
+    get services() {
+      return cur.services;
+    },
+    run: (text, actor = ADMIN) => cur.dispatcher.dispatch(port, { text, files: [], actor, where: { key: 'C1' } }),
+    async restart() {
+      await shutdown();
+      cur = await boot();
+      return cur.services.restore();
+    },
+    async dispose() {
+      await shutdown();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
+
+/** Adds nodes and walks them to speed_ok through legal transitions (as ping and speed would). */
+export function speedOkNodes(store: Store, fields: Array<{ ip: string; login?: string; password?: string; country?: string }>): FleetNode[] {
+  const added = store.addNodes(fields.map((f, i) => ({ ip: f.ip, login: f.login ?? `user${i}`, password: f.password ?? `pptp-secret-${i}`, country: f.country ?? 'US' })), 'test');
+  for (const n of added) {
+    store.transition({ id: n.id, from: 'not_tested', to: 'ping_ok', reason: 'test', actor: 'test' });
+    store.transition({ id: n.id, from: 'ping_ok', to: 'speed_ok', reason: 'test', actor: 'test' });
+  }
+  return added.map((n) => store.get(n.id)!);
+}
+
+/** The zips sent privately (DM or ephemeral), in order. */
+export function privateZips(port: RecordingPort): Array<{ name: string; data: Buffer; text: string }> {
+  const out: Array<{ name: string; data: Buffer; text: string }> = [];
+  for (const c of port.calls) {
+    if (c.verb !== 'sendDirect' && c.verb !== 'postPrivate') continue;
+    for (const f of c.msg.files ?? []) if (f.name.endsWith('.zip')) out.push({ name: f.name, data: f.data, text: c.msg.text });
+  }
+  return out;
+}
+
+/** Port ranges unlikely to collide between test files running at the same time. */
+export function testRanges(base: number, size = 50): { SOCKS_PORT_RANGE: string; OVPN_PORT_RANGE: string } {
+  const off = (process.pid % 40) * size * 2;
+  return { SOCKS_PORT_RANGE: `${base + off}-${base + off + size - 1}`, OVPN_PORT_RANGE: `${base + off + size}-${base + off + 2 * size - 1}` };
+}
