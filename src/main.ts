@@ -75,12 +75,16 @@ async function main(argv: string[]): Promise<number> {
   };
   const shell = new Shell({ dispatcher: composed.dispatcher as never, port, actor, idle: composed.idle, interrupt });
 
-  // Long-running modes bring back the services of online nodes (tunnel first); one-shot commands do not.
-  const restoreServices = () =>
+  // Long-running modes say once whether this host can open tunnels, and bring back the services of
+  // online nodes (tunnel first); one-shot commands do neither.
+  const restoreServices = () => {
+    const cap = composed.app.tunnels.capability();
+    if (!cap.ok) process.stderr.write(`connexa: speed and start are unavailable on this host: ${cap.message}\n`);
     void composed.app.services.restore().then(
       (r) => r.failed.length && composed.app.log.warn('services not restored', { failed: r.failed }),
       (e: Error) => composed.app.log.error('restoring services failed', { error: e.message }),
     );
+  };
   let code = 0;
   if (chat.length) {
     restoreServices();
