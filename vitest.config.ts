@@ -9,6 +9,8 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    setupFiles: ['test/setup/network-guard.ts'],
+    setupFiles: ['test/setup/network-guard.ts', 'test/setup/secret-scan-collect.ts'],
+    // The suite-wide secrets scan: collects in every test process, scans after the last file (fails the run on a leak).
+    globalSetup: ['test/setup/secret-scan-global.ts'],
   },
 });

@@ -117,7 +117,10 @@ export async function startDiscordAdapter(opts: DiscordAdapterOptions): Promise<
     // DM channels are not cached; without this partial discord.js drops DM messages.
     partials: [Partials.Channel],
     allowedMentions: { parse: [] },
-    ...(api ? { rest: { api } } : {}),
+    // No retries of 5xx, timeouts or network errors: a post Discord applied before its answer was lost
+    // would appear twice. 429s are still waited out and retried; the final summary edit is retried by
+    // the core (ProgressMessage.finish), which knows an edit is safe to repeat.
+    rest: { ...(api ? { api } : {}), retries: 0 },
   });
   const sessions = new Map<string, InteractionSession>();
   const editWindow = new ChannelEditWindow(opts.editWindow?.limit ?? 5, opts.editWindow?.windowMs ?? 5200);

@@ -162,7 +162,7 @@ export class Job {
     try {
       await reporter?.finished?.(summary);
     } catch (err) {
-      this.log.warn('job summary could not be posted', { job: jobId, error: (err as Error).message });
+      this.log.warn('job summary or its failure list could not be posted', { job: jobId, error: (err as Error).message });
     }
     return summary;
   }

@@ -5,6 +5,7 @@ import { apiAttachment, apiChannel, apiGuild, apiMember, apiUser } from './paylo
 import { FakeRest, type RestFaults } from './rest.ts';
 import { snowflake } from './snowflake.ts';
 import { FakeState, type FakeChannel, type FakeInteraction, type FakeUser, type RecordedRequest } from './state.ts';
+import { scanCollector, zipTexts } from '../../reliability/secret-scan.ts';
 
 export type { FakeMessage, FakeUser, RecordedRequest, Visibility } from './state.ts';
 export { EPHEMERAL } from './state.ts';
@@ -121,6 +122,12 @@ export class FakeDiscord {
       deferDeadlineMs: opts.deferDeadlineMs ?? 3000,
       onAck: (i: FakeInteraction) => this.ackWaiters.get(i.id)?.(i.ackAt! - i.sentAt),
     });
+    // Every public request, for the suite-wide secrets scan (collected at the end of the test file).
+    scanCollector().addSource('fake Discord', () =>
+      this.state.requests
+        .filter((r) => r.visibility.kind === 'public')
+        .map((r) => ({ label: `${r.route} ${r.status}`, text: [r.bodyText, ...r.files.flatMap((f) => zipTexts(f.data))].join('\n') })),
+    );
   }
 
   static async start(opts: FakeDiscordOptions = {}): Promise<FakeDiscord> {
@@ -167,8 +174,18 @@ export class FakeDiscord {
     return this.gateway.whenIdentified();
   }
 
-  gatewayStats(): { identifies: number; heartbeats: number; connected: number } {
-    return { identifies: this.gateway.identifies, heartbeats: this.gateway.heartbeats, connected: this.gateway.connected() };
+  gatewayStats(): { identifies: number; heartbeats: number; connected: number; resumes: number; drops: number } {
+    return { identifies: this.gateway.identifies, heartbeats: this.gateway.heartbeats, connected: this.gateway.connected(), resumes: this.gateway.resumes, drops: this.gateway.drops };
+  }
+
+  /** How the gateway answers RESUME: INVALID_SESSION (default: the client identifies again) or a real resume with replay. */
+  set gatewayResume(mode: 'invalid' | 'accept') {
+    this.gateway.resume = mode;
+  }
+
+  /** Drops every gateway connection (cut without a close frame, or closed with `code`); returns how many. */
+  dropGateway(code?: number): number {
+    return this.gateway.dropConnections(code);
   }
 
   userId(who: FakeUserName | string): string {
@@ -176,9 +193,9 @@ export class FakeDiscord {
   }
 
   /** Stores a file on the fake CDN; returns the attachment object an interaction or message carries. */
-  addAttachment(name: string, data: Buffer, opts: { contentType?: string; declaredSize?: number; delayMs?: number; omitLength?: boolean } = {}): Record<string, unknown> {
+  addAttachment(name: string, data: Buffer, opts: { contentType?: string; declaredSize?: number; delayMs?: number; omitLength?: boolean; trickleMs?: number } = {}): Record<string, unknown> {
     const file = { id: snowflake(), name, data, contentType: opts.contentType ?? 'text/plain' };
-    this.state.attachments.set(file.id, { file, declaredSize: opts.declaredSize ?? data.length, delayMs: opts.delayMs ?? 0, omitLength: opts.omitLength ?? false });
+    this.state.attachments.set(file.id, { file, declaredSize: opts.declaredSize ?? data.length, delayMs: opts.delayMs ?? 0, omitLength: opts.omitLength ?? false, ...(opts.trickleMs ? { trickleMs: opts.trickleMs } : {}) });
     return apiAttachment(file, this.base, opts.declaredSize ?? data.length);
   }
 

@@ -9,6 +9,12 @@ export interface RestFaults {
   edit429: { count: number; retryAfterSec: number };
   /** Discord's per-channel edit bucket; exceeding it answers 429 like Discord. null: unlimited. */
   editBucket: { limit: number; windowMs: number } | null;
+  /**
+   * HTTP 500 once for each entry, on the first request of that route (`PATCH /channels/:id/messages/:id`)
+   * whose JSON body `when` accepts: `applied: false` refuses it (nothing happened, as a 500 usually
+   * means), `applied: true` applies it and then answers 500 (the answer was lost on the way back).
+   */
+  fail500: Array<{ route: string; applied: boolean; when?: (json: unknown) => boolean }>;
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -48,7 +54,7 @@ function routeOf(method: string, segs: string[]): string {
  * would otherwise try to parse an empty JSON body).
  */
 export class FakeRest {
-  readonly faults: RestFaults = { edit429: { count: 0, retryAfterSec: 0.2 }, editBucket: { limit: 5, windowMs: 5000 } };
+  readonly faults: RestFaults = { edit429: { count: 0, retryAfterSec: 0.2 }, editBucket: { limit: 5, windowMs: 5000 }, fail500: [] };
   private readonly buckets = new Map<string, { start: number; count: number }>();
   private seq = 0;
   onRequest: (r: RecordedRequest) => void = () => undefined;
@@ -75,15 +81,28 @@ export class FakeRest {
       files: parsed.files,
       authorized: req.headers.authorization === `Bot ${this.token}`,
     };
-    const out: Res = segs.length
-      ? route({ ...this.ctx, state: this.state, editGate: (c) => this.editGate(c), editHeaders: (c) => this.editHeaders(c) }, r)
-      : { status: 404, json: { message: '404: Not Found', code: 0 } };
+    const routeName = routeOf(r.method, segs);
+    const fault = this.faults.fail500.findIndex((f) => f.route === routeName && (!f.when || f.when(parsed.json)));
+    const serverError = { status: 500, json: { message: '500: Internal Server Error', code: 0 } };
+    let out: Res;
+    if (fault >= 0 && !this.faults.fail500[fault]!.applied) {
+      this.faults.fail500.splice(fault, 1);
+      out = serverError;
+    } else {
+      out = segs.length
+        ? route({ ...this.ctx, state: this.state, editGate: (c) => this.editGate(c), editHeaders: (c) => this.editHeaders(c) }, r)
+        : { status: 404, json: { message: '404: Not Found', code: 0 } };
+      if (fault >= 0 && out.status < 300) {
+        this.faults.fail500.splice(fault, 1);
+        out = { ...out, ...serverError, headers: {} };
+      }
+    }
     const rec: RecordedRequest = {
       seq: ++this.seq,
       at: Date.now(),
       method: r.method,
       path: url.pathname.slice(prefix.length - 1),
-      route: routeOf(r.method, segs),
+      route: routeName,
       status: out.status,
       authorized: r.authorized,
       json: parsed.json,
@@ -161,6 +180,17 @@ export class FakeRest {
     const headers: Record<string, string> = { 'content-type': a.file.contentType ?? 'application/octet-stream' };
     if (!a.omitLength) headers['content-length'] = String(a.file.data.length);
     res.writeHead(200, headers);
+    if (a.trickleMs) {
+      // A slow upload: 20 pieces spread over trickleMs.
+      const size = Math.max(1, Math.ceil(a.file.data.length / 20));
+      for (let i = 0; i < a.file.data.length; i += size) {
+        if (res.destroyed) return;
+        res.write(a.file.data.subarray(i, i + size));
+        await new Promise((r) => setTimeout(r, a.trickleMs! / 20));
+      }
+      res.end();
+      return;
+    }
     for (let i = 0; i < a.file.data.length; i += 64 * 1024) {
       if (!res.write(a.file.data.subarray(i, i + 64 * 1024))) await new Promise((r) => res.once('drain', r));
       if (res.destroyed) return;

@@ -96,7 +96,7 @@ export class FakeState {
   readonly interactions = new Map<string, FakeInteraction>();
   readonly requests: RecordedRequest[] = [];
   readonly commands = new Map<string, unknown[]>();
-  readonly attachments = new Map<string, { file: FakeFile; declaredSize: number; delayMs: number; omitLength: boolean }>();
+  readonly attachments = new Map<string, { file: FakeFile; declaredSize: number; delayMs: number; omitLength: boolean; trickleMs?: number }>();
 
   byToken(token: string): FakeInteraction | undefined {
     for (const i of this.interactions.values()) if (i.token === token) return i;

@@ -3,13 +3,16 @@
  * the upload URL, url_private downloads (bot token required), response_url, and Socket Mode.
  * It records every request the bot makes (for ordering and secrets assertions), keeps a model of
  * the workspace (model.ts), and can inject faults: a 429 storm with Retry-After, a call that is
- * applied and then fails, failing downloads, a withheld hello, malformed envelopes.
+ * applied and then fails, failing downloads, a withheld hello, malformed envelopes, a download that
+ * trickles in over seconds, a dropped Socket Mode connection (socket.dropConnections()).
+ * Every public request is also handed to the suite-wide secrets scan (test/reliability/secret-scan.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BOT_ID, BOT_USER, TEAM_ID, Workspace, type FakeFile } from './model.ts';
 import { FakeSocket, type Ack } from './socket.ts';
+import { fileText, scanCollector } from '../../reliability/secret-scan.ts';
 
 export const FAKE_BOT_TOKEN = 'xoxb-fake-0000-bot-token';
 export const FAKE_APP_TOKEN = 'xapp-1-fake-0000-app-token';
@@ -49,6 +52,13 @@ export interface Faults {
   chunkedDownloads: boolean;
   /** Send file_share events for the bot's own uploads, as real Slack does. */
   botFileEvents: boolean;
+  /**
+   * Like failAfterApply, for the calls a predicate picks (e.g. only the chat.update that carries a
+   * job's summary): the call is applied, then answered with HTTP 500. Each predicate fires once.
+   */
+  failAfterApplyIf: Array<(method: string, params: Record<string, string>) => boolean>;
+  /** url_private answers trickle: the body (with its Content-Length) in `chunks` pieces spread over `overMs`. */
+  downloadTrickle: { chunks: number; overMs: number } | null;
 }
 
 export interface SlashOptions {
@@ -73,7 +83,7 @@ export interface ShareOptions {
 export class FakeSlack {
   readonly model = new Workspace();
   readonly requests: RecordedRequest[] = [];
-  readonly faults: Faults = { storm: null, failAfterApply: new Set(), downloads: 'ok', chunkedDownloads: false, botFileEvents: true };
+  readonly faults: Faults = { storm: null, failAfterApply: new Set(), downloads: 'ok', chunkedDownloads: false, botFileEvents: true, failAfterApplyIf: [], downloadTrickle: null };
   readonly socket: FakeSocket;
   /** response_url id -> the command it belongs to. */
   private readonly responseUrls = new Map<string, { user: string; channel: string; uses: number }>();
@@ -83,6 +93,16 @@ export class FakeSlack {
 
   constructor(private readonly server: Server) {
     this.socket = new FakeSocket(FAKE_APP_ID, (frame) => this.record({ kind: 'socket', method: 'ack', auth: null, params: {}, body: frame, status: 200, rateLimited: false }).seq);
+    // Classified when the scan collects (at the end of the test file): an upload is known to be
+    // private only once files.completeUploadExternal has shared it.
+    scanCollector().addSource('fake Slack', () =>
+      this.requests
+        .filter((r) => !this.isPrivate(r))
+        .map((r) => {
+          const file = r.kind === 'upload' && r.fileId ? this.model.files.get(r.fileId) : undefined;
+          return { label: `${r.kind} ${r.method}`, text: file ? fileText(file.data) : r.body };
+        }),
+    );
   }
 
   get apiUrl(): string {
@@ -229,6 +249,12 @@ export class FakeSlack {
     const expected = method === 'apps.connections.open' ? FAKE_APP_TOKEN : FAKE_BOT_TOKEN;
     const result = auth === `Bearer ${expected}` ? this.method(method, params) : { ok: false, error: auth ? 'invalid_auth' : 'not_authed' };
     if (this.faults.failAfterApply.delete(method)) {
+      this.record({ ...base, status: 500, rateLimited: false });
+      return send(res, 500, { ok: false, error: 'internal_error' });
+    }
+    const picked = this.faults.failAfterApplyIf.findIndex((pick) => pick(method, params));
+    if (picked >= 0) {
+      this.faults.failAfterApplyIf.splice(picked, 1);
       this.record({ ...base, status: 500, rateLimited: false });
       return send(res, 500, { ok: false, error: 'internal_error' });
     }
@@ -383,6 +409,20 @@ export class FakeSlack {
       res.writeHead(200, { 'content-type': f.mimetype, 'content-length': String(f.data.length) });
       res.write(f.data.subarray(0, Math.floor(f.data.length / 2)));
       setTimeout(() => res.destroy(), 10);
+      return;
+    }
+    const trickle = this.faults.downloadTrickle;
+    if (trickle) {
+      res.writeHead(200, { 'content-type': f.mimetype, 'content-length': String(f.data.length) });
+      const size = Math.max(1, Math.ceil(f.data.length / Math.max(1, trickle.chunks)));
+      const gap = trickle.overMs / Math.max(1, trickle.chunks);
+      const step = (at: number): void => {
+        if (res.destroyed) return;
+        res.write(f.data.subarray(at, at + size));
+        if (at + size >= f.data.length) return void res.end();
+        setTimeout(() => step(at + size), gap);
+      };
+      step(0);
       return;
     }
     if (this.faults.chunkedDownloads) {

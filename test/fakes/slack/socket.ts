@@ -32,6 +32,8 @@ export class FakeSocket {
   /** Do not greet new connections (start-up must then fail on its deadline, not hang). */
   withholdHello = false;
   connections = 0;
+  /** Connections this side dropped (dropConnections). */
+  drops = 0;
 
   constructor(
     private readonly appId: string,
@@ -49,6 +51,27 @@ export class FakeSocket {
         ws.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'fake-slack', approximate_connection_time: 18060 }, connection_info: { app_id: this.appId } }));
       }
     });
+  }
+
+  /**
+   * Drops every open connection, as a network failure or a Slack pod going away would: `terminate`
+   * cuts the TCP connection without a close frame; `refresh` first sends Slack's
+   * `{"type":"disconnect","reason":"refresh_requested"}`, then closes. Either way the client has to
+   * call apps.connections.open again for a new URL. Returns how many were dropped.
+   */
+  dropConnections(how: 'terminate' | 'refresh' = 'terminate'): number {
+    const open = [...this.sockets];
+    for (const ws of open) {
+      this.drops++;
+      if (how === 'refresh') {
+        ws.send(JSON.stringify({ type: 'disconnect', reason: 'refresh_requested', debug_info: { host: 'fake-slack' } }));
+        setTimeout(() => ws.close(1001, 'refresh requested'), 50);
+      } else {
+        ws.terminate();
+      }
+      this.sockets.delete(ws);
+    }
+    return open.length;
   }
 
   get connected(): boolean {
