@@ -1,4 +1,5 @@
 import type { RawFile } from 'discord.js';
+import { readCapped } from '../../src/chat/download.ts';
 import { FileTooLarge, type IncomingFile, type OutgoingFile } from '../../src/chat/types.ts';
 
 /** Discord takes at most 10 attachments in one message. */
@@ -36,25 +37,7 @@ export function attachmentFile(info: AttachmentInfo, opts: DownloadOptions = {})
         await res.body?.cancel();
         throw new Error(`the attachment download failed with HTTP ${res.status}`);
       }
-      const declared = Number(res.headers.get('content-length'));
-      if (Number.isFinite(declared) && declared > maxBytes) {
-        await res.body.cancel();
-        throw new FileTooLarge(info.name, declared, maxBytes);
-      }
-      const chunks: Buffer[] = [];
-      let total = 0;
-      const reader = res.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        total += value.byteLength;
-        if (total > maxBytes) {
-          await reader.cancel();
-          throw new FileTooLarge(info.name, null, maxBytes);
-        }
-        chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-      }
-      return Buffer.concat(chunks, total);
+      return readCapped(res, info.name, maxBytes);
     },
   };
 }

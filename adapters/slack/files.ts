@@ -1,3 +1,4 @@
+import { readCapped } from '../../src/chat/download.ts';
 import { FileTooLarge, type IncomingFile } from '../../src/chat/types.ts';
 
 /** The part of a Slack file object (from a file_share message event) that a download needs. */
@@ -49,25 +50,7 @@ export function slackFile(meta: SlackFileMeta, opts: DownloadOptions): IncomingF
         throw new Error('Slack refused the bot\'s download (redirected to sign-in): check the files:read scope and that the bot is in the channel');
       }
       if (!res.ok || !res.body) throw new Error(`Slack answered HTTP ${res.status} to the download`);
-      const declared = Number(res.headers.get('content-length'));
-      if (Number.isFinite(declared) && declared > maxBytes) {
-        await res.body.cancel();
-        throw new FileTooLarge(meta.name, declared, maxBytes);
-      }
-      const chunks: Buffer[] = [];
-      let total = 0;
-      const reader = res.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        total += value.byteLength;
-        if (total > maxBytes) {
-          await reader.cancel();
-          throw new FileTooLarge(meta.name, null, maxBytes);
-        }
-        chunks.push(Buffer.from(value));
-      }
-      return Buffer.concat(chunks, total);
+      return readCapped(res, meta.name, maxBytes);
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { FleetNode } from '../../fleet/node.ts';
 import { probePptp, toStoredPptp } from '../../probes/pptp/index.ts';
 import type { Stage, StageOutcome } from '../stage.ts';
+import { probeDeadlineMs } from './ping.ts';
 
 /** A check of one online/offline node beyond the PPTP handshake (its tunnel, its SOCKS listener). */
 export type ServiceCheck = (node: FleetNode, signal: AbortSignal) => Promise<{ ok: true } | { ok: false; outcome: string; reason: string }>;
@@ -26,7 +27,8 @@ export function monitorStage(s: MonitorSettings): Stage {
     kind: 'monitor',
     action: 'monitor',
     concurrency: s.concurrency,
-    nodeDeadlineMs: s.timeoutMs * (s.retries + 1) + 500 * (s.retries + 1) + 5_000,
+    // The handshake with its retries, then a few seconds for the service checks.
+    nodeDeadlineMs: probeDeadlineMs(s.timeoutMs, s.retries) + 5_000,
     async run(node, signal): Promise<StageOutcome> {
       const now = new Date();
       const r = await probePptp({ host: node.ip, port: node.port }, { timeoutMs: s.timeoutMs, retries: s.retries, signal });

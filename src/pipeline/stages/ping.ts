@@ -10,6 +10,11 @@ export interface PingSettings {
 /** Outcomes that say nothing about the server (this host could not try): the node keeps its status. */
 const INCONCLUSIVE: ReadonlySet<PptpOutcome> = new Set(['cancelled', 'local_error']);
 
+/** How long a probe with its retries can take: every attempt's deadline plus the pauses between them. */
+export function probeDeadlineMs(timeoutMs: number, retries: number): number {
+  return (timeoutMs + 500) * (retries + 1);
+}
+
 /** The ping stage: a real PPTP control-connection handshake (probes/pptp), stored in node.pptp. */
 export function pingStage(s: PingSettings): Stage {
   return {
@@ -17,7 +22,7 @@ export function pingStage(s: PingSettings): Stage {
     action: 'ping',
     concurrency: s.concurrency,
     // Every attempt has its own deadline; the node deadline covers them all plus the retry pauses.
-    nodeDeadlineMs: s.timeoutMs * (s.retries + 1) + 500 * (s.retries + 1) + 1000,
+    nodeDeadlineMs: probeDeadlineMs(s.timeoutMs, s.retries) + 1000,
     async run(node, signal): Promise<StageOutcome> {
       const r = await probePptp({ host: node.ip, port: node.port }, { timeoutMs: s.timeoutMs, retries: s.retries, signal });
       if (INCONCLUSIVE.has(r.outcome)) return { result: 'inconclusive', outcome: r.outcome, reason: r.reason, patch: {} };

@@ -1,0 +1,29 @@
+import { FileTooLarge } from './types.ts';
+
+/**
+ * Reads an HTTP download into memory without ever holding more than `maxBytes`: a declared
+ * Content-Length over the cap stops it before the body is read, and the bytes are counted as they
+ * arrive, so a missing or wrong length cannot push past the cap either. Adapters use it for uploads.
+ */
+export async function readCapped(res: Response, name: string, maxBytes: number): Promise<Buffer> {
+  if (!res.body) return Buffer.alloc(0);
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await res.body.cancel();
+    throw new FileTooLarge(name, declared, maxBytes);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw new FileTooLarge(name, null, maxBytes);
+    }
+    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  }
+  return Buffer.concat(chunks, total);
+}
