@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { cpioNewc, type CpioEntry } from './cpio.ts';
+import { findExecutable } from '../../src/probes/tunnel/capability.ts';
 
 const execFileP = promisify(execFile);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -85,19 +86,7 @@ export function buildPrerequisites(): string[] {
   return problems;
 }
 
-export function onPath(bin: string): string | null {
-  for (const d of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin']) {
-    if (!d) continue;
-    const p = path.join(d, bin);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  return null;
-}
+export const onPath = findExecutable;
 
 /** Returns the cached image, building it first when the key has none. */
 export async function ensureImage(log: (l: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<VmImage> {

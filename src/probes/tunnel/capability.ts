@@ -24,6 +24,21 @@ export interface HostProbe {
 const CAP_NET_ADMIN = 12n;
 const SBIN = ['/usr/sbin', '/sbin', '/usr/local/sbin'];
 
+/** The path of an executable on PATH or in the sbin directories (pppd lives there), or null. */
+export function findExecutable(bin: string): string | null {
+  for (const d of [...(process.env.PATH ?? '').split(':'), ...SBIN]) {
+    if (!d) continue;
+    const p = path.join(d, bin);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      // next directory
+    }
+  }
+  return null;
+}
+
 export const realHost: HostProbe = {
   exists: (p) => fs.existsSync(p),
   readText: (p) => {
@@ -33,19 +48,7 @@ export const realHost: HostProbe = {
       return null;
     }
   },
-  which: (bin) => {
-    for (const d of [...(process.env.PATH ?? '').split(':'), ...SBIN]) {
-      if (!d) continue;
-      const p = path.join(d, bin);
-      try {
-        fs.accessSync(p, fs.constants.X_OK);
-        return p;
-      } catch {
-        // next directory
-      }
-    }
-    return null;
-  },
+  which: (bin) => findExecutable(bin),
   kernelRelease: () => os.release(),
   effectiveCaps: () => {
     const m = realHost.readText('/proc/self/status')?.match(/^CapEff:\s*([0-9a-f]+)$/m);

@@ -191,27 +191,7 @@ export class Pki {
   /** Issues a client certificate for a node. */
   issueClient(nodeId: string, now: Date = new Date()): Promise<ClientMaterial & { issuedAt: string }> {
     return this.serial(async () => {
-      const keys = await newKeys();
-      const serial = newSerial();
-      const cert = await x509.X509CertificateGenerator.create({
-        serialNumber: serial,
-        subject: `CN=${clientCommonName(nodeId)}`,
-        issuer: this.ca.subject,
-        notBefore: new Date(now.getTime() - DAY),
-        notAfter: new Date(now.getTime() + CLIENT_DAYS * DAY),
-        publicKey: keys.publicKey,
-        signingKey: this.caKey,
-        signingAlgorithm: ALG,
-        extensions: [
-          new x509.BasicConstraintsExtension(false, undefined, true),
-          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
-          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-          await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-          await x509.AuthorityKeyIdentifierExtension.create(this.ca),
-        ],
-      });
-      const keyPem = pemKey(await subtle.exportKey('pkcs8', keys.privateKey as never));
-      const certPem = cert.toString('pem');
+      const { serial, keyPem, certPem } = await this.signLeaf(clientCommonName(nodeId), CLIENT_DAYS, x509.ExtendedKeyUsage.clientAuth, now);
       writePrivateFile(path.join(this.paths.issued, `${serial}.key`), keyPem);
       writePrivateFile(path.join(this.paths.issued, `${serial}.crt`), certPem);
       const issuedAt = now.toISOString();
@@ -249,27 +229,36 @@ export class Pki {
   }
 
   private async createServerCert(now: Date): Promise<void> {
+    const { keyPem, certPem } = await this.signLeaf(SERVER_CN, SERVER_DAYS, x509.ExtendedKeyUsage.serverAuth, now);
+    writePrivateFile(this.paths.key, keyPem);
+    writePrivateFile(this.paths.cert, certPem);
+  }
+
+  /**
+   * A new key pair and a certificate for it signed by the CA: what `remote-cert-tls server` (and its
+   * client counterpart) checks is KU digitalSignature/keyAgreement and the given extended key usage.
+   */
+  private async signLeaf(cn: string, days: number, eku: string, now: Date): Promise<{ serial: string; keyPem: string; certPem: string }> {
     const keys = await newKeys();
+    const serial = newSerial();
     const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: newSerial(),
-      subject: `CN=${SERVER_CN}`,
+      serialNumber: serial,
+      subject: `CN=${cn}`,
       issuer: this.ca.subject,
       notBefore: new Date(now.getTime() - DAY),
-      notAfter: new Date(now.getTime() + SERVER_DAYS * DAY),
+      notAfter: new Date(now.getTime() + days * DAY),
       publicKey: keys.publicKey,
       signingKey: this.caKey,
       signingAlgorithm: ALG,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
-        // What `remote-cert-tls server` checks: KU digitalSignature/keyAgreement and EKU serverAuth.
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        new x509.ExtendedKeyUsageExtension([eku]),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
         await x509.AuthorityKeyIdentifierExtension.create(this.ca),
       ],
     });
-    writePrivateFile(this.paths.key, pemKey(await subtle.exportKey('pkcs8', keys.privateKey as never)));
-    writePrivateFile(this.paths.cert, cert.toString('pem'));
+    return { serial, keyPem: pemKey(await subtle.exportKey('pkcs8', keys.privateKey as never)), certPem: cert.toString('pem') };
   }
 
   private async writeCrl(now: Date): Promise<void> {
