@@ -18,6 +18,10 @@ export async function bundleGuestSuite(outFile: string): Promise<void> {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
+    // ESM packages (node-cron, through the config module) read import.meta.url at load; in CommonJS
+    // it is empty unless it is defined as the bundle's own file URL.
+    banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    define: { 'import.meta.url': '__importMetaUrl' },
     sourcemap: 'inline',
     logLevel: 'error',
   });

@@ -87,7 +87,7 @@ describe('VM lab: the pppd driver against the real pptpd with kernel PPP', () =>
   it('the guest booted and ran the whole suite', () => {
     expect(vm.timedOut, diagnostics()).toBe(false);
     expect(vm.guestExit, diagnostics()).toBe(0);
-    expect([...scenarios.keys()]).toEqual(expect.arrayContaining(['good', 'wrong_password', 'refused', 'no_such_host', 'host_name', 'weird_credentials', 'unicode_login', 'deadline', 'cancel', 'stage_ok', 'stage_auth_failed', 'stage_slow', 'tunnel_drops_mid_transfer', 'two_servers_at_once', 'same_server_queued']));
+    expect([...scenarios.keys()]).toEqual(expect.arrayContaining(['good', 'wrong_password', 'refused', 'no_such_host', 'host_name', 'weird_credentials', 'unicode_login', 'deadline', 'cancel', 'stage_ok', 'stage_auth_failed', 'stage_slow', 'tunnel_drops_mid_transfer', 'two_servers_at_once', 'same_server_queued', 'services_socks_through_tunnel']));
   });
 
   it('correct credentials: tunnel up, interface and both addresses parsed, policy route in place', () => {
@@ -246,6 +246,21 @@ describe('VM lab: the pppd driver against the real pptpd with kernel PPP', () =>
     // ... and the server never logged a password.
     expect(log).not.toContain(WEIRD.password);
     expect(log).not.toContain(LAB.password);
+  });
+
+  it('start end to end: a node started through a real PPTP tunnel serves SOCKS, and curl through it leaves via ppp0', () => {
+    const s = get('services_socks_through_tunnel');
+    const started = s.facts.started as { iface: string; localAddress: string; socksPort: number };
+    expect(started.iface).toMatch(/^ppp\d+$/);
+    expect(s.facts.viaProxy).toEqual({ exit: 0, out: '200 262144' });
+    // The server sits behind the tunnel (reachable only through its policy route) and saw the
+    // tunnel's local address as the client.
+    expect(s.facts.serverSaw).toEqual([started.localAddress]);
+    expect(s.facts.txDelta as number).toBeGreaterThan(0);
+    expect(s.facts.wrongPassword).toBe(97);
+    expect(s.facts.noProxy).not.toBe(0); // without the proxy that address is unreachable from here
+    expect(s.facts.pppAfterStop).toEqual([]);
+    expect(s.leftovers).toEqual({ processes: [], rules: [], routes: [], pppIfaces: [], runFiles: [] });
   });
 
   it('pppd printed the lines the parser relies on', () => {

@@ -21,6 +21,10 @@ import { PppdDriver } from '../../../src/probes/tunnel/pppd.ts';
 import { RULE_PREF, TABLE_BASE } from '../../../src/probes/tunnel/routes.ts';
 import type { OpenResult, Tunnel } from '../../../src/probes/tunnel/types.ts';
 import type { FleetNode } from '../../../src/fleet/node.ts';
+import { parseConfig } from '../../../src/config.ts';
+import { createLogger } from '../../../src/log.ts';
+import { createServices } from '../../../src/services/index.ts';
+import { Store } from '../../../src/store/store.ts';
 import { LAB, UNICODE_LOGIN, WEIRD } from './lab-constants.ts';
 
 const NODE = process.execPath;
@@ -375,6 +379,53 @@ async function client(out: string): Promise<number> {
     if (b.ok) {
       f.bDownload = measureFacts(await measureDownload({ url: `http://${b.tunnel.remoteAddress}:${LAB.speedPort}/?bytes=262144`, localAddress: b.tunnel.localAddress, bytes: 262144, timeoutMs: 20_000, stallMs: 5000 }));
       await b.tunnel.close();
+    }
+  });
+
+  await scenario('services_socks_through_tunnel', async (f) => {
+    // `start` end to end through a real PPTP tunnel: the service manager opens the node's tunnel with
+    // the pppd driver and starts its SOCKS proxy; curl through the proxy must leave via ppp0.
+    const dir = fs.mkdtempSync('/tmp/connexa-services-');
+    const store = await Store.open(dir);
+    const [node] = store.addNodes([{ ip: LAB.server, port: 1723, login: LAB.login, password: LAB.password }], 'vm');
+    for (const [from, to] of [['not_tested', 'ping_ok'], ['ping_ok', 'speed_ok']] as const) store.transition({ id: node!.id, from, to, reason: 'vm lab', actor: 'vm' });
+    const services = createServices({
+      config: parseConfig({ DATA_DIR: dir, SOCKS_BIND: '127.0.0.1', SOCKS_PORT_RANGE: '20000-20009' }),
+      store,
+      log: createLogger('error', () => {}),
+      tunnels: { driver, capability: () => ({ ok: true }) },
+    });
+    try {
+      const started = await services.startNode(store.get(node!.id)!);
+      f.started = { iface: started.tunnel.iface, localAddress: started.tunnel.localAddress, socksPort: started.socks.port, ovpnServer: started.ovpnServer, startMs: started.startMs };
+      const proxy = `socks5h://${encodeURIComponent(started.socks.login)}:${encodeURIComponent(started.socks.password)}@127.0.0.1:${started.socks.port}`;
+      const tx0 = Number(fs.readFileSync(`/sys/class/net/${started.tunnel.iface}/statistics/tx_bytes`, 'utf8'));
+      // curl runs asynchronously: the proxy it talks to lives in this very process.
+      const curl = (args: string[], config = '') =>
+        new Promise<{ exit: number; out: string }>((resolve) => {
+          const child = spawn('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', '--max-time', '30', '-K', '-', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+          let out = '';
+          child.stdout.on('data', (d: Buffer) => (out += d));
+          child.stderr.on('data', (d: Buffer) => (out += d));
+          child.on('error', (err) => resolve({ exit: -1, out: err.message }));
+          child.on('close', (code) => resolve({ exit: code ?? -1, out }));
+          child.stdin.end(config);
+        });
+      // An address that only the tunnel's policy route reaches (not even the peer route pppd adds):
+      // reaching it proves the proxy's connection left from the tunnel's address, through ppp0.
+      const url = `http://${LAB.behindTunnel}:${LAB.speedPort}/?bytes=262144`;
+      // The proxy URL carries the password: it reaches curl through its config on stdin, never argv.
+      f.viaProxy = await curl([url], `proxy = "${proxy}"\n`);
+      f.txDelta = Number(fs.readFileSync(`/sys/class/net/${started.tunnel.iface}/statistics/tx_bytes`, 'utf8')) - tx0;
+      f.serverSaw = serverRequests(`${out}/speed-behind.jsonl`).map((q) => q.remoteAddress).slice(-1);
+      const wrong = `socks5h://${encodeURIComponent(started.socks.login)}:wrong-password@127.0.0.1:${started.socks.port}`;
+      f.wrongPassword = (await curl([url], `proxy = "${wrong}"\n`)).exit;
+      f.noProxy = (await curl(['--max-time', '5', url])).exit;
+      await services.stopNode(store.get(node!.id)!);
+      f.pppAfterStop = fs.readdirSync('/sys/class/net').filter((i) => i.startsWith('ppp'));
+    } finally {
+      await services.close();
+      await store.close();
     }
   });
 
