@@ -1,4 +1,4 @@
-// `npx tsx bench/discord-defer.ts`: deferral latency of Discord interactions while a big ping job
+// `node bench/discord-defer.ts`: deferral latency of Discord interactions while a big ping job
 // runs, and the edits that job makes. The real discord.js client and the real app run against the
 // fake Discord (test/fakes/discord) in this process; the simulated PPTP fleet runs in its own process
 // (test/sim/cli.ts) so that its 15,000 listeners and their connections do not eat this process's
@@ -21,9 +21,9 @@ const GAP_MS = Number(process.env.BENCH_GAP_MS ?? 100);
 const PING_ENV = { PING_CONCURRENCY: process.env.PING_CONCURRENCY ?? '200', PING_TIMEOUT_MS: process.env.PING_TIMEOUT_MS ?? '3000', PING_RETRIES: process.env.PING_RETRIES ?? '1', LOG_LEVEL: 'info' };
 
 function startFleet(out: string): Promise<ChildProcess> {
-  const child = spawn('npx', ['tsx', 'test/sim/cli.ts', '--count', String(COUNT), '--first-address', '127.1.0.1', '--seed', '1', '--out', out], {
+  const child = spawn(process.execPath, ['test/sim/cli.ts', '--count', String(COUNT), '--first-address', '127.1.0.1', '--seed', '1', '--out', out], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    // Its own process group: npx -> tsx -> node is stopped as one at the end.
+    // Its own process group: the fleet and anything it starts are stopped as one at the end.
     detached: true,
   });
   return new Promise((resolve, reject) => {

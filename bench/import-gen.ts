@@ -2,7 +2,7 @@
 // CSV blocks, comments, headers, separators and about 1 % invalid lines. Deterministic per seed.
 // Addresses come from 10.0.0.0/8 and are only strings here: nothing is ever contacted.
 //
-//   npx tsx bench/import-gen.ts 100000 out.txt
+//   node bench/import-gen.ts 100000 out.txt
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,7 +127,7 @@ if (invokedDirectly) {
   const file = process.argv[3];
   const seed = Number(process.argv[4] ?? 1);
   if (!Number.isInteger(count) || count < 1 || !file) {
-    console.error('usage: npx tsx bench/import-gen.ts <lines> <out.txt> [seed]');
+    console.error('usage: node bench/import-gen.ts <lines> <out.txt> [seed]');
     process.exit(2);
   }
   const g = generateImportFileWithStats(count, seed);

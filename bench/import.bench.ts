@@ -90,7 +90,7 @@ async function parent(): Promise<void> {
     writeFileSync(oneLine, oneLineFile(LINES));
     const self = fileURLToPath(import.meta.url);
     const run = (name: string, dataDir: string, input: string): Figures => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', name, dataDir, input], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'error' } });
+      const r = spawnSync(process.execPath, [self, '--child', name, dataDir, input], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'error' } });
       if (r.status !== 0) throw new Error(`${name} failed: ${r.stderr}`);
       return JSON.parse(r.stdout.trim().split('\n').pop()!);
     };

@@ -2,7 +2,7 @@
  * PPTP ping benchmark: Connexa's probe vs nmap's pptp-version script over the same simulated fleet.
  * Prints figures; never asserts on time.
  *
- *   npx tsx bench/ping-nmap.ts [--sizes 2336,15000] [--concurrency 500] [--timeout-ms 1500]
+ *   node bench/ping-nmap.ts [--sizes 2336,15000] [--concurrency 500] [--timeout-ms 1500]
  *                              [--retries 1] [--nmap-max-s 600] [--no-nmap] [--first-address 127.100.0.1]
  *
  * For each size it starts the fleet in its own process (test/sim/cli.ts: 70 % good, 10 % closed,
@@ -136,7 +136,7 @@ async function startFleetProcess(count: number, firstAddress: string, dir: strin
   const child = spawn(
     process.execPath,
     [
-      '--import', 'tsx', path.join(ROOT, 'test/sim/cli.ts'),
+      path.join(ROOT, 'test/sim/cli.ts'),
       '--count', String(count), '--seed', '1', '--mix', MIX, '--slow-delay-ms', String(SLOW_DELAY_MS),
       '--first-address', firstAddress, '--manifest', manifest,
     ],

@@ -1,7 +1,7 @@
 /**
  * Services benchmark: prints figures, never fails on time.
  *
- *   npx tsx bench/services-socks.ts [--gb 1] [--htb-mb 20] [--cps-seconds 3] [--idle 1000] [--ovpn 10]
+ *   node bench/services-socks.ts [--gb 1] [--htb-mb 20] [--cps-seconds 3] [--idle 1000] [--ovpn 10]
  *
  * 1. Throughput, `--gb` GB per transfer (curl -o /dev/null), on loopback: direct, Connexa's proxy,
  *    microsocks, dante — each proxy in its own process, the HTTP source in another.
@@ -58,9 +58,9 @@ async function freePort(host = '127.0.0.1'): Promise<number> {
   return p;
 }
 
-/** Starts a child of ours (tsx) with a JSON config on stdin; resolves at "ready" (or the first line). */
+/** Starts a child of ours (node runs the TypeScript) with a JSON config on stdin; resolves at "ready" (or the first line). */
 async function child(config: object, netns?: string, nodeFlags: string[] = []): Promise<{ proc: ChildProcess; firstLine: string }> {
-  const argv = [...nodeFlags, '--import', 'tsx', CHILD];
+  const argv = [...nodeFlags, CHILD];
   const proc = netns ? spawn('ip', ['netns', 'exec', netns, process.execPath, ...argv], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] }) : spawn(process.execPath, argv, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(proc);
   proc.stdin!.write(`${JSON.stringify(config)}\n`);

@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/slack-ack.ts [--count 15000] [--commands 200] [--first-address 127.53.0.1] [--concurrency N] [--timeout-ms N]`
+ * `node bench/slack-ack.ts [--count 15000] [--commands 200] [--first-address 127.53.0.1] [--concurrency N] [--timeout-ms N]`
  *
  * The Slack adapter under load: a ping job over a simulated fleet (in its own process, so each side
  * has its own file-descriptor budget) with the default PING_* settings, and meanwhile `--commands`
@@ -44,8 +44,8 @@ function quantile(sorted: number[], q: number): number {
 
 async function startFleet(dir: string): Promise<{ child: ChildProcess; servers: SimServer[] }> {
   const manifest = join(dir, 'fleet.json');
-  // node --import tsx, not npx: the pid is the fleet's own, so SIGTERM reaches it.
-  const args = ['--import', 'tsx', 'test/sim/cli.ts', '--count', String(COUNT), '--seed', '7', '--first-address', values['first-address']!, '--manifest', manifest];
+  // node directly, not npx: the pid is the fleet's own, so SIGTERM reaches it.
+  const args = ['test/sim/cli.ts', '--count', String(COUNT), '--seed', '7', '--first-address', values['first-address']!, '--manifest', manifest];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';

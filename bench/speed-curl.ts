@@ -1,7 +1,7 @@
 /**
  * bench:speed — the speed probe beside curl on the same HTB-shaped link (20 and 5 Mbit/s, 3 runs
  * each, ~5 s per transfer), printed as a table. Figures only: it never fails on a slow machine.
- * Needs root, iproute2 and curl (see bench/speed-link.ts). Run: npx tsx bench/speed-curl.ts [runs]
+ * Needs root, iproute2 and curl (see bench/speed-link.ts). Run: node bench/speed-curl.ts [runs]
  */
 import { bytesFor, startShapedLink } from './speed-link.ts';
 

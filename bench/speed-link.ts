@@ -41,8 +41,8 @@ export async function startShapedLink(): Promise<ShapedLink> {
   requireSpeedLab();
   const pair = await createNamespacePair({ prefix: 'cnxspd' });
   try {
-    // The speed server runs inside the namespace (tsx from this checkout), listening on its veth end only.
-    const server = pair.spawn(process.execPath, ['--import', 'tsx', 'src/probes/speed/server.ts', '--host', pair.nsAddr, '--port', String(SPEED_PORT)]);
+    // The speed server runs inside the namespace (Node runs the TypeScript source from this checkout), listening on its veth end only.
+    const server = pair.spawn(process.execPath, ['src/probes/speed/server.ts', '--host', pair.nsAddr, '--port', String(SPEED_PORT)]);
     await new Promise<void>((resolve, reject) => {
       let out = '';
       const t = setTimeout(() => reject(new Error(`the speed server did not start in ${pair.ns}: ${out}`)), 20_000);

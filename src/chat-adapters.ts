@@ -1,7 +1,10 @@
 import { DiscordStartError, startDiscordAdapter } from '../adapters/discord/index.ts';
 import { SlackStartError, startSlackAdapter } from '../adapters/slack/index.ts';
+import { AdapterStartError } from './chat/adapter-start-error.ts';
 import type { ChatPort } from './chat/types.ts';
 import type { Composed } from './compose.ts';
+
+export { AdapterStartError };
 
 /** A chat adapter that is running: its port (for alerts) and how to stop it. */
 export interface RunningAdapter {
@@ -10,8 +13,6 @@ export interface RunningAdapter {
   stop(): Promise<void>;
 }
 
-/** A platform refused to start (bad token, unreachable API): one line for the operator. */
-export class AdapterStartError extends Error {}
 
 /**
  * Starts the chat adapters whose tokens are set, registers each port for alerts. If one fails to

@@ -1,7 +1,8 @@
 import { userInfo } from 'node:os';
 import { Shell } from '../adapters/shell/shell.ts';
 import { ShellPort } from '../adapters/shell/port.ts';
-import { AdapterStartError, startChatAdapters, type RunningAdapter } from './chat-adapters.ts';
+import type { RunningAdapter } from './chat-adapters.ts';
+import { AdapterStartError } from './chat/adapter-start-error.ts';
 import type { Actor } from './chat/types.ts';
 import { compose, type Composed } from './compose.ts';
 import { ConfigError, loadConfig } from './config.ts';
@@ -25,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
     composed = await compose(config);
     if (chatMode) {
       try {
+        // Loaded only here: Bolt and discord.js are most of what a one-shot command would load.
+        const { startChatAdapters } = await import('./chat-adapters.ts');
         chat = await startChatAdapters(composed);
       } catch (err) {
         await composed.close();

@@ -33,7 +33,7 @@ import { OvpnAllocations } from './ovpn/allocations.ts';
 import { checkOvpnHost, type OvpnHost } from './ovpn/capability.ts';
 import { layoutFor, usableRange } from './ovpn/layout.ts';
 import { NodeOvpnServer } from './ovpn/node-server.ts';
-import { Pki } from './ovpn/pki.ts';
+import type { Pki } from './ovpn/pki.ts';
 import { renderClientProfile } from './ovpn/render.ts';
 import { sweepStaleRouting, type RoutingTools } from './ovpn/routing.ts';
 import { isAddrInUse, NoFreePort, PortPool, udpPortFree, type PortRange } from './ports.ts';
@@ -517,7 +517,8 @@ export class ServiceManager {
   }
 
   private pki(): Promise<Pki> {
-    this.pkiP ??= Pki.open(this.pkiDir);
+    // Loaded on first use: the X.509 library is the heaviest module a one-shot command would load.
+    this.pkiP ??= import('./ovpn/pki.ts').then((m) => m.Pki.open(this.pkiDir));
     // A failed open (disk full) is retried on the next use rather than remembered.
     this.pkiP.catch(() => (this.pkiP = null));
     return this.pkiP;

@@ -17,7 +17,7 @@ export function startSimProcess(opts: { count: number; seed: number; mix: string
   const importFile = join(opts.dir, 'sim-fleet.txt');
   const manifest = join(opts.dir, 'sim-manifest.json');
   const args = [
-    '--import', 'tsx', resolve('test/sim/cli.ts'),
+    resolve('test/sim/cli.ts'),
     '--count', String(opts.count), '--seed', String(opts.seed), '--mix', opts.mix,
     '--first-address', opts.firstAddress, '--out', importFile, '--manifest', manifest,
     '--slow-delay-ms', String(opts.slowDelayMs ?? 300),

@@ -374,7 +374,7 @@ const NOOP: ScanCollector = {
 
 const KEY = Symbol.for('connexa.secretScan.collector');
 
-/** This process's collector (a no-op when no scan runs, e.g. in benches or a lone `tsx` script). */
+/** This process's collector (a no-op when no scan runs, e.g. in benches or a lone script). */
 export function scanCollector(): ScanCollector {
   const dir = process.env[SCAN_DIR_ENV];
   if (!dir) return NOOP;

@@ -1,7 +1,7 @@
 /**
  * Runs a simulated PPTP fleet until SIGINT/SIGTERM.
  *
- *   npx tsx test/sim/cli.ts --count 300 --seed 1 --out data/sim-fleet.txt
+ *   node test/sim/cli.ts --count 300 --seed 1 --out data/sim-fleet.txt
  *
  * Options:
  *   --count N             servers (default 300)
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     strict: true,
   });
   if (values.help) {
-    console.log('usage: npx tsx test/sim/cli.ts --count 300 --seed 1 --out data/sim-fleet.txt [--manifest FILE] [--mix good=0.7,...] [--slow-delay-ms 500] [--first-address 127.0.1.1] [--base-port 1723]');
+    console.log('usage: node test/sim/cli.ts --count 300 --seed 1 --out data/sim-fleet.txt [--manifest FILE] [--mix good=0.7,...] [--slow-delay-ms 500] [--first-address 127.0.1.1] [--base-port 1723]');
     return;
   }
   const count = intOption('count', values.count, 300);

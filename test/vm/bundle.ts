@@ -1,6 +1,6 @@
 /**
  * Compiles the in-guest suite (with the real tunnel driver, speed probe and stage it imports) into
- * ONE CommonJS file with esbuild (already installed: tsx depends on it). Inside the emulated guest,
+ * ONE CommonJS file with esbuild (a dev dependency: the build uses it too). Inside the emulated guest,
  * JavaScript is 10-30x slower and every file read over 9p ~20x slower than here, so the guest gets
  * a single, already-compiled file and never the TypeScript toolchain.
  */

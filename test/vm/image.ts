@@ -7,7 +7,7 @@
  * them rebuilds; nothing else does. Downloaded .debs are kept separately across keys, so a rebuild
  * after an edit does not download again. Needs root, debootstrap and mkfs.ext4 (e2fsprogs).
  *
- * Run alone: `npx tsx test/vm/image.ts` (prints the image directory and the build time).
+ * Run alone: `node test/vm/image.ts` (prints the image directory and the build time).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';

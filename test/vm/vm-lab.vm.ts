@@ -29,6 +29,7 @@ let image: VmImage;
 let vm: VmRun;
 let scenarios = new Map<string, Scenario>();
 let pppdLines: string[] = [];
+let guestNode = '';
 const timings: Record<string, number | string | null> = {};
 
 function diagnostics(): string {
@@ -66,9 +67,10 @@ beforeAll(async () => {
   timings.vmWallMs = vm.wallMs;
   const resultsFile = path.join(share, 'out', 'results.json');
   if (!fs.existsSync(resultsFile)) throw new Error(`the guest wrote no results (guest exit ${vm.guestExit}, timed out: ${vm.timedOut}).\n${diagnostics()}`);
-  const parsed = JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as { results: Scenario[]; pppdLines: string[] };
+  const parsed = JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as { results: Scenario[]; pppdLines: string[]; node: string };
   scenarios = new Map(parsed.results.map((s) => [s.name, s]));
   pppdLines = parsed.pppdLines;
+  guestNode = parsed.node;
   const init = fs.existsSync(path.join(share, 'out', 'init.log')) ? fs.readFileSync(path.join(share, 'out', 'init.log'), 'utf8') : '';
   timings.guestInitReadyS = Number(/init ready ([\d.]+)/.exec(init)?.[1] ?? NaN);
   timings.guestSuiteDoneS = Number(/suite done ([\d.]+)/.exec(init)?.[1] ?? NaN);
@@ -87,6 +89,8 @@ describe('VM lab: the pppd driver against the real pptpd with kernel PPP', () =>
   it('the guest booted and ran the whole suite', () => {
     expect(vm.timedOut, diagnostics()).toBe(false);
     expect(vm.guestExit, diagnostics()).toBe(0);
+    // The guest runs the host's own node binary (shared read-only): the project's runtime, Node 24.
+    expect(guestNode).toMatch(/^v24\./);
     expect([...scenarios.keys()]).toEqual(expect.arrayContaining(['good', 'wrong_password', 'refused', 'no_such_host', 'host_name', 'weird_credentials', 'unicode_login', 'deadline', 'cancel', 'stage_ok', 'stage_auth_failed', 'stage_slow', 'tunnel_drops_mid_transfer', 'two_servers_at_once', 'same_server_queued', 'services_socks_through_tunnel']));
   });
 

@@ -2,7 +2,7 @@
  * A small HTTP speed server: `GET /?bytes=N` sends N incompressible bytes with a Content-Length,
  * `POST /` reads the body and answers with how many bytes arrived. It is what the lab tests and the
  * VM lab measure against, and it can serve as SPEED_URL for a fleet (e.g. on a host the tunnels
- * reach): `tsx src/probes/speed/server.ts --host 0.0.0.0 --port 8080`.
+ * reach): `node src/probes/speed/server.ts --host 0.0.0.0 --port 8080`.
  *
  * `stallAfterBytes` makes it stop sending mid-body without closing (a stalled transfer, for tests).
  */

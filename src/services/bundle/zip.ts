@@ -1,5 +1,4 @@
 /** A zip archive in memory, made with archiver (deflate). */
-import { ZipArchive } from 'archiver';
 
 export interface ZipEntry {
   name: string;
@@ -10,6 +9,8 @@ export interface ZipEntry {
 export const ZIP_LEVEL = 9;
 
 export async function makeZip(entries: readonly ZipEntry[], date: Date = new Date()): Promise<Buffer> {
+  // Loaded on first use, so that commands that never zip do not pay for archiver at start-up.
+  const { ZipArchive } = await import('archiver');
   const zip = new ZipArchive({ zlib: { level: ZIP_LEVEL } });
   const chunks: Buffer[] = [];
   zip.on('data', (c: Buffer) => chunks.push(c));

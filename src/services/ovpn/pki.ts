@@ -16,6 +16,7 @@
  */
 import 'reflect-metadata'; // tsyringe (used inside @peculiar/x509) needs it loaded first
 import * as x509 from '@peculiar/x509';
+import { CA_NAME, SERVER_CN, clientCommonName } from './names.ts';
 import { randomBytes, webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,9 +38,7 @@ const CLIENT_DAYS = 10 * 365;
  */
 const CRL_DAYS = 3 * 365;
 
-export const CA_NAME = 'CN=Connexa CA';
-export const SERVER_CN = 'connexa-server';
-export const clientCommonName = (nodeId: string): string => `connexa-node-${nodeId}`;
+export { CA_NAME, SERVER_CN, clientCommonName } from './names.ts';
 
 const indexSchema = z.object({
   version: z.literal(1),

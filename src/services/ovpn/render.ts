@@ -12,7 +12,7 @@
  * - `verify-x509-name connexa-server name` + `remote-cert-tls server` in the profile: a client never
  *   accepts another client's certificate posing as a server.
  */
-import { clientCommonName, SERVER_CN } from './pki.ts';
+import { clientCommonName, SERVER_CN } from './names.ts';
 import type { OvpnLayout } from './layout.ts';
 
 export interface ServerConfigInput {

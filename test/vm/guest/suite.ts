@@ -216,7 +216,7 @@ async function client(out: string): Promise<number> {
   const pppdLines: string[] = [];
   const driver = new PppdDriver({ runDir: RUN_DIR, killGraceMs: 2000, onLine: (l) => pppdLines.push(`${(performance.now() / 1000).toFixed(2)} ${l}`) });
   const remoteUrl = `http://${LAB.tunnelRemote}:${LAB.speedPort}/?bytes=${LAB.downloadBytes}`;
-  const write = () => fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify({ results, pppdLines }, null, 1));
+  const write = () => fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify({ results, pppdLines, node: process.version }, null, 1));
 
   const scenario = async (name: string, body: (facts: Record<string, unknown>) => Promise<void>, checkLeftovers = true) => {
     const t0 = performance.now();
