@@ -16,7 +16,7 @@ export async function bundleGuestSuite(outFile: string): Promise<void> {
     outfile: outFile,
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node24',
     format: 'cjs',
     // ESM packages (node-cron, through the config module) read import.meta.url at load; in CommonJS
     // it is empty unless it is defined as the bundle's own file URL.
