@@ -7,7 +7,10 @@ import { loopbackRange } from '../kit/loopback.ts';
 /** PPTP responders that can be taken down and brought back, one per loopback address. */
 class Responders {
   private readonly servers = new Map<string, net.Server>();
-  constructor(readonly ips: string[]) {}
+  readonly ips: string[];
+  constructor(ips: string[]) {
+    this.ips = ips;
+  }
 
   async up(ip: string): Promise<void> {
     if (this.servers.has(ip)) return;
