@@ -21,7 +21,7 @@ const GAP_MS = Number(process.env.BENCH_GAP_MS ?? 100);
 const PING_ENV = { PING_CONCURRENCY: process.env.PING_CONCURRENCY ?? '200', PING_TIMEOUT_MS: process.env.PING_TIMEOUT_MS ?? '3000', PING_RETRIES: process.env.PING_RETRIES ?? '1', LOG_LEVEL: 'info' };
 
 function startFleet(out: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['test/sim/cli.ts', '--count', String(COUNT), '--first-address', '127.1.0.1', '--seed', '1', '--out', out], {
+  const child = spawn(process.execPath, ['test/sim/cli.ts', '--count', String(COUNT), '--seed', '1', '--out', out], {
     stdio: ['ignore', 'pipe', 'inherit'],
     // Its own process group: the fleet and anything it starts are stopped as one at the end.
     detached: true,

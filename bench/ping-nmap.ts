@@ -3,7 +3,7 @@
  * Prints figures; never asserts on time.
  *
  *   node bench/ping-nmap.ts [--sizes 2336,15000] [--concurrency 500] [--timeout-ms 1500]
- *                              [--retries 1] [--nmap-max-s 600] [--no-nmap] [--first-address 127.100.0.1]
+ *                              [--retries 1] [--nmap-max-s 600] [--no-nmap] [--first-address IP]
  *
  * For each size it starts the fleet in its own process (test/sim/cli.ts: 70 % good, 10 % closed,
  * 10 % silent, 5 % slow, 5 % garbage; its own 20,000 open-file budget), probes every address with
@@ -131,14 +131,14 @@ interface FleetProcess {
   stop(): Promise<string>;
 }
 
-async function startFleetProcess(count: number, firstAddress: string, dir: string): Promise<FleetProcess> {
+async function startFleetProcess(count: number, firstAddress: string | undefined, dir: string): Promise<FleetProcess> {
   const manifest = path.join(dir, `fleet-${count}.json`);
   const child = spawn(
     process.execPath,
     [
       path.join(ROOT, 'test/sim/cli.ts'),
       '--count', String(count), '--seed', '1', '--mix', MIX, '--slow-delay-ms', String(SLOW_DELAY_MS),
-      '--first-address', firstAddress, '--manifest', manifest,
+      ...(firstAddress === undefined ? [] : ['--first-address', firstAddress]), '--manifest', manifest,
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -364,7 +364,8 @@ async function main(): Promise<void> {
       retries: { type: 'string', default: '1' },
       'nmap-max-s': { type: 'string', default: '600' },
       'no-nmap': { type: 'boolean', default: false },
-      'first-address': { type: 'string', default: '127.100.0.1' },
+      /** Default: the fleet takes a free loopback block (test/kit/loopback.ts). */
+      'first-address': { type: 'string' },
       direct: { type: 'boolean', default: false },
     },
   });
@@ -376,7 +377,7 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnx-bench-'));
   console.log(`PPTP ping benchmark — node ${process.version}, ${os.cpus().length} CPUs, ${fmt(os.totalmem() / 2 ** 30, 1)} GB`);
   console.log(`connexa: ${values.direct ? 'probePptp directly' : 'a ping job of the job runner (store, leases, compare-and-set writes)'}, concurrency ${settings.concurrency}, timeout ${settings.timeoutMs} ms per attempt, retries ${settings.retries} (timeouts, resets, closed)`);
-  console.log(`fleet: ${MIX}, slow servers reply after ${SLOW_DELAY_MS} ms, from ${values['first-address']} port ${PPTP_PORT}, in its own process`);
+  console.log(`fleet: ${MIX}, slow servers reply after ${SLOW_DELAY_MS} ms, from ${values['first-address'] ?? 'a free loopback block'} port ${PPTP_PORT}, in its own process`);
   if (!haveNmap) console.log(values['no-nmap'] ? 'nmap: skipped (--no-nmap)' : 'nmap: not installed (apt-get install -y nmap) — connexa figures only');
 
   let fleet: FleetProcess | null = null;
@@ -388,7 +389,7 @@ async function main(): Promise<void> {
   try {
     for (const size of sizes) {
       console.log(`\n=== ${fmt(size)} servers ===`);
-      fleet = await startFleetProcess(size, values['first-address']!, dir);
+      fleet = await startFleetProcess(size, values['first-address'], dir);
       console.log(fleet.output().trim().split('\n').map((l) => `  ${l}`).join('\n'));
       const addresses = fleet.servers.map((sv) => sv.ip);
       await sleep(200);

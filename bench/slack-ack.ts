@@ -1,5 +1,5 @@
 /**
- * `node bench/slack-ack.ts [--count 15000] [--commands 200] [--first-address 127.53.0.1] [--concurrency N] [--timeout-ms N]`
+ * `node bench/slack-ack.ts [--count 15000] [--commands 200] [--first-address IP] [--concurrency N] [--timeout-ms N]`
  *
  * The Slack adapter under load: a ping job over a simulated fleet (in its own process, so each side
  * has its own file-descriptor budget) with the default PING_* settings, and meanwhile `--commands`
@@ -27,7 +27,8 @@ const { values } = parseArgs({
   options: {
     count: { type: 'string', default: '15000' },
     commands: { type: 'string', default: '200' },
-    'first-address': { type: 'string', default: '127.53.0.1' },
+    /** Default: the fleet takes a free loopback block (test/kit/loopback.ts). */
+    'first-address': { type: 'string' },
     /** PING_CONCURRENCY / PING_TIMEOUT_MS for the job (default: the configuration's defaults). */
     concurrency: { type: 'string' },
     'timeout-ms': { type: 'string' },
@@ -45,7 +46,7 @@ function quantile(sorted: number[], q: number): number {
 async function startFleet(dir: string): Promise<{ child: ChildProcess; servers: SimServer[] }> {
   const manifest = join(dir, 'fleet.json');
   // node directly, not npx: the pid is the fleet's own, so SIGTERM reaches it.
-  const args = ['test/sim/cli.ts', '--count', String(COUNT), '--seed', '7', '--first-address', values['first-address']!, '--manifest', manifest];
+  const args = ['test/sim/cli.ts', '--count', String(COUNT), '--seed', '7', ...(values['first-address'] === undefined ? [] : ['--first-address', values['first-address']]), '--manifest', manifest];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'cnx-bench-slack-'));
   const t0 = Date.now();
   const { child, servers } = await startFleet(dir);
-  console.log(`sim fleet: ${servers.length} servers from ${values['first-address']} in its own process (pid ${child.pid}), up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`sim fleet: ${servers.length} servers from ${servers[0]?.ip ?? '-'} in its own process (pid ${child.pid}), up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const fake = await startFakeSlack();
   for (let i = 0; i < CHANNELS; i++) fake.model.addChannel(`CB${String(i).padStart(2, '0')}`, `bench-${i}`, true);
   const config = parseConfig({

@@ -1,7 +1,6 @@
 import type { App } from '@slack/bolt';
 import { z } from 'zod';
 import type { Dispatcher } from '../../src/chat/dispatcher.ts';
-import type { CommandRegistry } from '../../src/chat/registry.ts';
 import type { Actor, Invocation } from '../../src/chat/types.ts';
 import type { Logger } from '../../src/log.ts';
 import { looksImportable, slackFile, type DownloadOptions, type SlackFileMeta } from './files.ts';
@@ -127,8 +126,7 @@ export async function onFileShare(deps: ListenerDeps, event: unknown): Promise<v
   if (!lists.length) return;
   const actor: Actor = { platform: 'slack', id: e.user, name: await deps.userName(e.user), roleIds: [] };
   const where = whereKey({ channel: e.channel, threadTs: e.thread_ts ?? e.ts, invocation: null });
-  const { text, note } = importCommandFor(e.text, deps.dispatcher.registry);
-  if (note) await deps.port.postPrivate(where, actor, { text: note });
+  const text = importCommandFor(e.text);
   for (const meta of lists) {
     const inv: Invocation = { text, files: [slackFile(meta, deps.download)], actor, where };
     await deps.dispatcher.dispatch(deps.port, inv);
@@ -140,23 +138,14 @@ function isFileShare(event: unknown): boolean {
 }
 
 /** The upload's message: `ping` / `speed` test after the import; `import …` / `test=…` are taken as typed. */
-export function importCommandFor(comment: string, registry: CommandRegistry): { text: string; note: string | null } {
+export function importCommandFor(comment: string): string {
   // People often mention the bot (`<@U123> ping`) or start with the command's name.
   const said = comment.trim().replace(/^(<@[A-Z0-9]+(\|[^>]*)?>[\s,:]*)+/, '').replace(/^\/?connexa\s+/i, '');
-  if (/^import(\s|$)/i.test(said)) return { text: said, note: null };
-  if (/^test=\S+$/i.test(said)) return { text: `import ${said}`, note: null };
+  if (/^import(\s|$)/i.test(said)) return said;
+  if (/^test=\S+$/i.test(said)) return `import ${said}`;
   const word = said.toLowerCase();
-  if (word === 'ping') return { text: 'import test=ping', note: null };
-  if (word === 'speed') {
-    if (importAccepts(registry, 'speed')) return { text: 'import test=speed', note: null };
-    return { text: 'import test=ping', note: 'Speed tests are not available yet: the servers will be pinged after the import.' };
-  }
-  return { text: 'import', note: null };
-}
-
-function importAccepts(registry: CommandRegistry, test: string): boolean {
-  const shape: Record<string, z.ZodType> = registry.get('import')?.options.shape ?? {};
-  return shape.test?.safeParse(test).success ?? false;
+  if (word === 'ping' || word === 'speed') return `import test=${word}`;
+  return 'import';
 }
 
 /** A bounded memory of recent keys, for ListenerDeps.seen. */

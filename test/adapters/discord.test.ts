@@ -26,7 +26,6 @@ beforeAll(async () => {
     seed: 21,
     mix: { good: 0.5, slow: 0.1, silent: 0.1, rejecting: 0.1, garbage: 0.1, closed: 0.1 },
     slowDelayMs: 100,
-    firstAddress: '127.0.110.1',
   });
 });
 afterAll(async () => {

@@ -7,8 +7,8 @@ import { ChannelPacer } from '../../adapters/slack/pacer.ts';
 import { readRef, readWhere, refKey, whereKey } from '../../adapters/slack/refs.ts';
 import { Responders } from '../../adapters/slack/responders.ts';
 import { isRateLimitRetry } from '../../adapters/slack/web.ts';
-import { z } from 'zod';
-import { CommandRegistry } from '../../src/chat/registry.ts';
+import { importCommand } from '../../commands/import.ts';
+import { tokenize } from '../../src/chat/args.ts';
 
 describe('toMrkdwn', () => {
   it('turns **bold** into *bold* outside code and keeps code as typed', () => {
@@ -71,23 +71,28 @@ describe('Responders (response_url)', () => {
 });
 
 describe('the message that comes with an upload', () => {
-  /** An import command whose test= option takes `tests`; only its options matter here. */
-  const registryWith = (tests: [string, ...string[]]) =>
-    new CommandRegistry([{ name: 'import', summary: '', usage: '', examples: [], role: 'operator', filter: 'none', options: z.object({ test: z.enum(tests).default('none') }), run: async () => ({ kind: 'ok' }) }]);
-  const registry = registryWith(['none', 'ping']);
+  /** The options the real import command parses from `text` (throws what it would refuse). */
+  const importOptions = (text: string) => {
+    const [name, ...words] = tokenize(text);
+    expect(name).toBe('import');
+    return importCommand.options.parse(Object.fromEntries(words.map((w) => w.split('=', 2))));
+  };
   it('maps ping/speed to a test after the import; anything else is a plain import', () => {
-    expect(importCommandFor('', registry)).toEqual({ text: 'import', note: null });
-    expect(importCommandFor(' Ping ', registry)).toEqual({ text: 'import test=ping', note: null });
-    expect(importCommandFor('<@UBOT> ping', registry)).toEqual({ text: 'import test=ping', note: null });
-    expect(importCommandFor('test=none', registry)).toEqual({ text: 'import test=none', note: null });
-    expect(importCommandFor('here is the list from Bob', registry)).toEqual({ text: 'import', note: null });
-    expect(importCommandFor('/connexa import test=ping', registry)).toEqual({ text: 'import test=ping', note: null });
-  });
-  it('maps speed to test=speed once the import command takes it, and to ping (saying so) until then', () => {
-    expect(importCommandFor('speed', registryWith(['none', 'ping', 'speed']))).toEqual({ text: 'import test=speed', note: null });
-    const speed = importCommandFor('speed', registry);
-    expect(speed.text).toBe('import test=ping');
-    expect(speed.note).toMatch(/Speed tests are not available yet/);
+    const cases: Array<[string, string, string]> = [
+      ['', 'import', 'none'],
+      [' Ping ', 'import test=ping', 'ping'],
+      ['<@UBOT> ping', 'import test=ping', 'ping'],
+      ['speed', 'import test=speed', 'speed'],
+      ['<@UBOT>, Speed', 'import test=speed', 'speed'],
+      ['test=none', 'import test=none', 'none'],
+      ['here is the list from Bob', 'import', 'none'],
+      ['/connexa import test=ping', 'import test=ping', 'ping'],
+    ];
+    for (const [comment, text, test] of cases) {
+      expect(importCommandFor(comment), comment).toBe(text);
+      // ...and the real import command takes it as that test.
+      expect(importOptions(text).test, comment).toBe(test);
+    }
   });
 });
 

@@ -29,7 +29,6 @@ beforeAll(async () => {
     seed: 11,
     mix: { good: 0.5, slow: 0.1, silent: 0.1, rejecting: 0.1, garbage: 0.1, closed: 0.1 },
     slowDelayMs: 50,
-    firstAddress: '127.0.100.1',
   });
 });
 afterAll(async () => {
@@ -198,10 +197,10 @@ describe('Slack only', () => {
     const servers = fleet.servers.slice(0, 20);
     await s.fake.shareFile({ user: 'UOPER', name: 'fleet.txt', data: Buffer.from(`${lines(servers)}not-an-ip:login:pw-in-a-bad-line\n`), text: 'ping' });
     await eventually(() => expect(bot(s).some((m) => m.text.includes('finished'))).toBe(true));
-    for (const text of ['secrets 127.0.100.1', 'export all format=txt', 'export all format=csv', 'list all', 'show 127.0.100.2', 'jobs', 'stats', 'secrets n3']) {
+    for (const text of [`secrets ${servers[0]!.ip}`, 'export all format=txt', 'export all format=csv', 'list all', `show ${servers[1]!.ip}`, 'jobs', 'stats', 'secrets n3']) {
       await s.fake.slashCommand({ user: 'UOPER', text });
     }
-    await s.fake.slashCommand({ user: 'UVIEW', text: 'secrets 127.0.100.1' });
+    await s.fake.slashCommand({ user: 'UVIEW', text: `secrets ${servers[0]!.ip}` });
     await eventually(() => expect(s.fake.model.messages.filter((m) => m.channel === 'DUOPER').flatMap((m) => m.files)).toHaveLength(2));
     await s.app.idle();
     const secrets = [...servers.map((x) => x.password), 'pw-in-a-bad-line'];

@@ -5,7 +5,7 @@ import { fileOf, OPERATOR, testApp, VIEWER, type TestApp } from '../kit/app.ts';
 let fleet: SimFleet;
 let t: TestApp;
 beforeAll(async () => {
-  fleet = await startSimFleet({ count: 60, seed: 3, mix: { good: 0.5, silent: 0.2, closed: 0.15, garbage: 0.15 }, firstAddress: '127.0.70.1' });
+  fleet = await startSimFleet({ count: 60, seed: 3, mix: { good: 0.5, silent: 0.2, closed: 0.15, garbage: 0.15 } });
 });
 afterAll(async () => {
   await fleet.close();

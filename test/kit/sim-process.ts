@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { SimServer } from '../sim/fleet.ts';
+import { loopbackRange } from './loopback.ts';
 
 export interface SimProcess {
   servers: SimServer[];
@@ -13,17 +14,21 @@ export interface SimProcess {
  * A simulated fleet in its own process (test/sim/cli.ts), so that thousands of listeners do not
  * eat the test process's open-file budget. Resolves once the fleet says it is ready.
  */
-export function startSimProcess(opts: { count: number; seed: number; mix: string; firstAddress: string; dir: string; slowDelayMs?: number }): Promise<SimProcess> {
+export async function startSimProcess(opts: { count: number; seed: number; mix: string; firstAddress?: string; dir: string; slowDelayMs?: number }): Promise<SimProcess> {
+  // Without a firstAddress, this process claims a block for the child's fleet until the child exits.
+  const block = opts.firstAddress === undefined ? await loopbackRange() : null;
+  const firstAddress = opts.firstAddress ?? block!.first;
   const importFile = join(opts.dir, 'sim-fleet.txt');
   const manifest = join(opts.dir, 'sim-manifest.json');
   const args = [
     resolve('test/sim/cli.ts'),
     '--count', String(opts.count), '--seed', String(opts.seed), '--mix', opts.mix,
-    '--first-address', opts.firstAddress, '--out', importFile, '--manifest', manifest,
+    '--first-address', firstAddress, '--out', importFile, '--manifest', manifest,
     '--slow-delay-ms', String(opts.slowDelayMs ?? 300),
   ];
   return new Promise((done, fail) => {
     const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.once('exit', () => void block?.release());
     let out = '';
     const onData = (d: Buffer) => {
       out += d.toString();

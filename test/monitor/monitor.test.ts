@@ -2,6 +2,7 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeSccrp, encodeStopCcrp, SCCRQ_LENGTH } from '../../src/probes/pptp/codec.ts';
 import { ADMIN, OPERATOR, testApp, type TestApp } from '../kit/app.ts';
+import { loopbackRange } from '../kit/loopback.ts';
 
 /** PPTP responders that can be taken down and brought back, one per loopback address. */
 class Responders {
@@ -37,7 +38,8 @@ class Responders {
   }
 }
 
-const IPS = Array.from({ length: 30 }, (_, i) => `127.0.120.${i + 1}`);
+const block = await loopbackRange();
+const IPS = Array.from({ length: 30 }, (_, i) => block.address(i));
 const fleet = new Responders(IPS);
 let t: TestApp;
 
@@ -86,7 +88,7 @@ describe('monitor', () => {
     expect(t.app.store.get(a!)!.status).toBe('offline');
     expect(t.app.store.get(a!)!.history.at(-1)).toMatchObject({ from: 'online', to: 'offline', actor: expect.stringContaining('monitor (test)') });
     expect(alertsSent()).toHaveLength(1);
-    expect(alertsSent()[0]!.text).toMatch(/^🔴 \*\*n1\*\* went offline \(after 2 failed checks in a row\)\n• n1 127\.0\.120\.1 — refused: connection refused/);
+    expect(alertsSent()[0]!.text.replace(IPS[0]!, 'IP0')).toMatch(/^🔴 \*\*n1\*\* went offline \(after 2 failed checks in a row\)\n• n1 IP0 — refused: connection refused/);
     expect(t.app.store.get(b!)!.status).toBe('online');
 
     // Still down: no repeat.

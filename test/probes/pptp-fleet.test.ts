@@ -1,10 +1,11 @@
 /**
- * Probes a simulated fleet of 500 servers (127.43.0.1 ...) at concurrency 100 and checks that every
+ * Probes a simulated fleet of 500 servers (on a loopback block of its own) at concurrency 100 and checks that every
  * outcome matches the behaviour the seed gave the server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probePptp, type PptpOutcome, type PptpProbeResult } from '../../src/probes/pptp/probe.ts';
-import { behaviourCounts, loopbackAddresses, planSimFleet, startSimFleet, type SimBehaviour, type SimFleet } from '../sim/fleet.ts';
+import { parseImport } from '../../src/fleet/import/index.ts';
+import { behaviourCounts, loopbackAddresses, planSimFleet, simImportText, startSimFleet, type SimBehaviour, type SimFleet } from '../sim/fleet.ts';
 import { mapLimit } from '../sim/probe-all.ts';
 
 const EXPECTED: Record<SimBehaviour, PptpOutcome> = {
@@ -38,10 +39,19 @@ describe('sim fleet planning', () => {
     expect(() => loopbackAddresses('10.0.0.1', 1)).toThrow(/not inside 127\.0\.0\.0\/8/);
   });
 
-  it('writes a format 7 import file', () => {
-    const servers = planSimFleet({ count: 3, seed: 1, mix: { good: 1 }, firstAddress: '127.43.200.1' });
-    const lines = servers.map((s) => `${s.ip}:${s.login}:${s.password}`);
-    expect(lines[0]).toMatch(/^127\.43\.200\.1:u[A-Za-z0-9]{7}:[^:\s]{12}$/);
+  it('writes a format 7 import file that the importer reads back as exactly its servers', () => {
+    const servers = planSimFleet({ count: 300, seed: 1, mix: { good: 1, closed: 1, silent: 1 }, basePort: 1724 });
+    const text = simImportText(servers, 'a header');
+    const [header, note, ...data] = text.split('\n');
+    expect([header, note]).toEqual(['# a header', '# NOTE: these servers listen on port(s) 1724, format 7 carries no port']);
+    expect(data).toEqual([...servers.map((s) => `${s.ip}:${s.login}:${s.password}`), '']);
+    const parsed = parseImport(text);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    expect(parsed.rejected).toEqual([]);
+    expect(parsed.skipped).toBe(2);
+    expect(parsed.records.map((r) => ({ ip: r.ip, login: r.login, password: r.password }))).toEqual(
+      servers.map((s) => ({ ip: s.ip, login: s.login, password: s.password })),
+    );
   });
 });
 
@@ -56,7 +66,6 @@ describe('probing a sim fleet of 500 servers at concurrency 100', () => {
       seed: 2024,
       mix: { good: 0.6, slow: 0.08, silent: 0.08, rejecting: 0.08, garbage: 0.08, closed: 0.08 },
       slowDelayMs: 200,
-      firstAddress: '127.43.0.1',
     });
     const t0 = performance.now();
     results = await mapLimit(fleet.servers, 100, (s) => probePptp({ host: s.ip, port: s.port }, { timeoutMs: 1000, retries: 1 }));

@@ -1,7 +1,7 @@
 /**
  * probePptp against real sockets on loopback (no mocks). Hand-written servers listen on
- * 127.0.0.1 with an ephemeral port; the behaviour fleet uses 127.42.0.x (see the fleet test for
- * 127.43.x) so it never meets another test's fleet.
+ * 127.0.0.1 with an ephemeral port; the behaviour fleet takes a loopback block of its own
+ * (test/kit/loopback.ts) so it never meets another test's fleet.
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,7 +70,6 @@ describe('probePptp against each simulated behaviour', () => {
       seed: 7,
       mix: { good: 1, slow: 1, silent: 1, rejecting: 1, garbage: 1, closed: 1 },
       slowDelayMs: 150,
-      firstAddress: '127.42.0.1',
     });
     await Promise.all(
       fleet.servers.map(async (s) => {

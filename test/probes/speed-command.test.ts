@@ -15,6 +15,7 @@ import { startSpeedServer, type SpeedServer } from '../../src/probes/speed/serve
 import type { OpenResult, Tunnel, TunnelClosed, TunnelDriver } from '../../src/probes/tunnel/types.ts';
 import { Conversation } from '../../src/chat/conversation.ts';
 import { startSimFleet } from '../sim/fleet.ts';
+import { loopbackRange } from '../kit/loopback.ts';
 import { OPERATOR, testApp, VIEWER, type TestApp } from '../kit/app.ts';
 
 let server: SpeedServer;
@@ -208,7 +209,7 @@ describe('speed through the job runner (fake tunnels, real speed server)', () =>
   });
 
   it('import test=speed: ping, then speed on what passed (startPingThenSpeed, for commands/import.ts)', async () => {
-    const fleet = await startSimFleet({ count: 4, seed: 11, mix: { good: 0.5, closed: 0.5 }, firstAddress: '127.0.72.1' });
+    const fleet = await startSimFleet({ count: 4, seed: 11, mix: { good: 0.5, closed: 0.5 } });
     try {
       const driver = new FakeDriver();
       const t = await appWith({ PING_TIMEOUT_MS: '500', PING_RETRIES: '0' }, driver);
@@ -230,7 +231,7 @@ describe('speed through the job runner (fake tunnels, real speed server)', () =>
 
   it('import test=speed on an incapable host: ping still runs, speed is refused in one line', async () => {
     const t = await appWith({ PING_TIMEOUT_MS: '300', PING_RETRIES: '0' }, null);
-    const nodes = t.app.store.addNodes([{ ip: '127.0.73.1', login: 'u', password: 'p' }], 'x');
+    const nodes = t.app.store.addNodes([{ ip: (await loopbackRange()).first, login: 'u', password: 'p' }], 'x');
     const ctx = { app: t.app, actor: OPERATOR, role: 'operator' as const, files: [], commandLine: 'import test=speed', conversation: new Conversation(t.port, { key: 'C1' }, OPERATOR, 'dm') };
     const started = await startPingThenSpeed(ctx, nodes, 'x');
     expect(started.refusal).toMatch(/^speed tests need PPTP tunnels/);

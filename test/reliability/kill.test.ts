@@ -19,7 +19,7 @@ let dir: string;
 let fleet: SimProcess;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cnx-kill-'));
-  fleet = await startSimProcess({ count: 5000, seed: 5, mix: 'good=0.75,closed=0.1,silent=0.1,garbage=0.05', firstAddress: '127.3.0.1', dir });
+  fleet = await startSimProcess({ count: 5000, seed: 5, mix: 'good=0.75,closed=0.1,silent=0.1,garbage=0.05', dir });
 }, 60_000);
 afterAll(async () => {
   await fleet?.stop();

@@ -17,7 +17,7 @@
  * Each asserts: the job finishes and its progress message is edited into the summary; nothing is
  * posted twice (distinct posts counted per kind); the bot answers `stats` after the faults; the slow
  * file is imported line for line; no unhandled rejection or exception.
- * Addresses: 127.0.130.x (Slack), 127.0.140.x (Discord), used by no other suite.
+ * Addresses: each fleet takes a loopback block of its own (test/kit/loopback.ts).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordHarness, type DiscordSession } from '../fakes/discord/harness.ts';
@@ -56,7 +56,7 @@ describe('Slack: platform faults during a ping job', () => {
   let fleet: SimFleet;
   let s: SlackSession | null = null;
   beforeAll(async () => {
-    fleet = await startSimFleet({ count: 30, seed: 31, mix: MIX, firstAddress: '127.0.130.1' });
+    fleet = await startSimFleet({ count: 30, seed: 31, mix: MIX });
   });
   afterAll(async () => {
     await fleet?.close();
@@ -162,7 +162,7 @@ describe('Discord: platform faults during a ping job', () => {
   let fleet: SimFleet;
   let s: DiscordSession | null = null;
   beforeAll(async () => {
-    fleet = await startSimFleet({ count: 30, seed: 41, mix: MIX, firstAddress: '127.0.140.1' });
+    fleet = await startSimFleet({ count: 30, seed: 41, mix: MIX });
   });
   afterAll(async () => {
     await fleet?.close();

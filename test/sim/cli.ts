@@ -12,7 +12,8 @@
  *                         behaviour fractions (default good=0.6,slow=0.08,silent=0.08,
  *                         rejecting=0.08,garbage=0.08,closed=0.08)
  *   --slow-delay-ms N     reply delay of slow servers (default 500)
- *   --first-address IP    first loopback address (default 127.0.1.1)
+ *   --first-address IP    first loopback address (default: a free 127.X.0.0/16 of its own, from
+ *                         test/kit/loopback.ts, so concurrent fleets and test runs never collide)
  *   --base-port N         port (default 1723)
  *
  * When the fleet is up it prints a summary and then a line starting with "sim fleet ready".
@@ -20,6 +21,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { loopbackRange } from '../kit/loopback.ts';
 import { SIM_BEHAVIOURS, startSimFleet, type SimMix } from './fleet.ts';
 
 const DEFAULT_CLI_MIX: SimMix = { good: 0.6, slow: 0.08, silent: 0.08, rejecting: 0.08, garbage: 0.08, closed: 0.08 };
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
     strict: true,
   });
   if (values.help) {
-    console.log('usage: node test/sim/cli.ts --count 300 --seed 1 --out data/sim-fleet.txt [--manifest FILE] [--mix good=0.7,...] [--slow-delay-ms 500] [--first-address 127.0.1.1] [--base-port 1723]');
+    console.log('usage: node test/sim/cli.ts --count 300 --seed 1 --out data/sim-fleet.txt [--manifest FILE] [--mix good=0.7,...] [--slow-delay-ms 500] [--first-address 127.X.0.1 (default: a free block)] [--base-port 1723]');
     return;
   }
   const count = intOption('count', values.count, 300);
@@ -75,7 +77,8 @@ async function main(): Promise<void> {
   const mix = values.mix !== undefined ? parseMix(values.mix) : DEFAULT_CLI_MIX;
   const slowDelayMs = intOption('slow-delay-ms', values['slow-delay-ms'], 500);
   const basePort = intOption('base-port', values['base-port'], 1723);
-  const firstAddress = values['first-address'] ?? '127.0.1.1';
+  // The block is held by this process until it exits.
+  const firstAddress = values['first-address'] ?? (await loopbackRange()).first;
 
   const fleet = await startSimFleet({ count, seed, mix, slowDelayMs, basePort, firstAddress });
   const st = fleet.stats();

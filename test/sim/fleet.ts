@@ -25,8 +25,9 @@
  * budget; a test that probes a fleet in-process must keep listeners + 2 x concurrency well below
  * the limit.
  *
- * Two fleets must not share addresses: give concurrently running fleets distinct firstAddress
- * ranges (a "closed" server is only refused while nobody else listens on its address).
+ * Two fleets must not share addresses (a "closed" server is only refused while nobody else listens
+ * on its address): without a firstAddress, startSimFleet takes a block of its own from
+ * test/kit/loopback.ts and gives it back on close.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -37,6 +38,7 @@ import {
   encodeStopCcrp,
   PPTP_MAGIC_COOKIE,
 } from '../../src/probes/pptp/codec.ts';
+import { loopbackRange, PROBED_SIZE, type LoopbackBlock } from '../kit/loopback.ts';
 import { seededRandom } from '../kit/random.ts';
 
 export { seededRandom };
@@ -71,6 +73,7 @@ export interface SimFleetOptions {
   /** Reply delay of slow servers (default 500 ms). */
   slowDelayMs?: number;
   basePort?: number;
+  /** Default: planSimFleet 127.0.1.1; startSimFleet a block of its own (test/kit/loopback.ts). */
   firstAddress?: string;
   /** Listeners bound at a time (default 64). */
   bindConcurrency?: number;
@@ -330,6 +333,19 @@ function serveGarbage(socket: net.Socket, server: SimServer): void {
 
 /** Starts a simulated fleet: listeners for every server except the "closed" ones. */
 export async function startSimFleet(opts: SimFleetOptions): Promise<SimFleet> {
+  if (opts.firstAddress !== undefined) return startFleetOn(opts, null);
+  // The allocator checked only the addresses a fleet of PROBED_SIZE uses.
+  if (opts.count > PROBED_SIZE) throw new Error(`sim fleet: ${opts.count} servers need a firstAddress of their own (an allocated block holds ${PROBED_SIZE})`);
+  const block = await loopbackRange();
+  try {
+    return await startFleetOn({ ...opts, firstAddress: block.first }, block);
+  } catch (err) {
+    await block.release();
+    throw err;
+  }
+}
+
+async function startFleetOn(opts: SimFleetOptions, block: LoopbackBlock | null): Promise<SimFleet> {
   const servers = planSimFleet(opts);
   const slowDelayMs = opts.slowDelayMs ?? 500;
   const idleTimeoutMs = opts.idleTimeoutMs ?? 30_000;
@@ -399,6 +415,7 @@ export async function startSimFleet(opts: SimFleetOptions): Promise<SimFleet> {
     await Promise.all(closing);
     listeners.length = 0;
     stats.listeners = 0;
+    await block?.release();
   };
 
   const started = performance.now();
