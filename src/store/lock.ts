@@ -84,7 +84,7 @@ function listen(address: string): Promise<Server | null> {
     const server = createServer((socket) => socket.destroy());
     server.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') resolve(null);
-      else reject(err);
+      else reject(new StoreLocked(`the data directory lock cannot be taken: ${err.code ?? err.message}`));
     });
     server.listen({ path: address, exclusive: true }, () => resolve(server));
   });

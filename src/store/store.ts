@@ -99,7 +99,11 @@ export class Store {
       throw new StoreOpenError(`the data directory ${dataDir} cannot be created: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     const readOnly = await notWritable(dataDir);
-    if (!readOnly) await chmod(dataDir, 0o700);
+    if (!readOnly) {
+      await chmod(dataDir, 0o700).catch((err: NodeJS.ErrnoException) => {
+        throw new StoreOpenError(`the data directory ${dataDir} cannot be made private (chmod 0700): ${err.code ?? err.message}`);
+      });
+    }
     const lock = await acquireLock(dataDir, { writeInfo: !readOnly });
     const release = () => lock.release();
     try {
