@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
-import { fileOf, OPERATOR, testApp, type TestApp } from '../kit/app.ts';
+import { ADMIN, fileOf, OPERATOR, testApp, type TestApp } from '../kit/app.ts';
 
 let t: TestApp | null = null;
 afterEach(async () => {
@@ -42,5 +42,19 @@ describe('import and the store', () => {
     const file = await onDisk(t);
     expect(file.nodes).toHaveLength(500);
     expect(file.nodes[499].password).toBe('p499');
+  });
+
+  it('has deletions and resets on disk by the time the reply says they were done', async () => {
+    t = await testApp();
+    await t.run('import', OPERATOR, [fileOf('servers.txt', lines(0, 4))]);
+    const [a] = t.app.store.nodes();
+    t.app.store.transition({ id: a!.id, from: 'not_tested', to: 'ping_failed', reason: 'test', actor: 't' });
+    expect((await t.run('reset all', OPERATOR)).kind).toBe('ok');
+    expect((await onDisk(t)).nodes[0].status).toBe('not_tested');
+    const first = await t.run('delete ip:10.7.0.1', ADMIN);
+    const rerun = first.kind === 'needsConfirmation' ? first.rerun : '';
+    expect((await t.run(rerun, ADMIN)).kind).toBe('ok');
+    expect(t.port.publicText()).toMatch(/deleted\s+1/);
+    expect((await onDisk(t)).nodes.map((n: { ip: string }) => n.ip)).toEqual(['10.7.0.0', '10.7.0.2', '10.7.0.3']);
   });
 });
