@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -47,7 +47,9 @@ describe('the data directory lock', () => {
     expect(await next(out)).toBe('won');
     await expect(Store.open(dir)).rejects.toThrow(`in use by another Connexa (pid ${holder})`);
     process.kill(holder, 'SIGKILL');
-    while ((await procState(holder)) !== 'Z') await new Promise((r) => setTimeout(r, 20));
+    // The leader shows Z as soon as it has exited; its other threads (which share the descriptors)
+    // may still be exiting. Dead for good: a zombie with no thread left but the leader.
+    while ((await procState(holder)) !== 'Z' || (await readdir(`/proc/${holder}/task`)).length > 1) await new Promise((r) => setTimeout(r, 20));
     expect(() => process.kill(holder, 0)).not.toThrow(); // what fooled the pid-file lock
     expect((await readFile(join(dir, 'connexa.lock'), 'utf8')).trim()).toBe(String(holder));
     const store = await Store.open(dir);
