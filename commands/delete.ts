@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { failed, ok } from '../src/chat/command.ts';
 import { command } from './define.ts';
+import { saved } from './saved.ts';
 import { plural, table } from '../src/chat/render.ts';
 import { requireSelection, selected, selectionCode, selectionWords } from './selection.ts';
 
@@ -35,6 +36,7 @@ export const deleteCommand = command({
     const rows: Array<[string, number]> = [['deleted', deleted.length]];
     if (live.length) rows.push(['of which online/offline, stopped first', live.length]);
     if (busy.length) rows.push(['busy in a running job: kept', busy.length]);
-    return ok(`Delete of ${selectionWords(input)}:\n${table(['result', 'nodes'], rows, [1])}`);
+    const note = deleted.length ? await saved(store) : '';
+    return ok(`Delete of ${selectionWords(input)}:\n${table(['result', 'nodes'], rows, [1])}${note}`);
   },
 });

@@ -10,7 +10,7 @@ import { clean, plural, table } from '../src/chat/render.ts';
 import { FileTooLarge, type IncomingFile } from '../src/chat/types.ts';
 import { csvRows } from '../src/fleet/export.ts';
 import { parseImport } from '../src/fleet/import/index.ts';
-import { applyImport } from '../src/store/apply-import.ts';
+import { applyImportDurably, countNewAccounts } from '../src/store/apply-import.ts';
 
 const SHOWN_REJECTIONS = 10;
 
@@ -45,7 +45,17 @@ export const importCommand = command({
     }
     const parsed = parseImport(bytes, { maxBytes: config.IMPORT_MAX_BYTES });
     if (!parsed.ok) return failed(`${name} was refused: ${parsed.reason}. Nothing was imported.`);
-    const applied = applyImport(store, parsed.records, name);
+    // Refused before anything changes: a store past MAX_NODES could not be reopened in memory.
+    const total = store.nodes().length + countNewAccounts(store, parsed.records);
+    if (total > config.MAX_NODES) {
+      return failed(`${name} was refused: this import would bring the store to ${total.toLocaleString('en-US')} nodes; MAX_NODES is ${config.MAX_NODES.toLocaleString('en-US')}. Nothing was imported; delete nodes or split the list.`);
+    }
+    const saved = await applyImportDurably(store, parsed.records, name);
+    if (!saved.ok) {
+      const why = (saved.error as NodeJS.ErrnoException).code ?? clean(saved.error.message, 200);
+      return failed(`${name} was not imported: the store could not be saved (${why}). Nothing was imported; free disk space or fix DATA_DIR, then import again.`);
+    }
+    const applied = saved.applied;
     ctx.app.log.info('import', { file: name, by: principalOf(ctx.actor), added: applied.added, updated: applied.updated, duplicate: applied.duplicate, rejected: parsed.rejected.length });
     const lines = [
       `Imported **${name}**: **${applied.added} added**, ${applied.updated} updated, ${applied.duplicate} duplicate, ${parsed.rejected.length} rejected` +

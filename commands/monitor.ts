@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { failed, ok } from '../src/chat/command.ts';
 import { plural } from '../src/chat/render.ts';
 import { command } from './define.ts';
+import { saved } from './saved.ts';
 import { countsLine } from './job-report.ts';
 
 export const monitor = command({
@@ -32,10 +33,10 @@ export const monitor = command({
       }
       case 'on':
         m.setEnabled(true);
-        return ok(`Monitor on: online and offline nodes are checked on \`${config.MONITOR_CRON}\`.`);
+        return ok(`Monitor on: online and offline nodes are checked on \`${config.MONITOR_CRON}\`.${await saved(ctx.app.store)}`);
       case 'off':
         m.setEnabled(false);
-        return ok('Monitor off: no scheduled checks until `/connexa monitor on` (a `monitor run` still works).');
+        return ok(`Monitor off: no scheduled checks until \`/connexa monitor on\` (a \`monitor run\` still works).${await saved(ctx.app.store)}`);
       case 'run': {
         const wasRunning = m.running;
         const run = await m.run(`run by ${ctx.actor.name}`);
@@ -62,6 +63,6 @@ export const alerts = command({
     if (positional!.toLowerCase() !== 'here') return failed('say `alerts here` in the channel that should receive the alerts');
     const platform = ctx.conversation.port.platform;
     ctx.app.store.setSetting(`alerts.where.${platform}`, ctx.conversation.where.key);
-    return ok(`Monitor alerts on ${platform} now go to this channel.`);
+    return ok(`Monitor alerts on ${platform} now go to this channel.${await saved(ctx.app.store)}`);
   },
 });

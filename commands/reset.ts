@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { failed, ok } from '../src/chat/command.ts';
 import { command } from './define.ts';
+import { saved } from './saved.ts';
 import { plural, table } from '../src/chat/render.ts';
 import { canRun } from '../src/fleet/status-machine.ts';
 import { principalOf } from '../src/chat/roles.ts';
@@ -35,6 +36,7 @@ export const reset = command({
     const rows: Array<[string, number]> = [['reset to not_tested', counts.reset], ['already not_tested', counts.unchanged]];
     if (counts.online) rows.push(['online: skipped (stop them first)', counts.online]);
     if (counts.busy) rows.push(['busy in a running job: skipped', counts.busy]);
-    return ok(`Reset ${plural(nodes.length, 'selected node')} (${selectionWords(input)}):\n${table(['result', 'nodes'], rows, [1])}`);
+    const note = counts.reset ? await saved(store) : '';
+    return ok(`Reset ${plural(nodes.length, 'selected node')} (${selectionWords(input)}):\n${table(['result', 'nodes'], rows, [1])}${note}`);
   },
 });

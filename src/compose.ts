@@ -35,6 +35,7 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
     onWriteOk: () => void alerts.clear('store-write', { text: '✅ Connexa can save its data again; nothing was lost.' }),
   });
   storeRef = store;
+  if (store.readOnly) log.warn(`read-only mode: ${config.dataDir} cannot be written (${store.readOnly}); stats and list work, commands that change data are refused`);
   for (const id of store.openReport.interruptedJobs) log.warn('a job was interrupted by a restart', { job: id });
   const registry = new CommandRegistry(COMMANDS);
   const jobs = new JobRunner(store, log);
@@ -77,7 +78,8 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
       await jobs.idle();
       // Services stop with the process (nothing is revoked); the next long-running start restores them.
       await services.close();
-      await store.close();
+      // A failed last write was already reported (onWriteError, and the command that needed it).
+      await store.close().catch(() => {});
     },
   };
 }

@@ -72,6 +72,8 @@ export const configSchema = z.object({
   MONITOR_FAILS: withDefault(int(1, 100, 'a whole number from 1 to 100'), 3),
   SECRETS_DELIVERY: withDefault(z.enum(['dm', 'thread'], { error: 'dm or thread' }), 'dm'),
   IMPORT_MAX_BYTES: withDefault(int(1024, 200 * 1024 * 1024, 'a size in bytes from 1024 to 209715200'), 20 * 1024 * 1024),
+  // A store must stay small enough to be read back into memory at start-up (1.6 M nodes made 584 MB).
+  MAX_NODES: withDefault(int(1, 1_000_000, 'a whole number from 1 to 1000000'), 250_000),
   LOG_LEVEL: withDefault(z.enum(['debug', 'info', 'warn', 'error'], { error: 'debug, info, warn or error' }), 'info'),
 });
 

@@ -6,7 +6,7 @@ import { AdapterStartError } from './chat/adapter-start-error.ts';
 import type { Actor } from './chat/types.ts';
 import { compose, type Composed } from './compose.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { StoreFileCorrupt } from './store/store.ts';
+import { StoreOpenError } from './store/store.ts';
 import { StoreLocked } from './store/lock.ts';
 
 /**
@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof StoreFileCorrupt || err instanceof StoreLocked || err instanceof AdapterStartError) {
+    if (err instanceof ConfigError || err instanceof StoreOpenError || err instanceof StoreLocked || err instanceof AdapterStartError) {
       process.stderr.write(`connexa: ${err.message}\n`);
       return 2;
     }

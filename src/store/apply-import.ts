@@ -46,3 +46,41 @@ export function applyImport(store: Store, records: readonly NodeFields[], source
   counts.added = addedNodes.length;
   return { ...counts, addedNodes, updatedNodes };
 }
+
+/** How many new accounts (ip + login not in the store, counted once) `records` would add. */
+export function countNewAccounts(store: Store, records: readonly NodeFields[]): number {
+  const seen = new Set<string>();
+  for (const rec of records) {
+    const key = `${rec.ip}\u0000${rec.login}`;
+    if (seen.has(key) || store.onIp(rec.ip).some((n) => n.login === rec.login)) continue;
+    seen.add(key);
+  }
+  return seen.size;
+}
+
+/**
+ * Applies an import and waits until it is on disk, so that a reply saying "imported" is true even
+ * if the process dies right after it. When the write fails (disk full, read-only) the import is
+ * taken back out of memory and the error returned: it is reported as not done, and a later retry of
+ * the store's write does not bring it back behind the operator's back.
+ */
+export async function applyImportDurably(
+  store: Store,
+  records: readonly NodeFields[],
+  source: string,
+): Promise<{ ok: true; applied: ReturnType<typeof applyImport> } | { ok: false; error: Error }> {
+  const before = new Map<FleetNode, string>();
+  for (const rec of records) for (const n of store.onIp(rec.ip)) if (n.login === rec.login) before.set(n, n.password);
+  const applied = applyImport(store, records, source);
+  try {
+    await store.flush();
+    return { ok: true, applied };
+  } catch (err) {
+    store.deleteNodes(applied.addedNodes.map((n) => n.id));
+    for (const n of applied.updatedNodes) {
+      const old = before.get(n);
+      if (old !== undefined && store.get(n.id) === n) store.patchNode(n.id, { password: old });
+    }
+    return { ok: false, error: err as Error };
+  }
+}

@@ -1,9 +1,14 @@
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
+import { JsonObjectReader, JsonSyntaxError } from './json-stream.ts';
+
+/** The store cannot be opened; the message is one line for the operator (start-up exits 2). */
+export class StoreOpenError extends Error {}
 
 /** The file exists but cannot be read as our JSON: start-up must stop and the file must be left alone. */
-export class StoreFileCorrupt extends Error {}
+export class StoreFileCorrupt extends StoreOpenError {}
 
 /**
  * A lowdb adapter that writes atomically (temp file, fsync, rename) with mode 0600. lowdb's own
@@ -31,19 +36,24 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     this.serialize = serialize;
   }
 
+  /** Bytes per chunk when reading (tests make it tiny). */
+  readChunkBytes = 1 << 20;
+
   async read(): Promise<T | null> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
+    // Streamed: the file is never one string (V8 caps strings at ~512 MB).
+    const reader = new JsonObjectReader();
     let raw: unknown;
     try {
-      raw = JSON.parse(text);
+      for await (const chunk of createReadStream(this.path, { encoding: 'utf8', highWaterMark: this.readChunkBytes })) reader.feed(chunk as string);
+      raw = reader.end();
     } catch (err) {
-      throw new StoreFileCorrupt(`${this.path} is not valid JSON (${(err as Error).message}); it was left untouched — restore it from a backup or move it away to start empty`);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return null;
+      if (err instanceof JsonSyntaxError) {
+        throw new StoreFileCorrupt(`${this.path} is not valid JSON (${err.message}); it was left untouched — restore it from a backup or move it away to start empty`);
+      }
+      if (err instanceof RangeError) throw new StoreFileCorrupt(`${this.path} is too large to read (${err.message}); it was left untouched`);
+      throw new StoreOpenError(`${this.path} cannot be read: ${code ?? (err as Error).message}`);
     }
     return this.parse(raw);
   }

@@ -1,14 +1,15 @@
-import { chmod, mkdir, readdir, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chmod, mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { HISTORY_LIMIT, newNode, type FleetNode, type NodeFields, type Status } from '../fleet/node.ts';
 import { isLegalChange } from '../fleet/status-machine.ts';
-import { AtomicJsonFile, StoreFileCorrupt } from './atomic-file.ts';
+import { AtomicJsonFile, StoreFileCorrupt, StoreOpenError } from './atomic-file.ts';
 import { acquireLock } from './lock.ts';
 import { migrate } from './migrations.ts';
 import { AUDIT_LIMIT, emptyStore, storeSchema, type AuditEntry, type JobRecord, type StoreData } from './schema.ts';
 
-export { StoreFileCorrupt };
+export { StoreFileCorrupt, StoreOpenError };
 
 export interface StoreOptions {
   /**
@@ -21,6 +22,8 @@ export interface StoreOptions {
   /** Called after a successful write that followed a failed one. */
   onWriteOk?: () => void;
   now?: () => string;
+  /** Bytes per chunk when the file is read at open (tests make it tiny). */
+  readChunkBytes?: number;
 }
 
 export type NodePatch = Partial<Omit<FleetNode, 'id' | 'status' | 'history' | 'createdAt'>>;
@@ -61,6 +64,11 @@ export class Store {
   private dirty = false;
   private closed = false;
   lastWriteError: Error | null = null;
+  /**
+   * Set when DATA_DIR cannot be written (a read-only mount, no permission): the store is read and
+   * served, changes stay in memory and are never written; commands that change data are refused.
+   */
+  readOnly: string | null = null;
 
   /**
    * Each node's JSON text, kept until the node changes: a write re-serialises only what changed
@@ -75,13 +83,13 @@ export class Store {
   private readonly db: Low<StoreData>;
   private readonly file: AtomicJsonFile<StoreData>;
   private readonly releaseLock: () => void;
-  private readonly opts: Required<Omit<StoreOptions, 'onWriteError' | 'onWriteOk'>> & Pick<StoreOptions, 'onWriteError' | 'onWriteOk'>;
+  private readonly opts: Required<Pick<StoreOptions, 'flushDelayMs' | 'now'>> & Pick<StoreOptions, 'onWriteError' | 'onWriteOk'>;
   readonly openReport: { interruptedJobs: string[]; migratedFrom: number | null; created: boolean };
   private constructor(
     db: Low<StoreData>,
     file: AtomicJsonFile<StoreData>,
     releaseLock: () => void,
-    opts: Required<Omit<StoreOptions, 'onWriteError' | 'onWriteOk'>> & Pick<StoreOptions, 'onWriteError' | 'onWriteOk'>,
+    opts: Required<Pick<StoreOptions, 'flushDelayMs' | 'now'>> & Pick<StoreOptions, 'onWriteError' | 'onWriteOk'>,
     /** What open() found: jobs it marked interrupted, the version it migrated from. */
     openReport: { interruptedJobs: string[]; migratedFrom: number | null; created: boolean },
   ) {
@@ -95,12 +103,22 @@ export class Store {
 
   /** Opens DATA_DIR/connexa.json; throws StoreFileCorrupt (never overwriting) when it cannot be read. */
   static async open(dataDir: string, options: StoreOptions = {}): Promise<Store> {
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    await chmod(dataDir, 0o700);
-    const release = acquireLock(join(dataDir, 'connexa.lock'));
+    try {
+      await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new StoreOpenError(`the data directory ${dataDir} cannot be created: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    const readOnly = await notWritable(dataDir);
+    if (!readOnly) {
+      await chmod(dataDir, 0o700).catch((err: NodeJS.ErrnoException) => {
+        throw new StoreOpenError(`the data directory ${dataDir} cannot be made private (chmod 0700): ${err.code ?? err.message}`);
+      });
+    }
+    const lock = await acquireLock(dataDir, { writeInfo: !readOnly });
+    const release = () => lock.release();
     try {
       // A crash in the middle of a write leaves its temp file; the real file is intact (rename is atomic).
-      for (const name of await readdir(dataDir)) {
+      for (const name of readOnly ? [] : await readdir(dataDir)) {
         if (/^\.connexa\.json\.\d+\.tmp$/.test(name)) await unlink(join(dataDir, name)).catch(() => {});
       }
       const now = options.now ?? (() => new Date().toISOString());
@@ -118,6 +136,7 @@ export class Store {
         }
         return parsed.data;
       }, (data) => store!.serialize(data));
+      if (options.readChunkBytes) file.readChunkBytes = options.readChunkBytes;
       const db = new Low<StoreData>(file, emptyStore(now()));
       const existing = await file.read();
       const created = existing === null;
@@ -132,7 +151,8 @@ export class Store {
         }
       }
       store = new Store(db, file, release, { flushDelayMs: options.flushDelayMs ?? 1000, now, onWriteError: options.onWriteError, onWriteOk: options.onWriteOk }, { interruptedJobs: interrupted, migratedFrom, created });
-      if (created || interrupted.length > 0 || migratedFrom !== null) {
+      store.readOnly = readOnly;
+      if (!readOnly && (created || interrupted.length > 0 || migratedFrom !== null)) {
         store.dirty = true;
         await store.flush();
       }
@@ -322,7 +342,7 @@ export class Store {
       this.timer = null;
     }
     while (this.writing) await this.writing;
-    if (!this.dirty) return;
+    if (!this.dirty || this.readOnly) return;
     this.dirty = false;
     this.writing = this.db.write().then(
       () => {
@@ -359,7 +379,7 @@ export class Store {
 
   private changed(): void {
     this.dirty = true;
-    if (this.timer || this.closed) return;
+    if (this.timer || this.closed || this.readOnly) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.flush().catch(() => {
@@ -438,6 +458,18 @@ export class Store {
   private pushHistory(node: FleetNode, entry: FleetNode['history'][number]): void {
     node.history.push(entry);
     if (node.history.length > HISTORY_LIMIT) node.history.splice(0, node.history.length - HISTORY_LIMIT);
+  }
+}
+
+/** Why `dir` cannot be written (EROFS, EACCES), or null when it can. */
+async function notWritable(dir: string): Promise<string | null> {
+  try {
+    await access(dir, constants.W_OK);
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return code;
+    throw err;
   }
 }
 

@@ -1,9 +1,9 @@
 // Disk full and a read-only data directory while a job writes results: a clear alert, the data
 // kept in memory, no corrupted file, and recovery once space is back. Needs root (mount tmpfs).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compose, type Composed } from '../../src/compose.ts';
 import { parseConfig } from '../../src/config.ts';
@@ -92,5 +92,80 @@ describe('the store on a failing disk', () => {
     execFileSync('mount', ['-o', 'remount,rw', mnt]);
     await c.app.store.flush();
     expect(JSON.parse(readFileSync(join(mnt, 'data', 'connexa.json'), 'utf8')).nodes).toHaveLength(2);
+  });
+});
+
+/** Runs the real `connexa` program (one-shot, or piped lines) on the tmpfs data directory. */
+function connexa(args: string[], stdin = ''): Promise<{ code: number | null; out: string; err: string }> {
+  const cwd = mkdtempSync(join(tmpdir(), 'cnx-disk-cwd-'));
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [resolve('bin/connexa.js'), ...args], { cwd, env: { PATH: process.env.PATH ?? '', HOME: cwd, DATA_DIR: join(mnt, 'data') }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', fail);
+    child.on('close', (code) => {
+      rmSync(cwd, { recursive: true, force: true });
+      done({ code, out, err });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+function serverList(lines: string): string {
+  const d = mkdtempSync(join(tmpdir(), 'cnx-disk-list-'));
+  writeFileSync(join(d, 'list.txt'), lines);
+  return join(d, 'list.txt');
+}
+
+describe('the connexa command on a failing disk', () => {
+  it('reports a one-shot import on a full disk as not imported, without a stack trace, and leaves the store file as it was', async () => {
+    const first = serverList('203.0.113.5:alice:pw1\n');
+    expect((await connexa(['import', first])).code).toBe(0);
+    const good = readFileSync(join(mnt, 'data', 'connexa.json'), 'utf8');
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${join(mnt, 'filler')}`, 'bs=4k', 'count=2000'], { stdio: 'ignore' });
+    } catch {
+      /* ENOSPC is the point */
+    }
+    const list = serverList(Array.from({ length: 200 }, (_, i) => `10.9.${i >> 8}.${i & 255}:u${i}:p${i}\n`).join(''));
+    const run = await connexa(['import', list]);
+    expect(run.code).toBe(1);
+    const all = run.out + run.err;
+    expect(all).not.toMatch(/Imported/);
+    expect(all).toMatch(/list\.txt was not imported: the store could not be saved \(ENOSPC\)/);
+    expect(all).not.toMatch(/fatal|\n\s+at /);
+    expect(readFileSync(join(mnt, 'data', 'connexa.json'), 'utf8')).toBe(good);
+    // Space comes back: nothing of the failed import appears, and it can be imported again.
+    rmSync(join(mnt, 'filler'));
+    expect((await connexa(['stats'])).out).toMatch(/\b1 nodes/);
+    expect((await connexa(['import', list])).out).toMatch(/200 added/);
+    rmSync(dirname(first), { recursive: true });
+    rmSync(dirname(list), { recursive: true });
+  });
+
+  it('serves stats and list from a read-only data directory, says so once, and refuses commands that write with one line', async () => {
+    const list = serverList('203.0.113.5:alice:pw1\n203.0.113.6:bob:pw2\n');
+    expect((await connexa(['import', list])).code).toBe(0);
+    const before = readFileSync(join(mnt, 'data', 'connexa.json'), 'utf8');
+    execFileSync('mount', ['-o', 'remount,ro', mnt]);
+    const stats = await connexa(['stats']);
+    expect(stats.code).toBe(0);
+    expect(stats.out).toMatch(/2 nodes/);
+    expect(stats.err.trimEnd().split('\n')).toEqual([expect.stringMatching(/read-only mode: .* cannot be written \(EROFS\); stats and list work/)]);
+    const listed = await connexa(['list']);
+    expect(listed.code).toBe(0);
+    expect(listed.out).toMatch(/203\.0\.113\.6\s+bob/);
+    const piped = await connexa([], 'stats\nlist\nreset all\n');
+    expect(piped.err.match(/read-only mode/g)).toHaveLength(1);
+    for (const args of [['import', list], ['reset', 'all'], ['delete', 'all']]) {
+      const run = await connexa(args);
+      expect(run.code).toBe(1);
+      const said = (run.out + run.err).trimEnd().split('\n').filter((l) => !/read-only mode/.test(l));
+      expect(said).toEqual([expect.stringMatching(new RegExp(`\`${args[0]}\` is refused: the data directory .* is read-only \\(EROFS\\)`))]);
+    }
+    expect(readFileSync(join(mnt, 'data', 'connexa.json'), 'utf8')).toBe(before);
+    rmSync(dirname(list), { recursive: true });
   });
 });

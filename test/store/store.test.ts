@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -154,18 +154,22 @@ describe('store', () => {
     store.updateJob(job.id, { done: 4 });
     store.transition({ id: n!.id, from: 'not_tested', to: 'ping_ok', reason: 'ok', actor: job.id });
     await store.flush();
-    // Simulate a crash: no close(), the lock is left behind by a "dead" pid.
-    await writeFile(join(dir, 'connexa.lock'), '999999');
-    const again = await Store.open(dir);
+    // Simulate a crash: no close(); what the next process finds is the file as written and a pid
+    // file naming a dead process (the crashed process's lock itself dies with it).
+    const after = join(dir, 'after-crash');
+    await mkdir(after);
+    await copyFile(join(dir, 'connexa.json'), join(after, 'connexa.json'));
+    await writeFile(join(after, 'connexa.lock'), '999999');
+    const again = await Store.open(after);
     expect(again.openReport.interruptedJobs).toEqual([job.id]);
     expect(again.jobs()[0]).toMatchObject({ state: 'interrupted', done: 4, note: 'interrupted by a restart after 4 of 10' });
     expect(again.get(n!.id)!.status).toBe('ping_ok');
     await again.close();
+    await store.close();
   });
 
-  it('refuses a second process on the same data directory', async () => {
+  it('refuses a second opener on the same data directory', async () => {
     const store = await Store.open(dir);
-    await writeFile(join(dir, 'connexa.lock'), String(process.ppid)); // a live process that is not us
     await expect(Store.open(dir)).rejects.toThrow(StoreLocked);
     await store.close();
   });
