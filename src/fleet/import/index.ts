@@ -5,7 +5,7 @@
 //   ip - login:password - State/City ZIP | time, ip:login:password[:country:state:zip]); CSV
 //   blocks that start with a header row.
 // Deduplication is not done here: the store-side merge decides added / updated / duplicate.
-import { detectCsvHeader, readCsvRecord, rowFields, type CsvHeader } from './csv.ts';
+import { detectCsvHeader, MAX_CSV_LINE_CHARS, readCsvRecord, rowFields, type CsvHeader } from './csv.ts';
 import { IP_ANYWHERE_RE, isDataLine } from './ip.ts';
 import { KvBlock, matchKeyValue, type KvMatch, type LineRef } from './keyvalue.ts';
 import { parseDataLine } from './lines.ts';
@@ -75,7 +75,7 @@ class Parser {
         this.skipped++;
         continue;
       }
-      if (raw.length > MAX_LINE_CHARS) {
+      if (raw.length > (this.csv ? MAX_CSV_LINE_CHARS : MAX_LINE_CHARS)) {
         this.tooLong(t, at);
         continue;
       }
