@@ -45,13 +45,26 @@ export const importCommand = command({
     }
     const parsed = parseImport(bytes, { maxBytes: config.IMPORT_MAX_BYTES });
     if (!parsed.ok) return failed(`${name} was refused: ${parsed.reason}. Nothing was imported.`);
+    // IPv6 only, base64, /etc/passwd: not one line looked like a server. That is a failure, not "0 added".
+    if (!parsed.records.length && !parsed.rejected.length) {
+      return failed(`nothing found in ${name}: none of its ${plural(parsed.lines, 'line')} is a server in a known format (IPv4 address, login, password; \`help import\`). Nothing was imported.`);
+    }
     const applied = applyImport(store, parsed.records, name);
-    ctx.app.log.info('import', { file: name, by: principalOf(ctx.actor), added: applied.added, updated: applied.updated, duplicate: applied.duplicate, rejected: parsed.rejected.length });
+    ctx.app.log.info('import', { file: name, by: principalOf(ctx.actor), added: applied.added, updated: applied.updated, duplicate: applied.duplicate, conflicts: applied.conflicts.length, rejected: parsed.rejected.length });
+    const conflicting = applied.conflicts.length ? `, ${applied.conflicts.length} in conflict` : '';
     const lines = [
-      `Imported **${name}**: **${applied.added} added**, ${applied.updated} updated, ${applied.duplicate} duplicate, ${parsed.rejected.length} rejected` +
+      `Imported **${name}**: **${applied.added} added**, ${applied.updated} updated, ${applied.duplicate} duplicate${conflicting}, ${parsed.rejected.length} rejected` +
         ` (${plural(parsed.lines, 'line')}, ${parsed.skipped} blank/comment/header).`,
     ];
     if (applied.updated) lines.push('Updated means a new password for a known IP and login; re-test those nodes.');
+    if (applied.conflicts.length) {
+      // Line numbers only: the reply is public.
+      const shown = applied.conflicts.slice(0, SHOWN_REJECTIONS).map((c) => [c.lines.join(', '), c.lines[c.lines.length - 1]!]);
+      lines.push(
+        `Conflicts: the same IP and login with different passwords in this file; the last line won${applied.conflicts.length > SHOWN_REJECTIONS ? ` (first ${SHOWN_REJECTIONS} of ${applied.conflicts.length})` : ''}:\n` +
+          table(['lines', 'kept'], shown, [1], 100),
+      );
+    }
     const files = [];
     if (parsed.rejected.length) {
       // Line numbers and reasons only: a rejected line may carry a password, and this reply is public.
