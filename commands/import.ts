@@ -9,8 +9,8 @@ import { principalOf } from '../src/chat/roles.ts';
 import { clean, plural, table } from '../src/chat/render.ts';
 import { FileTooLarge, type IncomingFile } from '../src/chat/types.ts';
 import { csvRows } from '../src/fleet/export.ts';
-import { parseImport } from '../src/fleet/import/index.ts';
-import { applyImport } from '../src/store/apply-import.ts';
+import { parseImportSliced } from '../src/fleet/import/index.ts';
+import { applyImportSliced } from '../src/store/apply-import.ts';
 
 const SHOWN_REJECTIONS = 10;
 
@@ -43,13 +43,14 @@ export const importCommand = command({
       if (err instanceof FileTooLarge) return failed(`${err.message}. Nothing was imported; split the list into smaller files.`);
       return failed(`could not read ${name}: ${clean((err as Error).message, 200)}. Nothing was imported.`);
     }
-    const parsed = parseImport(bytes, { maxBytes: config.IMPORT_MAX_BYTES });
+    // Parsed and applied in slices that yield: a big file must not stall the chat connections.
+    const parsed = await parseImportSliced(bytes, { maxBytes: config.IMPORT_MAX_BYTES });
     if (!parsed.ok) return failed(`${name} was refused: ${parsed.reason}. Nothing was imported.`);
     // IPv6 only, base64, /etc/passwd: not one line looked like a server. That is a failure, not "0 added".
     if (!parsed.records.length && !parsed.rejected.length) {
       return failed(`nothing found in ${name}: none of its ${plural(parsed.lines, 'line')} is a server in a known format (IPv4 address, login, password; \`help import\`). Nothing was imported.`);
     }
-    const applied = applyImport(store, parsed.records, name);
+    const applied = await applyImportSliced(store, parsed.records, name);
     ctx.app.log.info('import', { file: name, by: principalOf(ctx.actor), added: applied.added, updated: applied.updated, duplicate: applied.duplicate, conflicts: applied.conflicts.length, rejected: parsed.rejected.length });
     const conflicting = applied.conflicts.length ? `, ${applied.conflicts.length} in conflict` : '';
     const lines = [

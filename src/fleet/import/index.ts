@@ -34,6 +34,24 @@ export function parseImport(input: Buffer | string, opts: { maxBytes?: number } 
   return new Parser(splitLines(decoded.text)).run();
 }
 
+/** How long one slice of parsing may hold the event loop before it yields. */
+export const PARSE_SLICE_MS = 15;
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * parseImport in slices of about PARSE_SLICE_MS, yielding to the event loop between them, so a big
+ * file does not stall the chat connections (a platform waits at most 3 s for an answer).
+ * Same outcome as parseImport.
+ */
+export async function parseImportSliced(input: Buffer | string, opts: { maxBytes?: number } = {}): Promise<ParseOutcome> {
+  const decoded = decodeInput(input, opts.maxBytes ?? MAX_IMPORT_BYTES);
+  if (!decoded.ok) return decoded;
+  await yieldToLoop();
+  const parser = new Parser(splitLines(decoded.text));
+  while (!parser.step(performance.now() + PARSE_SLICE_MS)) await yieldToLoop();
+  return parser.finish();
+}
+
 /** `---`, `=====`, `***`: ends the current block. */
 const SEPARATOR_RE = /^(?:[-=_~*—–]\s*){3,}$/;
 /** `> PPTP_SVOIM_VPN:`: a section header naming where the following records came from. */
@@ -59,9 +77,30 @@ class Parser {
 
   constructor(private readonly lines: string[]) {}
 
+  /** Next line to read (0-based). */
+  private next = 0;
+
   run(): ParseOutcome {
+    this.step(Infinity);
+    return this.finish();
+  }
+
+  finish(): ParseOutcome {
+    this.endBlocks();
+    return { ok: true, records: this.records, rejected: this.rejected, skipped: this.skipped, lines: this.lines.length };
+  }
+
+  /** Reads lines until the end (true) or until `until` (a performance.now() time) has passed (false). */
+  step(until: number): boolean {
     const { lines } = this;
-    for (let i = 0; i < lines.length; i++) {
+    let i = this.next;
+    let read = 0;
+    for (; i < lines.length; i++) {
+      // The clock is read every 512 lines: cheap, and a slice overshoots by well under a millisecond.
+      if ((++read & 511) === 0 && performance.now() > until) {
+        this.next = i;
+        return false;
+      }
       const raw = lines[i]!;
       const at: LineRef = { line: i + 1, text: raw };
       let t = raw.trim();
@@ -109,8 +148,8 @@ class Parser {
       }
       this.line(t, at);
     }
-    this.endBlocks();
-    return { ok: true, records: this.records, rejected: this.rejected, skipped: this.skipped, lines: lines.length };
+    this.next = i;
+    return true;
   }
 
   /** Everything that is not blank, comment, separator, CSV row or section header. */
