@@ -6,6 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseImport, parseImportSliced } from '../../src/fleet/import/index.ts';
 import { applyImport, applyImportSliced } from '../../src/store/apply-import.ts';
 import { Store } from '../../src/store/store.ts';
+import { splitLines, splitLinesSliced } from '../../src/fleet/import/text.ts';
+import { seededRandom } from '../kit/random.ts';
 
 /** Counts event-loop turns (setImmediate callbacks) until stopped. */
 function loopTurns(): { stop(): number } {
@@ -52,6 +54,22 @@ describe('a big import does not hold the event loop', () => {
     const sliced = await parseImportSliced(text);
     expect(turns.stop()).toBeGreaterThan(1);
     expect(sliced).toStrictEqual(whole);
+  });
+
+  it('splits lines in slices exactly as in one piece (CRLF, CR, LF, a final break or none)', async () => {
+    const rnd = seededRandom(7);
+    const parts = ['a', 'bc', '', ' ', '\r\n', '\r', '\n', '\n\r', '😀'];
+    for (let k = 0; k < 50; k++) {
+      let text = '';
+      const n = Math.floor(rnd() * 30_000);
+      for (let i = 0; i < n; i++) text += parts[Math.floor(rnd() * parts.length)]!;
+      let pauses = 0;
+      const sliced = await splitLinesSliced(text, -1, async () => {
+        pauses++;
+      });
+      expect(sliced).toEqual(splitLines(text));
+      if (sliced.length > 4096) expect(pauses).toBeGreaterThan(0);
+    }
   });
 
   it('applies in slices that yield, with the result of applyImport, and two imports at once do not interleave', async () => {

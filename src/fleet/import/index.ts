@@ -10,7 +10,7 @@ import { IP_ANYWHERE_RE, isDataLine } from './ip.ts';
 import { KvBlock, matchKeyValue, type KvMatch, type LineRef } from './keyvalue.ts';
 import { parseDataLine } from './lines.ts';
 import { buildRecord, type FieldName, type ImportRecord, type RawFields } from './record.ts';
-import { decodeInput, MAX_LINE_CHARS, reportText, splitLines } from './text.ts';
+import { decodeInput, MAX_LINE_CHARS, reportText, splitLines, splitLinesSliced } from './text.ts';
 
 export { MAX_FIELD_CHARS, MAX_LINE_CHARS } from './text.ts';
 
@@ -47,7 +47,7 @@ export async function parseImportSliced(input: Buffer | string, opts: { maxBytes
   const decoded = decodeInput(input, opts.maxBytes ?? MAX_IMPORT_BYTES);
   if (!decoded.ok) return decoded;
   await yieldToLoop();
-  const parser = new Parser(splitLines(decoded.text));
+  const parser = new Parser(await splitLinesSliced(decoded.text, PARSE_SLICE_MS, yieldToLoop));
   while (!parser.step(performance.now() + PARSE_SLICE_MS)) await yieldToLoop();
   return parser.finish();
 }
