@@ -75,7 +75,11 @@ class Parser {
    */
   private section: { provider: string; used: boolean } | null = null;
 
-  constructor(private readonly lines: string[]) {}
+  private readonly lines: string[];
+
+  constructor(lines: string[]) {
+    this.lines = lines;
+  }
 
   /** Next line to read (0-based). */
   private next = 0;
