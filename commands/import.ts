@@ -9,7 +9,7 @@ import { principalOf } from '../src/chat/roles.ts';
 import { clean, plural, table } from '../src/chat/render.ts';
 import { FileTooLarge, type IncomingFile } from '../src/chat/types.ts';
 import { csvRows } from '../src/fleet/export.ts';
-import { parseImport } from '../src/fleet/import/index.ts';
+import { parseImportSliced } from '../src/fleet/import/index.ts';
 import { applyImportDurably, countNewAccounts } from '../src/store/apply-import.ts';
 
 const SHOWN_REJECTIONS = 10;
@@ -43,8 +43,13 @@ export const importCommand = command({
       if (err instanceof FileTooLarge) return failed(`${err.message}. Nothing was imported; split the list into smaller files.`);
       return failed(`could not read ${name}: ${clean((err as Error).message, 200)}. Nothing was imported.`);
     }
-    const parsed = parseImport(bytes, { maxBytes: config.IMPORT_MAX_BYTES });
+    // Parsed and applied in slices that yield: a big file must not stall the chat connections.
+    const parsed = await parseImportSliced(bytes, { maxBytes: config.IMPORT_MAX_BYTES });
     if (!parsed.ok) return failed(`${name} was refused: ${parsed.reason}. Nothing was imported.`);
+    // IPv6 only, base64, /etc/passwd: not one line looked like a server. That is a failure, not "0 added".
+    if (!parsed.records.length && !parsed.rejected.length) {
+      return failed(`nothing found in ${name}: none of its ${plural(parsed.lines, 'line')} is a server in a known format (IPv4 address, login, password; \`help import\`). Nothing was imported.`);
+    }
     // Refused before anything changes: a store past MAX_NODES could not be reopened in memory.
     const total = store.nodes().length + countNewAccounts(store, parsed.records);
     if (total > config.MAX_NODES) {
@@ -56,12 +61,21 @@ export const importCommand = command({
       return failed(`${name} was not imported: the store could not be saved (${why}). Nothing was imported; free disk space or fix DATA_DIR, then import again.`);
     }
     const applied = saved.applied;
-    ctx.app.log.info('import', { file: name, by: principalOf(ctx.actor), added: applied.added, updated: applied.updated, duplicate: applied.duplicate, rejected: parsed.rejected.length });
+    ctx.app.log.info('import', { file: name, by: principalOf(ctx.actor), added: applied.added, updated: applied.updated, duplicate: applied.duplicate, conflicts: applied.conflicts.length, rejected: parsed.rejected.length });
+    const conflicting = applied.conflicts.length ? `, ${applied.conflicts.length} in conflict` : '';
     const lines = [
-      `Imported **${name}**: **${applied.added} added**, ${applied.updated} updated, ${applied.duplicate} duplicate, ${parsed.rejected.length} rejected` +
+      `Imported **${name}**: **${applied.added} added**, ${applied.updated} updated, ${applied.duplicate} duplicate${conflicting}, ${parsed.rejected.length} rejected` +
         ` (${plural(parsed.lines, 'line')}, ${parsed.skipped} blank/comment/header).`,
     ];
     if (applied.updated) lines.push('Updated means a new password for a known IP and login; re-test those nodes.');
+    if (applied.conflicts.length) {
+      // Line numbers only: the reply is public.
+      const shown = applied.conflicts.slice(0, SHOWN_REJECTIONS).map((c) => [c.lines.join(', '), c.lines[c.lines.length - 1]!]);
+      lines.push(
+        `Conflicts: the same IP and login with different passwords in this file; the last line won${applied.conflicts.length > SHOWN_REJECTIONS ? ` (first ${SHOWN_REJECTIONS} of ${applied.conflicts.length})` : ''}:\n` +
+          table(['lines', 'kept'], shown, [1], 100),
+      );
+    }
     const files = [];
     if (parsed.rejected.length) {
       // Line numbers and reasons only: a rejected line may carry a password, and this reply is public.

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { COMMANDS } from '../commands/index.ts';
 import type { App } from './app.ts';
-import { Dispatcher, outcomeDetail, redactCommandLine } from './chat/dispatcher.ts';
+import { auditWord, Dispatcher, outcomeDetail, redactCommandLine } from './chat/dispatcher.ts';
 import { CommandRegistry } from './chat/registry.ts';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -57,14 +57,14 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
         at: new Date().toISOString(),
         actor: e.actor,
         platform: e.platform,
-        command: e.outcome.command ?? e.commandLine.split(/\s+/)[0] ?? '',
+        command: e.outcome.command ?? auditWord(e.commandLine),
         args: redactCommandLine(e.commandLine).slice(0, 500),
         outcome: e.outcome.kind,
         detail: outcomeDetail(e.outcome)?.slice(0, 300) ?? null,
         ms: e.ms,
       });
     },
-    onError: (err, line) => log.error('command crashed', { error: err instanceof Error ? err.stack ?? err.message : String(err), command: line.split(/\s+/)[0] }),
+    onError: (err, line) => log.error('command crashed', { error: err instanceof Error ? err.stack ?? err.message : String(err), command: auditWord(line) }),
   });
   return {
     app,

@@ -38,6 +38,22 @@ export function redactCommandLine(line: string): string {
   return line.replace(/\b([a-z_-]*(?:pass(?:word)?|secret|token|key)[a-z_-]*)=("[^"]*"|'[^']*'|\S*)/gi, '$1=[redacted]');
 }
 
+/** Longest command word kept as given in the audit trail and logs; longer ones are cut with a marker. */
+export const MAX_AUDIT_WORD = 64;
+
+/**
+ * The command word of a line, capped: an unknown word is whatever the sender typed, and anyone may
+ * send one, so its size must not reach the store (a 200,000-character word would be kept whole).
+ */
+export function auditWord(commandLine: string): string {
+  const m = /^\S*/.exec(commandLine)![0];
+  if (m.length <= MAX_AUDIT_WORD) return m;
+  let end = MAX_AUDIT_WORD;
+  const last = m.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--; // do not split a surrogate pair
+  return `${m.slice(0, end)}…[${m.length} characters]`;
+}
+
 /** A short description of an outcome for the audit trail. */
 export function outcomeDetail(o: DispatchOutcome): string | null {
   switch (o.kind) {
@@ -80,7 +96,7 @@ export class Dispatcher<Services> {
       outcome = await this.run(commandLine, inv, conversation);
     } catch (err) {
       this.opts.onError?.(err, commandLine);
-      outcome = { kind: 'error', command: commandLine.split(/\s+/)[0] ?? '', message: 'an internal error stopped the command; it is in the bot log' };
+      outcome = { kind: 'error', command: auditWord(commandLine), message: 'an internal error stopped the command; it is in the bot log' };
     }
     try {
       await this.render(outcome, conversation);

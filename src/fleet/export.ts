@@ -1,3 +1,4 @@
+import { guardCell } from './import/csv.ts';
 import type { FleetNode } from './node.ts';
 
 /** CSV columns: the node record's own field names, nested ones dotted (pptp.latencyMs). */
@@ -14,10 +15,12 @@ function field(node: FleetNode, column: string): unknown {
   return top && typeof top === 'object' ? (top as Record<string, unknown>)[b] : null;
 }
 
-/** RFC 4180 quoting, and a leading quote on cells a spreadsheet would run as a formula. */
+/**
+ * RFC 4180 quoting, and a leading `'` on cells a spreadsheet would run as a formula (and on cells
+ * starting with `'`): the importer takes exactly that one `'` off again (see guardCell).
+ */
 export function csvCell(value: unknown): string {
-  let s = value === null || value === undefined ? '' : String(value);
-  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  const s = guardCell(value === null || value === undefined ? '' : String(value));
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -33,9 +36,22 @@ export function toCsv(nodes: readonly FleetNode[]): string {
   })());
 }
 
-/** `ip:login:password`, one per line: the importer's format 7 (and `ip:port:...` is never guessed). */
-export function toTxt(nodes: readonly FleetNode[]): string {
-  return nodes.map((n) => `${n.ip}:${n.login}:${n.password}`).join('\n') + (nodes.length ? '\n' : '');
+/** A login or password that `ip:login:password` cannot carry: the importer would split it elsewhere. */
+const NOT_IN_TXT_RE = /[:\s]/;
+
+/**
+ * `ip:login:password`, one per line: the importer's format 7 (and `ip:port:...` is never guessed).
+ * It keeps only those three fields. A node whose login or password contains ':' or whitespace would
+ * not import back as it is, so it is left out and returned in `left` (csv carries it).
+ */
+export function toTxt(nodes: readonly FleetNode[]): { text: string; left: FleetNode[] } {
+  const lines: string[] = [];
+  const left: FleetNode[] = [];
+  for (const n of nodes) {
+    if (NOT_IN_TXT_RE.test(n.login) || NOT_IN_TXT_RE.test(n.password)) left.push(n);
+    else lines.push(`${n.ip}:${n.login}:${n.password}\n`);
+  }
+  return { text: lines.join(''), left };
 }
 
 /** `host:port:login:password` for nodes whose SOCKS proxy is up. */

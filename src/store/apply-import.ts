@@ -7,44 +7,138 @@ export interface ImportCounts {
   duplicate: number;
 }
 
+/** One account (ip + login) given several passwords within one file; the last line wins. */
+export interface ImportConflict {
+  ip: string;
+  login: string;
+  /** The lines that gave a different password, in file order; the last one was kept. */
+  lines: number[];
+}
+
 /**
  * The duplicate rules of DESIGN.md: the same ip+login+password is a duplicate; the same ip+login with a
  * new password updates the password; the same ip with another login is another account (a new node).
- * Records are applied in file order, so a repeat within one file is a duplicate too.
+ * Records are applied in file order, so a repeat within one file is a duplicate too, and a repeat with
+ * another password is a conflict: the last line wins and the report says so (not a silent "updated").
  */
-export function applyImport(store: Store, records: readonly NodeFields[], source: string): ImportCounts & { addedNodes: FleetNode[]; updatedNodes: FleetNode[] } {
-  const counts: ImportCounts = { added: 0, updated: 0, duplicate: 0 };
-  const toAdd: NodeFields[] = [];
-  // Accounts added earlier in this same file, keyed ip + login (they are not in the store yet).
-  const pending = new Map<string, NodeFields>();
-  const updatedNodes: FleetNode[] = [];
-  for (const rec of records) {
-    const key = `${rec.ip}\u0000${rec.login}`;
-    const earlier = pending.get(key);
-    if (earlier) {
-      if (earlier.password === rec.password) counts.duplicate++;
-      else {
-        earlier.password = rec.password;
-        counts.updated++;
+export function applyImport(
+  store: Store,
+  records: readonly (NodeFields & { line?: number })[],
+  source: string,
+): ImportResult {
+  const a = new Applier(store);
+  for (const rec of records) a.take(rec);
+  return a.finish(store.addNodes(a.toAdd, source));
+}
+
+export type ImportResult = ImportCounts & { addedNodes: FleetNode[]; updatedNodes: FleetNode[]; conflicts: ImportConflict[] };
+
+/** How long one slice of applying may hold the event loop before it yields. */
+const APPLY_SLICE_MS = 15;
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Imports into one store run one after another, so their slices never interleave. */
+const running = new WeakMap<Store, Promise<unknown>>();
+
+/**
+ * applyImport in slices of about APPLY_SLICE_MS, yielding to the event loop between them (a
+ * 100,000-line import otherwise holds it for seconds). Same rules and result as applyImport.
+ */
+export function applyImportSliced(store: Store, records: readonly (NodeFields & { line?: number })[], source: string): Promise<ImportResult> {
+  const before = running.get(store) ?? Promise.resolve();
+  const mine = before.catch(() => undefined).then(async () => {
+    const a = new Applier(store);
+    let until = performance.now() + APPLY_SLICE_MS;
+    for (let i = 0; i < records.length; i++) {
+      if ((i & 255) === 255 && performance.now() > until) {
+        await yieldToLoop();
+        until = performance.now() + APPLY_SLICE_MS;
       }
-      continue;
+      a.take(records[i]!);
     }
+    const added: FleetNode[] = [];
+    for (let i = 0; i < a.toAdd.length; i += 2000) {
+      if (i) await yieldToLoop();
+      added.push(...store.addNodes(a.toAdd.slice(i, i + 2000), source));
+    }
+    return a.finish(added);
+  });
+  running.set(store, mine);
+  return mine;
+}
+
+/**
+ * The duplicate rules, one record at a time. Records are applied in file order, so a repeat within
+ * one file is a duplicate too, and a repeat with another password is a conflict: the last line wins
+ * and the report says so (not a silent "updated").
+ */
+class Applier {
+  readonly counts: ImportCounts = { added: 0, updated: 0, duplicate: 0 };
+  readonly toAdd: NodeFields[] = [];
+  // Accounts added earlier in this same file, keyed ip + login (they are not in the store yet).
+  private readonly pending = new Map<string, NodeFields>();
+  // Every account seen in this file: the password it was last given, and its conflict if any.
+  private readonly seen = new Map<string, { password: string; conflict: ImportConflict | null; line: number }>();
+  private readonly conflicts: ImportConflict[] = [];
+  private readonly updatedNodes: FleetNode[] = [];
+  private readonly updatedIds = new Set<string>();
+  private readonly store: Store;
+
+  constructor(store: Store) {
+    this.store = store;
+  }
+
+  take(rec: NodeFields & { line?: number }): void {
+    const { counts, store } = this;
+    const key = `${rec.ip}\u0000${rec.login}`;
+    const line = rec.line ?? 0;
+    const before = this.seen.get(key);
+    if (before) {
+      if (before.password === rec.password) {
+        counts.duplicate++;
+        return;
+      }
+      if (!before.conflict) {
+        before.conflict = { ip: rec.ip, login: rec.login, lines: [before.line] };
+        this.conflicts.push(before.conflict);
+      }
+      before.conflict.lines.push(line);
+      before.password = rec.password;
+      const earlier = this.pending.get(key);
+      if (earlier) earlier.password = rec.password;
+      else {
+        const existing = store.onIp(rec.ip).find((n) => n.login === rec.login);
+        if (existing && existing.password !== rec.password) {
+          store.patchNode(existing.id, { password: rec.password });
+          this.updated(existing);
+        }
+      }
+      return;
+    }
+    this.seen.set(key, { password: rec.password, conflict: null, line });
     const existing = store.onIp(rec.ip).find((n) => n.login === rec.login);
     if (!existing) {
       const copy = { ...rec };
-      pending.set(key, copy);
-      toAdd.push(copy);
+      delete copy.line;
+      this.pending.set(key, copy);
+      this.toAdd.push(copy);
     } else if (existing.password === rec.password) {
       counts.duplicate++;
     } else {
       store.patchNode(existing.id, { password: rec.password });
-      updatedNodes.push(existing);
+      this.updated(existing);
       counts.updated++;
     }
   }
-  const addedNodes = store.addNodes(toAdd, source);
-  counts.added = addedNodes.length;
-  return { ...counts, addedNodes, updatedNodes };
+
+  private updated(node: FleetNode): void {
+    if (this.updatedIds.has(node.id)) return;
+    this.updatedIds.add(node.id);
+    this.updatedNodes.push(node);
+  }
+
+  finish(addedNodes: FleetNode[]): ImportResult {
+    return { ...this.counts, added: addedNodes.length, addedNodes, updatedNodes: this.updatedNodes, conflicts: this.conflicts };
+  }
 }
 
 /** How many new accounts (ip + login not in the store, counted once) `records` would add. */
@@ -66,12 +160,12 @@ export function countNewAccounts(store: Store, records: readonly NodeFields[]): 
  */
 export async function applyImportDurably(
   store: Store,
-  records: readonly NodeFields[],
+  records: readonly (NodeFields & { line?: number })[],
   source: string,
-): Promise<{ ok: true; applied: ReturnType<typeof applyImport> } | { ok: false; error: Error }> {
+): Promise<{ ok: true; applied: ImportResult } | { ok: false; error: Error }> {
   const before = new Map<FleetNode, string>();
   for (const rec of records) for (const n of store.onIp(rec.ip)) if (n.login === rec.login) before.set(n, n.password);
-  const applied = applyImport(store, records, source);
+  const applied = await applyImportSliced(store, records, source);
   try {
     await store.flush();
     return { ok: true, applied };

@@ -111,6 +111,22 @@ describe('audit trail', () => {
   });
 });
 
+describe('audit trail size', () => {
+  it('keeps at most a capped command word from anyone, with a marker saying how long it was', async () => {
+    const word = 'x'.repeat(200_000);
+    await t.run(`${word} now`, { platform: 'slack', id: 'UNOBODY', name: 'nobody', roleIds: [] });
+    await t.run(`stats${'y'.repeat(100_000)}`, VIEWER);
+    const entries = t.app.store.audit();
+    expect(entries.map((e) => e.outcome)).toEqual(['invalid', 'invalid']);
+    for (const e of entries) {
+      expect(e.command.length).toBeLessThan(120);
+      expect(e.args.length).toBeLessThanOrEqual(500);
+    }
+    expect(entries[0]!.command).toBe(`${'x'.repeat(64)}…[200000 characters]`);
+    expect(entries[1]!.command).toBe(`stats${'y'.repeat(59)}…[100005 characters]`);
+  });
+});
+
 describe('progress message', () => {
   it('retries a failed final edit instead of posting the text twice, and posts anew only when the message is gone', async () => {
     const { ProgressMessage } = await import('../../src/chat/progress.ts');

@@ -82,6 +82,33 @@ describe('import', () => {
     expect(t.port.privateText()).toContain('file paths work only in the terminal');
   });
 
+  it('reports an account given different passwords in one file as a conflict, with the line that won', async () => {
+    const file = '203.0.113.5:alice:first-pw\n203.0.113.6:bob:pw\n203.0.113.5:alice:second-pw\n203.0.113.5:alice:second-pw\n';
+    expect((await t.run('import', OPERATOR, [fileOf('c.txt', file)])).kind).toBe('ok');
+    const text = t.port.publicText();
+    expect(text).toContain('**2 added**, 0 updated, 1 duplicate, 1 in conflict, 0 rejected');
+    expect(text).toContain('Conflicts: the same IP and login with different passwords in this file; the last line won');
+    expect(text).toMatch(/lines\s+kept\n1, 3\s+3\n/);
+    expect(text).not.toContain('-pw');
+    expect(t.app.store.onIp('203.0.113.5').map((n) => n.password)).toEqual(['second-pw']);
+  });
+
+  it('fails with "nothing found" for a file in which no line is a server', async () => {
+    const b64 = Buffer.from('203.0.113.5:alice:pw\n'.repeat(20)).toString('base64').replace(/.{76}/g, '$&\n');
+    for (const [name, data] of [
+      ['v6.txt', '2001:db8::1 alice pw\n[2001:db8::2]:1723:bob:pw\nfe80::1:carol:pw\n'],
+      ['list.b64', b64],
+      ['passwd', 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n'],
+    ] as const) {
+      t.port.clear();
+      const out = await t.run('import', OPERATOR, [fileOf(name, data)]);
+      expect(out.kind, name).toBe('failed');
+      expect(t.port.privateText()).toContain(`nothing found in ${name}: none of its`);
+      expect(t.port.privateText()).toContain('Nothing was imported');
+    }
+    expect(t.app.store.nodes()).toHaveLength(0);
+  });
+
   it('is for operators', async () => {
     expect((await t.run('import', VIEWER, [fileOf('s.txt', LIST)])).kind).toBe('denied');
     expect(t.app.store.nodes()).toHaveLength(0);
@@ -207,6 +234,38 @@ describe('reset, delete, export', () => {
     t.port.clear();
     await t.run('import', OPERATOR, [fileOf(file.name, file.data)]);
     expect(t.port.publicText()).toContain('**0 added**, 0 updated, 3 duplicate, 0 rejected');
+  });
+
+  it('exports csv that imports back without altering a password a spreadsheet would take for a formula', async () => {
+    const list = ['Ip: 203.0.113.5', 'Login: alice', 'Pass: -Xy7pQ', '', 'Ip: 203.0.113.6', 'Login: bob', 'Pass: =1+1', '',
+      'Ip: 203.0.113.7', 'Login: carol', "Pass: '-Xy7pQ", '', 'Ip: 203.0.113.8', 'Login: dave', 'Pass: @x', ''].join('\n');
+    await t.run('import', OPERATOR, [fileOf('f.csv', list)]);
+    const before = t.app.store.nodes().map((n) => n.password);
+    expect(before).toEqual(['-Xy7pQ', '=1+1', "'-Xy7pQ", '@x']);
+    await t.run('export all format=csv', OPERATOR);
+    const file = t.port.private().flatMap((m) => m.files ?? [])[0]!;
+    for (const row of file.data.toString('utf8').split('\r\n').slice(1, -1)) expect(row.split(',')[4]).toMatch(/^'/);
+    t.port.clear();
+    await t.run('import', OPERATOR, [fileOf(file.name, file.data)]);
+    expect(t.port.publicText()).toContain('**0 added**, 0 updated, 4 duplicate, 0 rejected');
+    expect(t.app.store.nodes().map((n) => n.password)).toEqual(before);
+  });
+
+  it('says which nodes txt leaves out (a password with a colon), and csv carries them', async () => {
+    await t.run('import', OPERATOR, [fileOf('k.txt', 'Ip: 203.0.113.5\nLogin: alice\nPass: Pa55:w0rd\n\n203.0.113.6:bob:plain\n')]);
+    t.port.clear();
+    expect((await t.run('export all format=txt', OPERATOR)).kind).toBe('ok');
+    expect(t.port.publicText()).toContain('Exported 1 node (all) as txt');
+    expect(t.port.publicText()).toContain('1 node left out (n1): txt cannot carry them; use format=csv.');
+    expect(t.port.privateText()).not.toContain('Pa55');
+    expect(t.port.private().flatMap((m) => m.files ?? [])[0]!.data.toString()).toBe('203.0.113.6:bob:plain\n');
+    t.port.clear();
+    await t.run('export n1 format=csv', OPERATOR);
+    const csv = parseImport(t.port.private().flatMap((m) => m.files ?? [])[0]!.data);
+    expect(csv.ok && csv.records.map((r) => r.password)).toEqual(['Pa55:w0rd']);
+    t.port.clear();
+    await t.run('help export', OPERATOR);
+    expect(t.port.publicText() + t.port.privateText()).toContain("txt (ip:login:password only, re-importable: no port, provider, location or comment");
   });
 
   it('exports txt in the importer format 7 and refuses socks when nothing is online', async () => {

@@ -1,6 +1,7 @@
 // Input the parser must refuse as a whole, and lines and fields it must reject with a reason.
 import { describe, expect, it } from 'vitest';
 import { MAX_IMPORT_BYTES } from '../../src/fleet/import/index.ts';
+import { MAX_CSV_RECORD_LINES } from '../../src/fleet/import/csv.ts';
 import { lines, parseOk, rec, refused, rng } from './fixtures/import-helpers.ts';
 
 describe('whole-file refusals', () => {
@@ -159,12 +160,13 @@ describe('rejected lines', () => {
   });
 
   it('does not let an unclosed CSV quote swallow the rest of the file', () => {
-    const rows = Array.from({ length: 30 }, (_, i) => `203.0.113.${i + 10},u${i},p${i},ok`);
+    const n = MAX_CSV_RECORD_LINES + 10;
+    const rows = Array.from({ length: n }, (_, i) => `203.0.${113 + Math.floor(i / 200)}.${(i % 200) + 10},u${i},p${i},ok`);
     const r = parseOk(lines('ip,login,password,comment', '203.0.113.5,u,p,"never closed', ...rows));
     expect(r.rejected).toEqual([
-      { line: 2, reason: 'malformed CSV: a quoted field is not closed within 20 lines', text: '203.0.113.5,u,p,"never closed' },
+      { line: 2, reason: `malformed CSV: a quoted field is not closed within ${MAX_CSV_RECORD_LINES} lines`, text: '203.0.113.5,u,p,"never closed' },
     ]);
-    expect(r.records).toHaveLength(30);
+    expect(r.records).toHaveLength(n);
     expect(r.records[0]).toStrictEqual(rec(3, { ip: '203.0.113.10', login: 'u0', password: 'p0', comment: 'ok' }));
   });
 });

@@ -332,16 +332,65 @@ describe('states and countries', () => {
   it('expands US and CA codes, keeps other countries as given, never invents a country', () => {
     const r = parseOk(lines(
       '203.0.113.1 u p oh',
-      '203.0.113.2:u:p:US:ON:',
       '203.0.113.3:u:p:CA:ON:',
       '203.0.113.4:u:p:AU:WA:',
       '203.0.113.5:u:p:de:BY:',
       '203.0.113.6 u p WASHINGTON',
-      '203.0.113.7 u p Bavaria',
+      '203.0.113.8:u:p:Germany:Bavaria:80331',
     ));
     expect(r.records.map((x) => [x.country, x.state])).toEqual([
-      [null, 'Ohio'], ['US', 'ON'], ['CA', 'Ontario'], ['AU', 'WA'], ['DE', 'BY'], [null, 'Washington'], [null, 'Bavaria'],
+      [null, 'Ohio'], ['CA', 'Ontario'], ['AU', 'WA'], ['DE', 'BY'], [null, 'Washington'], ['Germany', 'Bavaria'],
     ]);
+    expect(r.rejected).toEqual([]);
+  });
+});
+
+describe('credentials are never split into a location', () => {
+  it('refuses a space-separated tail that is not a US state or Canadian province (a password with a space)', () => {
+    const r = parseOk(lines('203.0.113.12 user8 correct horse', '203.0.113.13 user9 pw Bavaria', '203.0.113.14 user10 pw TX'));
+    expect(r.records).toStrictEqual([rec(3, { ip: '203.0.113.14', login: 'user10', password: 'pw', state: 'Texas' })]);
+    const why = 'the 4th space-separated field is not a US state or Canadian province (code or name): ambiguous (a password with a space?); use the key/value or CSV format';
+    expect(r.rejected).toEqual([
+      { line: 1, reason: why, text: '203.0.113.12 user8 correct horse' },
+      { line: 2, reason: why, text: '203.0.113.13 user9 pw Bavaria' },
+    ]);
+    // The reason a public report shows never quotes the would-be password.
+    expect(r.rejected[0]!.reason).not.toContain('horse');
+  });
+
+  it('refuses six colon fields whose tail is not a country, state and ZIP (a password with a colon)', () => {
+    const r = parseOk(lines(
+      '203.0.113.14:user10:Pa55:w0rd:TX:75001',
+      '203.0.113.15:user11:Pa55:US:w0rd:75001',
+      '203.0.113.16:user12:Pa55:US:TX:w0rd',
+      '203.0.113.17:user13:Pa55:US:ON:',
+      '203.0.113.18:user14:Pa55:US:TX:75001',
+      '203.0.113.19:user15:Pa55:::',
+    ));
+    expect(r.records).toStrictEqual([
+      rec(5, { ip: '203.0.113.18', login: 'user14', password: 'Pa55', country: 'US', state: 'Texas', zip: '75001' }),
+      rec(6, { ip: '203.0.113.19', login: 'user15', password: 'Pa55' }),
+    ]);
+    const amb = (what: string) => `${what}: ambiguous (a login or password containing ':'?); use the key/value or CSV format`;
+    expect(r.rejected.map((x) => [x.line, x.reason])).toEqual([
+      [1, amb('the 4th of 6 colon-separated fields is not a country code or name')],
+      [2, amb('the 5th of 6 colon-separated fields is not a US state or Canadian province')],
+      [3, amb('the 6th of 6 colon-separated fields is not a ZIP or postal code')],
+      [4, amb('the 5th of 6 colon-separated fields is not a US state or Canadian province')],
+    ]);
+    for (const x of r.rejected) expect(x.reason).not.toContain('w0rd');
+  });
+
+  it('refuses a dash-format location whose state is not recognisable', () => {
+    const r = parseOk(lines('203.0.113.5 - u1:p1 - Narnia/Akron 44301', '203.0.113.6 - u2:p2 - /Akron'));
+    expect(r.rejected).toEqual([
+      {
+        line: 1,
+        reason: 'unrecognized location: the state is not a US state or Canadian province (code or name); expected State/City ZIP',
+        text: '203.0.113.5 - u1:p1 - Narnia/Akron 44301',
+      },
+    ]);
+    expect(r.records).toStrictEqual([rec(2, { ip: '203.0.113.6', login: 'u2', password: 'p2', city: 'Akron' })]);
   });
 });
 

@@ -60,6 +60,18 @@ describe('the connexa command', () => {
     expect(bad.out).toContain('unknown filter key "colour"');
   });
 
+  it('exits 1 with "nothing found" for a file without a server line, and reads a /proc file whole', async () => {
+    await writeFile(join(dir, 'v6.txt'), '2001:db8::1 alice pw\nfe80::2 bob pw\n');
+    const v6 = await connexa(['import', 'v6.txt']);
+    expect(v6.code).toBe(1);
+    expect(v6.out + v6.err).toContain('nothing found in v6.txt: none of its 2 lines is a server');
+    // 0 bytes by stat, yet every line of it is read (and none is a server).
+    const proc = await connexa(['import', '/proc/filesystems']);
+    expect(proc.code).toBe(1);
+    const lines = (await readFile('/proc/filesystems', 'utf8')).split('\n').filter(Boolean).length;
+    expect(proc.out + proc.err).toContain(`nothing found in filesystems: none of its ${lines} lines`);
+  });
+
   it('keeps a quoted value with spaces together', async () => {
     await writeFile(join(dir, 'l.csv'), 'ip,login,password,city\n203.0.113.5,a,b,New York\n203.0.113.6,c,d,York\n');
     expect((await connexa(['import', 'l.csv'])).code).toBe(0);

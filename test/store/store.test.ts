@@ -223,16 +223,43 @@ describe('store', () => {
         { ...fields(2), password: 'new' }, // same ip+login, new password: update
         { ...fields(1), login: 'other' }, // same ip, other login: a new account
         { ...fields(1), login: 'other' }, // repeated within the file: duplicate
-        { ...fields(1), login: 'other', password: 'changed' }, // repeated with a new password: update
-      ],
+        { ...fields(1), login: 'other', password: 'changed', line: 5 }, // repeated with a new password: a conflict, the last wins
+      ].map((r, i) => ({ line: i + 1, ...r })),
       'b',
     );
-    expect(second).toMatchObject({ added: 1, updated: 2, duplicate: 2 });
+    expect(second).toMatchObject({ added: 1, updated: 1, duplicate: 2, conflicts: [{ ip: '10.0.0.1', login: 'other', lines: [3, 5] }] });
     expect(store.onIp('10.0.0.2')[0]!.password).toBe('new');
     expect(store.onIp('10.0.0.1').map((n) => [n.login, n.password])).toEqual([
       ['u1', 'p1'],
       ['other', 'changed'],
     ]);
+    await store.close();
+  });
+
+  it('reports an account given different passwords within one file as a conflict, naming the line that won', async () => {
+    const store = await Store.open(dir);
+    applyImport(store, [fields(1)], 'a');
+    const r = applyImport(
+      store,
+      [
+        { ...fields(1), password: 'first', line: 2 }, // updates the stored node
+        { ...fields(1), password: 'second', line: 4 },
+        { ...fields(1), password: 'second', line: 6 }, // same as the one before: a duplicate
+        { ...fields(2), password: 'a', line: 7 }, // a new account...
+        { ...fields(2), password: 'b', line: 9 }, // ...given another password further down
+        { ...fields(2), password: 'c', line: 11 },
+      ],
+      'b',
+    );
+    expect(r).toMatchObject({ added: 1, updated: 1, duplicate: 1 });
+    expect(r.conflicts).toEqual([
+      { ip: '10.0.0.1', login: 'u1', lines: [2, 4] },
+      { ip: '10.0.0.2', login: 'u2', lines: [7, 9, 11] },
+    ]);
+    expect(store.onIp('10.0.0.1')[0]!.password).toBe('second');
+    expect(store.onIp('10.0.0.2')[0]!.password).toBe('c');
+    expect(r.updatedNodes.map((n) => n.ip)).toEqual(['10.0.0.1']);
+    expect(r.addedNodes.map((n) => [n.ip, n.password])).toEqual([['10.0.0.2', 'c']]);
     await store.close();
   });
 });

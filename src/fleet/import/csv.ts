@@ -4,10 +4,33 @@
 import { isDataLine } from './ip.ts';
 import { FIELD_ALIASES, normalizeKey } from './keyvalue.ts';
 import { FIELD_NAMES, type FieldName, type RawFields } from './record.ts';
-import { MAX_LINE_CHARS } from './text.ts';
+import { MAX_FIELD_CHARS } from './text.ts';
 
-/** A quoted field may span at most this many physical lines; beyond it the quote is taken as unclosed. */
-export const MAX_CSV_RECORD_LINES = 20;
+/**
+ * A quoted field may span at most this many physical lines; beyond it the quote is taken as unclosed.
+ * A comment of MAX_FIELD_CHARS characters may hold that many line breaks, and an export must import back.
+ */
+export const MAX_CSV_RECORD_LINES = MAX_FIELD_CHARS + 1;
+/**
+ * Longest physical line inside a CSV block. A row carries many fields (an export row has 27 columns,
+ * each up to MAX_FIELD_CHARS, quotes doubled), so the one-line limit would refuse our own export.
+ */
+export const MAX_CSV_LINE_CHARS = 32 * 1024;
+
+/**
+ * Spreadsheet formula guard. A cell that starts with one of these would run as a formula, so the
+ * exporter writes a `'` in front (a spreadsheet shows it as a text marker). A value that itself
+ * starts with `'` gets the guard too, so the importer can take exactly one guard off and every
+ * value comes back as it was: unguard(guard(v)) === v for every string.
+ */
+const GUARDED_START_RE = /^[=+\-@\t\r']/;
+export function guardCell(value: string): string {
+  return GUARDED_START_RE.test(value) ? `'${value}` : value;
+}
+/** Removes the one `'` guardCell added. A lone leading `'` before anything else is kept. */
+export function unguardCell(cell: string): string {
+  return cell.charCodeAt(0) === 39 && GUARDED_START_RE.test(cell.slice(1, 2)) ? cell.slice(1) : cell;
+}
 
 export interface CsvHeader {
   line: number;
@@ -123,7 +146,7 @@ export function readCsvRecord(lines: readonly string[], index: number, delimiter
       return { cells: null, next: index + 1, error: `malformed CSV: a quoted field is not closed within ${MAX_CSV_RECORD_LINES} lines`, errorLine: index };
     }
     line = lines[j]!;
-    if (line.length > MAX_LINE_CHARS) {
+    if (line.length > MAX_CSV_LINE_CHARS) {
       return { cells: null, next: j + 1, error: `line too long (${line.length} characters)`, errorLine: j };
     }
     field += '\n';
@@ -133,11 +156,11 @@ export function readCsvRecord(lines: readonly string[], index: number, delimiter
   return { cells, next: j + 1 };
 }
 
-/** Maps a row's cells onto fields via the header. */
+/** Maps a row's cells onto fields via the header, taking off the exporter's formula guard. */
 export function rowFields(header: CsvHeader, cells: readonly string[]): RawFields {
   const raw: RawFields = {};
   header.columns.forEach((f, i) => {
-    if (f) raw[f] = cells[i];
+    if (f) raw[f] = unguardCell(cells[i]!);
   });
   return raw;
 }

@@ -5,12 +5,12 @@
 //   ip - login:password - State/City ZIP | time, ip:login:password[:country:state:zip]); CSV
 //   blocks that start with a header row.
 // Deduplication is not done here: the store-side merge decides added / updated / duplicate.
-import { detectCsvHeader, readCsvRecord, rowFields, type CsvHeader } from './csv.ts';
+import { detectCsvHeader, MAX_CSV_LINE_CHARS, readCsvRecord, rowFields, type CsvHeader } from './csv.ts';
 import { IP_ANYWHERE_RE, isDataLine } from './ip.ts';
 import { KvBlock, matchKeyValue, type KvMatch, type LineRef } from './keyvalue.ts';
 import { parseDataLine } from './lines.ts';
 import { buildRecord, type FieldName, type ImportRecord, type RawFields } from './record.ts';
-import { decodeInput, MAX_LINE_CHARS, reportText, splitLines } from './text.ts';
+import { decodeInput, MAX_LINE_CHARS, reportText, splitLines, splitLinesSliced } from './text.ts';
 
 export { MAX_FIELD_CHARS, MAX_LINE_CHARS } from './text.ts';
 
@@ -32,6 +32,24 @@ export function parseImport(input: Buffer | string, opts: { maxBytes?: number } 
   const decoded = decodeInput(input, opts.maxBytes ?? MAX_IMPORT_BYTES);
   if (!decoded.ok) return decoded;
   return new Parser(splitLines(decoded.text)).run();
+}
+
+/** How long one slice of parsing may hold the event loop before it yields. */
+export const PARSE_SLICE_MS = 15;
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * parseImport in slices of about PARSE_SLICE_MS, yielding to the event loop between them, so a big
+ * file does not stall the chat connections (a platform waits at most 3 s for an answer).
+ * Same outcome as parseImport.
+ */
+export async function parseImportSliced(input: Buffer | string, opts: { maxBytes?: number } = {}): Promise<ParseOutcome> {
+  const decoded = decodeInput(input, opts.maxBytes ?? MAX_IMPORT_BYTES);
+  if (!decoded.ok) return decoded;
+  await yieldToLoop();
+  const parser = new Parser(await splitLinesSliced(decoded.text, PARSE_SLICE_MS, yieldToLoop));
+  while (!parser.step(performance.now() + PARSE_SLICE_MS)) await yieldToLoop();
+  return parser.finish();
 }
 
 /** `---`, `=====`, `***`: ends the current block. */
@@ -58,13 +76,35 @@ class Parser {
   private section: { provider: string; used: boolean } | null = null;
 
   private readonly lines: string[];
+
   constructor(lines: string[]) {
     this.lines = lines;
   }
 
+  /** Next line to read (0-based). */
+  private next = 0;
+
   run(): ParseOutcome {
+    this.step(Infinity);
+    return this.finish();
+  }
+
+  finish(): ParseOutcome {
+    this.endBlocks();
+    return { ok: true, records: this.records, rejected: this.rejected, skipped: this.skipped, lines: this.lines.length };
+  }
+
+  /** Reads lines until the end (true) or until `until` (a performance.now() time) has passed (false). */
+  step(until: number): boolean {
     const { lines } = this;
-    for (let i = 0; i < lines.length; i++) {
+    let i = this.next;
+    let read = 0;
+    for (; i < lines.length; i++) {
+      // The clock is read every 512 lines: cheap, and a slice overshoots by well under a millisecond.
+      if ((++read & 511) === 0 && performance.now() > until) {
+        this.next = i;
+        return false;
+      }
       const raw = lines[i]!;
       const at: LineRef = { line: i + 1, text: raw };
       let t = raw.trim();
@@ -78,7 +118,7 @@ class Parser {
         this.skipped++;
         continue;
       }
-      if (raw.length > MAX_LINE_CHARS) {
+      if (raw.length > (this.csv ? MAX_CSV_LINE_CHARS : MAX_LINE_CHARS)) {
         this.tooLong(t, at);
         continue;
       }
@@ -112,8 +152,8 @@ class Parser {
       }
       this.line(t, at);
     }
-    this.endBlocks();
-    return { ok: true, records: this.records, rejected: this.rejected, skipped: this.skipped, lines: lines.length };
+    this.next = i;
+    return true;
   }
 
   /** Everything that is not blank, comment, separator, CSV row or section header. */

@@ -80,6 +80,7 @@ export class KvBlock {
   error: (LineRef & { reason: string }) | null = null;
 
   readonly start: LineRef;
+
   constructor(start: LineRef) {
     this.start = start;
   }

@@ -5,7 +5,7 @@
 //   whitespace  spaces          ip login password [state]
 import { parseIPv4 } from './ip.ts';
 import type { RawFields } from './record.ts';
-import { isStateName } from './states.ts';
+import { isCountry, isState, isStateName, isZip } from './states.ts';
 import { quote } from './text.ts';
 
 export type LineParse = { ok: true; raw: RawFields } | { ok: false; reason: string };
@@ -69,6 +69,14 @@ function parseColons(t: string): LineParse {
   const p = t.split(':');
   if (p.length === 3) return { ok: true, raw: { ip: p[0], login: p[1], password: p[2] } };
   if (p.length === 6) {
+    // `ip:user:Pa55:w0rd:TX:75001` is also 6 fields (a password with ':'): the tail is a location
+    // only if each part is recognisably one. Reasons never quote the fields: they may be password.
+    const [country, state, zip] = [p[3]!.trim(), p[4]!.trim(), p[5]!.trim()];
+    if (country !== '' && !isCountry(country)) return fail(ambiguousColons('the 4th of 6 colon-separated fields is not a country code or name'));
+    if (state !== '' && !isState(state, country || null)) {
+      return fail(ambiguousColons(`the 5th of 6 colon-separated fields is not a ${country && !isUsOrCa(country) ? 'region name' : 'US state or Canadian province'}`));
+    }
+    if (zip !== '' && !isZip(zip)) return fail(ambiguousColons('the 6th of 6 colon-separated fields is not a ZIP or postal code'));
     return { ok: true, raw: { ip: p[0], login: p[1], password: p[2], country: p[3], state: p[4], zip: p[5] } };
   }
   if (p.length === 2) {
@@ -81,11 +89,21 @@ function parseColons(t: string): LineParse {
 }
 
 
+const isUsOrCa = (country: string) => isState('NY', country) || isState('ON', country);
+
+const NOT_A_STATE =
+  'the 4th space-separated field is not a US state or Canadian province (code or name): ambiguous (a password with a space?); use the key/value or CSV format';
+
 function parseSpaces(t: string): LineParse {
   const p = t.split(WS_RE);
   if (p.length === 2) return fail('missing password (expected: ip login password [state])');
   const raw: RawFields = { ip: p[0], login: p[1], password: p[2] };
-  if (p.length === 4) raw.state = p[3];
+  // `203.0.113.12 user8 correct horse` is a password with a space as much as a state: only a
+  // recognisable state is taken as one. The field is not quoted in the reason (it may be password).
+  if (p.length === 4) {
+    if (!isState(p[3]!, null)) return fail(NOT_A_STATE);
+    raw.state = p[3];
+  }
   if (p.length > 4) {
     // Only a multi-word state name ("New York") may follow; anything else would be guessing.
     const state = p.slice(3).join(' ');
@@ -130,6 +148,9 @@ function parseDash(ip: string, r: string): LineParse {
     }
     const parts = loc.split('/');
     if (parts.length > 2) return fail(`unrecognized location ${quote(loc)}: expected State/City ZIP`);
+    if (parts[0]!.trim() !== '' && !isState(parts[0]!, null)) {
+      return fail('unrecognized location: the state is not a US state or Canadian province (code or name); expected State/City ZIP');
+    }
     raw.state = parts[0];
     raw.city = parts[1];
   }

@@ -70,3 +70,62 @@ const COUNTRY_CODE_RE = /^[A-Za-z]{2,3}$/;
 export function normalizeCountry(value: string): string {
   return COUNTRY_CODE_RE.test(value) ? value.toUpperCase() : value;
 }
+
+// ---- recognising a location field ----
+// A one-line format has no keys, so a field in a location position is only taken as a location
+// when it is recognisably one; otherwise the line may be a password with a space or ':' split in
+// the wrong place, and it is refused rather than guessed.
+
+/** Region codes Intl knows that are not countries. */
+const NOT_COUNTRIES = new Set(['EU', 'EZ', 'UN', 'QO', 'ZZ']);
+let countryNames: Set<string> | null = null;
+let countryCodes: Set<string> | null = null;
+
+function loadCountries(): void {
+  const names = new Set<string>([...US_COUNTRY, ...CA_COUNTRY].map((c) => c.toLowerCase()));
+  const codes = new Set<string>();
+  const display = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
+  for (let a = 65; a <= 90; a++) {
+    for (let b = 65; b <= 90; b++) {
+      const code = String.fromCharCode(a, b);
+      const name = NOT_COUNTRIES.has(code) ? undefined : display.of(code);
+      if (!name) continue;
+      codes.add(code);
+      names.add(name.toLowerCase());
+    }
+  }
+  countryNames = names;
+  countryCodes = codes;
+}
+
+/** An ISO 3166 two-letter code (any case), US/USA/CAN and the like, or an English country name. */
+export function isCountry(value: string): boolean {
+  if (!countryNames) loadCountries();
+  const v = value.trim();
+  if (v.length === 2) return countryCodes!.has(v.toUpperCase());
+  return countryNames!.has(v.toLowerCase());
+}
+
+/**
+ * A state for the given country: a US state or Canadian province code or name when the country is
+ * unknown, US or CA; for another country any name without digits (there is no table to check).
+ */
+export function isState(value: string, country: string | null): boolean {
+  const v = value.trim();
+  const region = regionOf(country);
+  if (region === 'none') return v !== '' && !/\d/.test(v);
+  const useUS = region !== 'CA';
+  const useCA = region !== 'US';
+  if (v.length === 2) {
+    const code = v.toUpperCase();
+    return (useUS && US[code] !== undefined) || (useCA && CA[code] !== undefined);
+  }
+  const lower = v.toLowerCase();
+  return (useUS && US_NAMES.has(lower)) || (useCA && CA_NAMES.has(lower));
+}
+
+/** US 12345 / 12345-6789, Canadian A1A 1A1, UK SW1A 1AA, or 3-10 digits (most other countries). */
+const ZIP_RE = /^(?:\d{5}-\d{4}|[A-Za-z]\d[A-Za-z][ -]?\d[A-Za-z]\d|[A-Za-z]{1,2}\d[A-Za-z\d]? ?\d[A-Za-z]{2}|\d{3,10})$/;
+export function isZip(value: string): boolean {
+  return ZIP_RE.test(value.trim());
+}

@@ -156,6 +156,29 @@ export function splitLines(text: string): string[] {
 }
 
 /**
+ * splitLines in slices of about `sliceMs`, awaiting `pause` between them: splitting 20 MiB at once
+ * holds the event loop for a noticeable time. Same lines as splitLines.
+ */
+export async function splitLinesSliced(text: string, sliceMs: number, pause: () => Promise<void>): Promise<string[]> {
+  const lines: string[] = [];
+  const breaks = /\r\n|\r|\n/g;
+  let start = 0;
+  let n = 0;
+  let until = performance.now() + sliceMs;
+  for (let m = breaks.exec(text); m; m = breaks.exec(text)) {
+    lines.push(text.slice(start, m.index));
+    start = m.index + m[0].length;
+    if ((++n & 4095) === 0 && performance.now() > until) {
+      await pause();
+      until = performance.now() + sliceMs;
+    }
+  }
+  lines.push(text.slice(start));
+  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+/**
  * Characters that never belong in a field: C0 controls except tab and line feed (those two are
  * checked per field), DEL, C1 controls, Unicode line/paragraph separators and bidirectional
  * overrides (they make a login look like something else when displayed).
