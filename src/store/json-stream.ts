@@ -18,6 +18,11 @@ const CLOSE_BRACKET = 0x5d;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 
+/** Where a string may end (or an escape starts). */
+const STRING_STOP = /["\\]/g;
+/** What changes the nesting of a value being cut out, outside strings. */
+const STRUCTURE_STOP = /["{}[\]]/g;
+
 const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 export class JsonObjectReader {
@@ -43,15 +48,27 @@ export class JsonObjectReader {
     while (i < n) {
       const c = chunk.charCodeAt(i);
       if (this.capturing) {
+        // Inside a value, jump from one character that matters to the next with a native search:
+        // a character-by-character loop made this reader ~5x slower than JSON.parse on a store.
         if (this.inString) {
-          if (this.escaped) this.escaped = false;
-          else if (c === BACKSLASH) this.escaped = true;
-          else if (c === QUOTE) {
-            this.inString = false;
-            if (this.depth === 0) {
-              this.finish(chunk.slice(from, i + 1));
-              from = -1;
-            }
+          if (this.escaped) {
+            this.escaped = false;
+            i++;
+            continue;
+          }
+          STRING_STOP.lastIndex = i;
+          const m = STRING_STOP.exec(chunk);
+          if (!m) break;
+          i = m.index;
+          if (chunk.charCodeAt(i) === BACKSLASH) {
+            this.escaped = true;
+            i++;
+            continue;
+          }
+          this.inString = false;
+          if (this.depth === 0) {
+            this.finish(chunk.slice(from, i + 1));
+            from = -1;
           }
           i++;
           continue;
@@ -65,13 +82,16 @@ export class JsonObjectReader {
           i++;
           continue;
         }
-        if (c === QUOTE) this.inString = true;
-        else if (c === OPEN_BRACE || c === OPEN_BRACKET) this.depth++;
-        else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-          if (--this.depth === 0) {
-            this.finish(chunk.slice(from, i + 1));
-            from = -1;
-          }
+        STRUCTURE_STOP.lastIndex = i;
+        const m = STRUCTURE_STOP.exec(chunk);
+        if (!m) break;
+        i = m.index;
+        const d = chunk.charCodeAt(i);
+        if (d === QUOTE) this.inString = true;
+        else if (d === OPEN_BRACE || d === OPEN_BRACKET) this.depth++;
+        else if (--this.depth === 0) {
+          this.finish(chunk.slice(from, i + 1));
+          from = -1;
         }
         i++;
         continue;
