@@ -6,6 +6,7 @@ import type { FleetNode } from '../src/fleet/node.ts';
 import { canRun } from '../src/fleet/status-machine.ts';
 import type { App } from '../src/app.ts';
 import { pingStage } from '../src/pipeline/stages/ping.ts';
+import { probePolicy } from '../src/probes/pptp/policy.ts';
 import { command } from './define.ts';
 import { startJob } from './job-report.ts';
 
@@ -14,7 +15,7 @@ export const DEFAULT_PING_SELECTION: Filter = { statuses: ['not_tested', 'ping_f
 
 export function pingStageFor(app: App) {
   const c = app.config;
-  return pingStage({ concurrency: c.PING_CONCURRENCY, timeoutMs: c.PING_TIMEOUT_MS, retries: c.PING_RETRIES });
+  return pingStage({ concurrency: c.PING_CONCURRENCY, timeoutMs: c.PING_TIMEOUT_MS, retries: c.PING_RETRIES, policy: probePolicy(c.PROBE_ALLOW) });
 }
 
 /** Splits a selection into the nodes ping may run on and a count of the others by status. */
