@@ -78,6 +78,7 @@ export const configSchema = z.object({
   TUNNEL_DRIVER: withDefault(z.enum(['pppd', 'none'], { error: 'pppd or none' }), 'pppd'),
   SOCKS_BIND: withDefault(z.ipv4({ error: 'an IPv4 address to listen on' }), '127.0.0.1'),
   SOCKS_PUBLIC_HOST: opt(z.string().min(1)),
+  SOCKS_HOSTNAMES: withDefault(z.enum(['resolve', 'refuse'], { error: 'resolve or refuse' }), 'resolve'),
   SOCKS_PORT_RANGE: withDefault(portRange('a port range such as 20000-20999'), '20000-20999'),
   OVPN_PUBLIC_HOST: opt(z.string().min(1)),
   OVPN_PORT_RANGE: withDefault(portRange('a port range such as 21000-21999'), '21000-21999'),

@@ -252,6 +252,36 @@ describe('SocksProxy protocol edges and limits', () => {
   });
 });
 
+describe('SocksProxy host names', () => {
+  /** CONNECT by name (ATYP 3); returns the reply code. */
+  async function connectName(c: RawSocks, name: string, port: number): Promise<number> {
+    const n = Buffer.from(name);
+    const b = Buffer.concat([Buffer.from([5, 1, 0, 3, n.length]), n, Buffer.from([port >> 8, port & 0xff])]);
+    c.send(b);
+    return (await c.read(10))[1]!;
+  }
+
+  it('with resolveNames false a host name is refused without any lookup; addresses still work', async () => {
+    const asked: string[] = [];
+    const p = await proxy({ resolveNames: false, lookup: async (name) => (asked.push(name), '127.0.0.1') });
+    const c = await RawSocks.connect(p.port);
+    expect(await c.login(CREDS.login, CREDS.password)).toBe(0);
+    expect(await connectName(c, 'web.test', web.port)).toBe(Reply.ADDRESS_TYPE_NOT_SUPPORTED);
+    expect(asked).toEqual([]);
+    const d = await RawSocks.connect(p.port);
+    expect(await d.login(CREDS.login, CREDS.password)).toBe(0);
+    expect(await d.connectIPv4('127.0.0.1', web.port)).toBe(0);
+    d.close();
+    // The default resolves names, with the lookup it is given (never a real DNS query here).
+    const q = await proxy({ lookup: async (name) => (asked.push(name), '127.0.0.1') });
+    const e = await RawSocks.connect(q.port);
+    expect(await e.login(CREDS.login, CREDS.password)).toBe(0);
+    expect(await connectName(e, 'web.test', web.port)).toBe(0);
+    expect(asked).toEqual(['web.test']);
+    e.close();
+  });
+});
+
 describe('SocksProxy handshake deadline and unauthenticated connections', () => {
   const until = async (cond: () => boolean): Promise<void> => {
     while (!cond()) await new Promise((r) => setTimeout(r, 10));

@@ -6,7 +6,10 @@
  *   tunnel is down the proxy answers "network unreachable" instead of leaving by this host's own
  *   route. There is no code path that connects unbound.
  * - Domain names are resolved by the proxy (ATYP 3, what `curl --socks5-hostname` and socks5h://
- *   send); IPv6 is refused with "address type not supported" because the tunnels are IPv4.
+ *   send) with THIS HOST's resolver: the lookup leaves by this host's route, only the connection
+ *   goes through the tunnel (a PPTP tunnel offers no resolver we could trust to be the node's).
+ *   `resolveNames: false` refuses names instead. IPv6 is refused with "address type not
+ *   supported" because the tunnels are IPv4.
  * - Limits: connections per proxy (server.maxConnections), an optional budget shared by every proxy
  *   (file descriptors are a host-wide resource), a handshake deadline, a connect deadline and an
  *   idle timeout on established relays.
@@ -102,6 +105,11 @@ export interface SocksProxyOptions {
   /** The address outbound connections bind to, or null while the node's tunnel is down. */
   egress: () => string | null;
   lookup?: Lookup;
+  /**
+   * false: refuse host names (reply "address type not supported"), so no name is ever looked up by
+   * this host's resolver, outside the tunnel; clients then resolve names themselves (socks5, not socks5h).
+   */
+  resolveNames?: boolean;
   allowDestination?: DestinationPolicy;
   limits?: Partial<SocksLimits>;
   budget?: ConnectionBudget;
@@ -299,6 +307,7 @@ export class SocksProxy {
       let ip = req.host;
       if (req.addressType === AddressType.DOMAIN && !net.isIPv4(req.host)) {
         if (net.isIPv6(req.host)) return fail(Reply.ADDRESS_TYPE_NOT_SUPPORTED, 'IPv6 destinations are not supported');
+        if (this.opts.resolveNames === false) return fail(Reply.ADDRESS_TYPE_NOT_SUPPORTED, 'host names are refused (SOCKS_HOSTNAMES=refuse): send an IPv4 address');
         try {
           ip = await withTimeout(this.lookup(req.host), this.limits.connectTimeoutMs);
         } catch (err) {
