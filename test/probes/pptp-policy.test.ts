@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeSccrp, SccrpReader } from '../../src/probes/pptp/codec.ts';
+import { encodeSccrp, SccrpReader, withoutQuotedAnswer } from '../../src/probes/pptp/codec.ts';
 import { parseRanges, probePolicy } from '../../src/probes/pptp/policy.ts';
 import { probePptp } from '../../src/probes/pptp/probe.ts';
 
@@ -78,6 +78,12 @@ describe('non-PPTP answers are described, not quoted', () => {
     expect(reason).not.toMatch(/OpenSSH|secret-host/);
     expect(reason).not.toMatch(/[\x00-\x1f\x7f]/);
     expect(reason.length).toBeLessThan(120);
+  });
+
+  it('a reason stored by an earlier version loses its quoted banner', () => {
+    const old = 'not PPTP: magic cookie 0x322E302D (expected 0x1A2B3C4D); it sent "SSH-2.0-OpenSSH_8.9p1 \\x1b[31m \\"db01\\"…" (looks like an SSH banner)';
+    expect(withoutQuotedAnswer(old)).toBe('not PPTP: magic cookie 0x322E302D (expected 0x1A2B3C4D); it sent an answer, starts like an SSH banner');
+    expect(withoutQuotedAnswer('not PPTP: length field 12; it sent "\\x00\\x0c"')).toBe('not PPTP: length field 12; it sent an answer');
   });
 
   it('a Redis-like or binary answer through a real probe: short and printable only', async () => {

@@ -329,6 +329,14 @@ export function guessProtocol(bytes: Uint8Array): string | null {
 }
 
 /**
+ * Removes the quoted banner that earlier versions stored in not_pptp reasons (`it sent "SSH-2.0-…"
+ * (looks like an SSH banner)`), for records written before answers were only described.
+ */
+export function withoutQuotedAnswer(text: string): string {
+  return text.replace(/it sent "(?:[^"\\]|\\.)*"(?: \(looks like ([^)]{1,40})\))?/g, (_m, guess?: string) => `it sent an answer${guess ? `, starts like ${guess}` : ''}`);
+}
+
+/**
  * What came back, without the bytes themselves: the reason is shown to viewers and written to the
  * failures CSV, and a banner of this host's or anyone's service (versions, hostnames, control
  * characters) has no business there. A length and a protocol guess from a fixed list is enough.
