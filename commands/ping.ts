@@ -37,6 +37,7 @@ export const ping = command({
   role: 'operator',
   filter: 'optional',
   options: z.object({}),
+  notes: ["Addresses of this host, loopback, link-local and multicast are never connected to (outcome `blocked`, the node becomes ping_failed) unless PROBE_ALLOW names them."],
   async run(input, ctx) {
     const filter = isEmptyFilter(input.filter) ? { ...DEFAULT_PING_SELECTION, limit: input.filter.limit } : input.filter;
     const words = input.filterText || describeFilter(filter);

@@ -136,6 +136,9 @@ describe("ping and this host's own services", () => {
       strict.port.clear();
       await strict.run('show n1', VIEWER);
       expect(strict.port.publicText()).toMatch(/PPTP: blocked — not probed: 127\.0\.0\.1 is .*PROBE_ALLOW/);
+      strict.port.clear();
+      await strict.run('help ping', VIEWER);
+      expect(strict.port.publicText()).toContain('unless PROBE_ALLOW names them');
     } finally {
       await strict.dispose();
       await srv.close();
