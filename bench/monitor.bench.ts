@@ -12,7 +12,7 @@ import { startSimFleet } from '../test/sim/fleet.ts';
 const COUNT = Number(process.env.BENCH_MONITOR_NODES ?? 2000);
 const dir = mkdtempSync(join(tmpdir(), 'cnx-bench-monitor-'));
 const fleet = await startSimFleet({ count: COUNT, seed: 9, mix: { good: 0.85, slow: 0.05, closed: 0.05, silent: 0.05 }, slowDelayMs: 300 });
-const app = await compose(parseConfig({ DATA_DIR: join(dir, 'data'), MONITOR_FAILS: '1', PING_TIMEOUT_MS: '1500', PING_RETRIES: '1', PING_CONCURRENCY: '200' }), { log: createLogger('error') });
+const app = await compose(parseConfig({ DATA_DIR: join(dir, 'data'), PROBE_ALLOW: '127.0.0.0/8', MONITOR_FAILS: '1', PING_TIMEOUT_MS: '1500', PING_RETRIES: '1', PING_CONCURRENCY: '200' }), { log: createLogger('error') });
 try {
   const port = new RecordingPort();
   app.app.alerts.register(port);

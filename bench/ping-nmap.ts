@@ -81,12 +81,13 @@ export const pipelineRunPing: RunPing = async (addresses, s) => {
   const { parseConfig } = await import('../src/config.ts');
   const { createLogger } = await import('../src/log.ts');
   const { pingStage } = await import('../src/pipeline/stages/ping.ts');
+  const { probePolicy } = await import('../src/probes/pptp/policy.ts');
   const { RecordingPort } = await import('../test/kit/recording-port.ts');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnx-bench-store-'));
-  const app = await compose(parseConfig({ DATA_DIR: dataDir }), { log: createLogger('error') });
+  const app = await compose(parseConfig({ DATA_DIR: dataDir, PROBE_ALLOW: '127.0.0.0/8' }), { log: createLogger('error') });
   try {
     const nodes = app.app.store.addNodes(addresses.map((ip) => ({ ip, login: 'bench', password: 'bench' })), 'bench');
-    const stage = pingStage({ concurrency: s.concurrency, timeoutMs: s.timeoutMs, retries: s.retries });
+    const stage = pingStage({ concurrency: s.concurrency, timeoutMs: s.timeoutMs, retries: s.retries, policy: probePolicy('127.0.0.0/8') });
     const port = new RecordingPort();
     const actor = { platform: 'terminal' as const, id: 'bench', name: 'bench', roleIds: [] };
     statsLatencies.length = 0;

@@ -74,6 +74,7 @@ async function main(): Promise<void> {
     SLACK_BOT_TOKEN: FAKE_BOT_TOKEN,
     SLACK_APP_TOKEN: FAKE_APP_TOKEN,
     SLACK_API_URL: fake.apiUrl,
+    PROBE_ALLOW: '127.0.0.0/8', // the simulated fleet is on loopback
     ...(values.concurrency ? { PING_CONCURRENCY: values.concurrency } : {}),
     ...(values['timeout-ms'] ? { PING_TIMEOUT_MS: values['timeout-ms'] } : {}),
   });

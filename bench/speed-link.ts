@@ -7,10 +7,13 @@
  * Used by test/lab/speed.test.ts (the 3 % check) and bench/speed-curl.ts (the figures).
  * Needs root, iproute2 (ip, tc, ss) and curl.
  */
+import { randomBytes } from 'node:crypto';
 import { measureDownload, type MeasureResult } from '../src/probes/speed/measure.ts';
 import { createNamespacePair, requireLab, run, type NamespacePair } from '../test/lab/netns.ts';
 
 export const SPEED_PORT = 8080;
+/** The server listens on a non-loopback address, so it needs a token (a fresh one per run). */
+const SPEED_TOKEN = randomBytes(12).toString('hex');
 
 export interface CurlFigure {
   mbps: number;
@@ -42,7 +45,7 @@ export async function startShapedLink(): Promise<ShapedLink> {
   const pair = await createNamespacePair({ prefix: 'cnxspd' });
   try {
     // The speed server runs inside the namespace (Node runs the TypeScript source from this checkout), listening on its veth end only.
-    const server = pair.spawn(process.execPath, ['src/probes/speed/server.ts', '--host', pair.nsAddr, '--port', String(SPEED_PORT)]);
+    const server = pair.spawn(process.execPath, ['src/probes/speed/server.ts', '--host', pair.nsAddr, '--port', String(SPEED_PORT), '--token', SPEED_TOKEN]);
     await new Promise<void>((resolve, reject) => {
       let out = '';
       const t = setTimeout(() => reject(new Error(`the speed server did not start in ${pair.ns}: ${out}`)), 20_000);
@@ -63,7 +66,7 @@ export async function startShapedLink(): Promise<ShapedLink> {
     await pair.cleanup();
     throw err;
   }
-  const url = (bytes: number) => `http://${pair.nsAddr}:${SPEED_PORT}/?bytes=${bytes}`;
+  const url = (bytes: number) => `http://${pair.nsAddr}:${SPEED_PORT}/?bytes=${bytes}&token=${SPEED_TOKEN}`;
   return {
     pair,
     url,

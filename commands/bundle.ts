@@ -4,6 +4,7 @@ import { plural } from '../src/chat/render.ts';
 import { isEmptyFilter, selectNodes, describeFilter } from '../src/fleet/filter.ts';
 import { deliverBundle } from '../src/services/delivery.ts';
 import { command } from './define.ts';
+import { SOCKS_DNS_NOTE } from './start.ts';
 
 export const bundle = command({
   name: 'bundle',
@@ -13,6 +14,7 @@ export const bundle = command({
   role: 'operator',
   filter: 'optional',
   options: z.object({}),
+  notes: [SOCKS_DNS_NOTE],
   async run(input, ctx) {
     const filter = isEmptyFilter(input.filter) ? { statuses: ['online' as const, 'offline' as const], limit: input.filter.limit } : input.filter;
     const words = input.filterText || describeFilter(filter);

@@ -27,6 +27,7 @@ export const help = command({
         `Needs the ${def.role} role.`,
         ...(def.filter === 'optional' ? [FILTER_HELP] : []),
         ...(opts.length ? ['Options:', ...opts] : []),
+        ...(def.notes ?? []),
         `Examples: ${def.examples.map((e) => `\`/connexa ${e}\``).join('  ')}`,
       ];
       return ok({ text: lines.join('\n') });

@@ -6,6 +6,7 @@ import type { FleetNode } from '../src/fleet/node.ts';
 import { canRun } from '../src/fleet/status-machine.ts';
 import type { App } from '../src/app.ts';
 import { pingStage } from '../src/pipeline/stages/ping.ts';
+import { probePolicy } from '../src/probes/pptp/policy.ts';
 import { command } from './define.ts';
 import { startJob } from './job-report.ts';
 
@@ -14,7 +15,7 @@ export const DEFAULT_PING_SELECTION: Filter = { statuses: ['not_tested', 'ping_f
 
 export function pingStageFor(app: App) {
   const c = app.config;
-  return pingStage({ concurrency: c.PING_CONCURRENCY, timeoutMs: c.PING_TIMEOUT_MS, retries: c.PING_RETRIES });
+  return pingStage({ concurrency: c.PING_CONCURRENCY, timeoutMs: c.PING_TIMEOUT_MS, retries: c.PING_RETRIES, policy: probePolicy(c.PROBE_ALLOW) });
 }
 
 /** Splits a selection into the nodes ping may run on and a count of the others by status. */
@@ -36,6 +37,7 @@ export const ping = command({
   role: 'operator',
   filter: 'optional',
   options: z.object({}),
+  notes: ["Addresses of this host, loopback, link-local and multicast are never connected to (outcome `blocked`, the node becomes ping_failed) unless PROBE_ALLOW names them."],
   async run(input, ctx) {
     const filter = isEmptyFilter(input.filter) ? { ...DEFAULT_PING_SELECTION, limit: input.filter.limit } : input.filter;
     const words = input.filterText || describeFilter(filter);

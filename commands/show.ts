@@ -4,6 +4,7 @@ import { command } from './define.ts';
 import { clean, code } from '../src/chat/render.ts';
 import type { FleetNode } from '../src/fleet/node.ts';
 import { nodesNamed } from './lookup.ts';
+import { withoutQuotedAnswer } from '../src/probes/pptp/codec.ts';
 
 function describe(n: FleetNode): string {
   const loc = [n.country, n.state, n.city, n.zip].filter(Boolean).map((v) => clean(v)).join(' / ') || '–';
@@ -15,13 +16,13 @@ function describe(n: FleetNode): string {
   if (n.pptp) {
     lines.push(n.pptp.ok
       ? `PPTP: ok in ${n.pptp.latencyMs} ms, vendor ${code(n.pptp.vendor ?? '')}, host ${code(n.pptp.hostname ?? '')}, firmware ${n.pptp.firmware} (${n.pptp.checkedAt})`
-      : `PPTP: ${n.pptp.result} — ${clean(n.pptp.error, 200)} (${n.pptp.checkedAt})`);
+      : `PPTP: ${n.pptp.result} — ${clean(n.pptp.error && withoutQuotedAnswer(n.pptp.error), 200)} (${n.pptp.checkedAt})`);
   }
   if (n.speed) lines.push(n.speed.error ? `Speed: ${clean(n.speed.error, 200)} (${n.speed.checkedAt})` : `Speed: ${n.speed.downMbps} Mbit/s down, ${n.speed.upMbps ?? '–'} up (${n.speed.checkedAt})`);
   if (n.socks) lines.push(`SOCKS5: ${n.socks.host}:${n.socks.port} (credentials: \`/connexa secrets ${n.id}\`)`);
   if (n.history.length) {
     lines.push('History:');
-    for (const h of n.history.slice(-5).reverse()) lines.push(`• ${h.at} ${h.from} → ${h.to}${h.applied === false ? ' (not applied)' : ''}: ${clean(h.reason, 160)} — ${clean(h.actor)}`);
+    for (const h of n.history.slice(-5).reverse()) lines.push(`• ${h.at} ${h.from} → ${h.to}${h.applied === false ? ' (not applied)' : ''}: ${clean(withoutQuotedAnswer(h.reason), 160)} — ${clean(h.actor)}`);
   }
   return lines.join('\n');
 }

@@ -12,6 +12,10 @@ import { command } from './define.ts';
 import { chatReporter } from './job-report.ts';
 
 /** With no filter, start takes every node that passed the speed test. */
+/** Said in `help start` and `help bundle`: where a proxy's host names are looked up. */
+export const SOCKS_DNS_NOTE =
+  "Host names sent to a SOCKS proxy (socks5h, curl --socks5-hostname) are looked up by the bot's host with its own resolver, outside the node's tunnel; only the connection goes through the tunnel. Resolve names yourself and send addresses (socks5) if the lookup must not be seen there; SOCKS_HOSTNAMES=refuse makes the proxies refuse names.";
+
 export const DEFAULT_START_SELECTION: Filter = { statuses: ['speed_ok'] };
 
 export const start = command({
@@ -22,6 +26,7 @@ export const start = command({
   role: 'operator',
   filter: 'optional',
   options: z.object({}),
+  notes: [SOCKS_DNS_NOTE],
   async run(input, ctx) {
     const { store } = ctx.app;
     const services = ctx.app.services;

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { parseRanges } from './probes/pptp/policy.ts';
 
 /** One line per problem: the variable's name and what it expects. */
 export class ConfigError extends Error {}
@@ -59,12 +60,25 @@ export const configSchema = z.object({
   PING_CONCURRENCY: withDefault(int(1, 2000, 'a whole number from 1 to 2000'), 200),
   PING_TIMEOUT_MS: withDefault(int(100, 120_000, 'milliseconds from 100 to 120000'), 3000),
   PING_RETRIES: withDefault(int(0, 5, 'a whole number from 0 to 5'), 1),
+  // Ranges the probe may reach although they are this host, loopback or link-local (see policy.ts).
+  PROBE_ALLOW: withDefault(
+    z.string().refine((v) => {
+      try {
+        parseRanges(v);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'a comma list of IP addresses or CIDR ranges such as 127.0.0.0/8'),
+    '',
+  ),
   SPEED_URL: opt(url('an http(s) URL of a file to download for the speed test')),
   SPEED_MIN_MBPS: withDefault(z.coerce.number({ error: 'a number of Mbit/s' }).min(0, 'a number of Mbit/s, 0 or more'), 1),
   SPEED_CONCURRENCY: withDefault(int(1, 64, 'a whole number from 1 to 64'), 4),
   TUNNEL_DRIVER: withDefault(z.enum(['pppd', 'none'], { error: 'pppd or none' }), 'pppd'),
   SOCKS_BIND: withDefault(z.ipv4({ error: 'an IPv4 address to listen on' }), '127.0.0.1'),
   SOCKS_PUBLIC_HOST: opt(z.string().min(1)),
+  SOCKS_HOSTNAMES: withDefault(z.enum(['resolve', 'refuse'], { error: 'resolve or refuse' }), 'resolve'),
   SOCKS_PORT_RANGE: withDefault(portRange('a port range such as 20000-20999'), '20000-20999'),
   OVPN_PUBLIC_HOST: opt(z.string().min(1)),
   OVPN_PORT_RANGE: withDefault(portRange('a port range such as 21000-21999'), '21000-21999'),

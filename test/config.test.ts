@@ -24,6 +24,7 @@ describe('configuration', () => {
     [{ SOCKS_PORT_RANGE: '5-2' }, 'SOCKS_PORT_RANGE must be a port range such as 20000-20999 (got "5-2")'],
     [{ MONITOR_CRON: 'every minute' }, 'MONITOR_CRON must be a cron expression such as */5 * * * * (got "every minute")'],
     [{ CONNEXA_ADMINS: 'slack:U1,bob' }, 'CONNEXA_ADMINS must be a comma list of slack:U123, discord:123, discord-role:456 or * (got "slack:U1,bob")'],
+    [{ PROBE_ALLOW: '127.0.0.0/8,localhost' }, 'PROBE_ALLOW must be a comma list of IP addresses or CIDR ranges such as 127.0.0.0/8 (got "127.0.0.0/8,localhost")'],
     [{ SECRETS_DELIVERY: 'email' }, 'SECRETS_DELIVERY must be dm or thread (got "email")'],
     [{ SLACK_BOT_TOKEN: 'hunter2' }, 'SLACK_BOT_TOKEN must be a bot token starting with xoxb-'],
     [{ SLACK_BOT_TOKEN: 'xoxb-1' }, 'SLACK_BOT_TOKEN needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET and SLACK_PORT (HTTP mode)'],

@@ -26,6 +26,8 @@ export interface CommandDef<Opts extends z.ZodObject = z.ZodObject, Services = u
   options: Opts;
   /** Explains the options in `help <command>`. */
   optionHelp?: Record<string, string>;
+  /** Further lines for `help <command>`: what a user should know before relying on it. */
+  notes?: readonly string[];
   /**
    * Commands with side effects that deserve a second look (delete) return a preview: the dispatcher
    * asks the user to re-run the command with `confirm=<code>`; the code changes when the selection does.

@@ -5,6 +5,7 @@ import { selectNodes } from '../fleet/filter.ts';
 import type { Logger } from '../log.ts';
 import type { JobRunner, JobSummary, Transition } from '../pipeline/job-runner.ts';
 import { monitorStage, type ServiceCheck } from '../pipeline/stages/monitor.ts';
+import { probePolicy } from '../probes/pptp/policy.ts';
 import type { Store } from '../store/store.ts';
 import type { Alerts } from './alerts.ts';
 
@@ -101,7 +102,7 @@ export class Monitor {
     const { store, jobs, config, alerts } = this.deps;
     const startedAt = new Date().toISOString();
     const nodes = selectNodes(store.nodes(), { statuses: ['online', 'offline'] });
-    const stage = monitorStage({ concurrency: config.PING_CONCURRENCY, timeoutMs: config.PING_TIMEOUT_MS, retries: config.PING_RETRIES, fails: config.MONITOR_FAILS, checks: this.checks });
+    const stage = monitorStage({ concurrency: config.PING_CONCURRENCY, timeoutMs: config.PING_TIMEOUT_MS, retries: config.PING_RETRIES, policy: probePolicy(config.PROBE_ALLOW), fails: config.MONITOR_FAILS, checks: this.checks });
     const job = jobs.start({ stage, nodes, actor: `monitor (${trigger})`, selection: 'status:online,offline' });
     const summary = await job.done;
     const down = summary.transitions.filter((t) => t.to === 'offline');

@@ -48,6 +48,7 @@ export interface ServicesConfig {
   dataDir: string;
   TUNNEL_DRIVER: 'pppd' | 'none';
   SOCKS_BIND: string;
+  SOCKS_HOSTNAMES?: 'resolve' | 'refuse';
   SOCKS_PUBLIC_HOST?: string | undefined;
   SOCKS_PORT_RANGE: PortRange;
   OVPN_PUBLIC_HOST?: string | undefined;
@@ -580,6 +581,7 @@ export class ServiceManager {
       credentials,
       egress: () => keeper.tunnel?.localAddress ?? null,
       lookup: this.o.lookup,
+      resolveNames: this.o.config.SOCKS_HOSTNAMES !== 'refuse',
       allowDestination: this.o.allowDestination,
       limits: this.o.socksLimits,
       budget: this.budget,

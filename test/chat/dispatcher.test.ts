@@ -20,6 +20,15 @@ describe('dispatcher', () => {
     expect(t.port.publicText()).toContain('`format=` csv');
   });
 
+  it('help start and help bundle say where SOCKS host names are resolved', async () => {
+    for (const cmd of ['start', 'bundle']) {
+      t.port.clear();
+      await t.run(`help ${cmd}`, VIEWER);
+      expect(t.port.publicText()).toMatch(/looked up by the bot's host with its own resolver, outside the node's tunnel/);
+      expect(t.port.publicText()).toContain('SOCKS_HOSTNAMES=refuse');
+    }
+  });
+
   it('accepts a leading /connexa and treats an empty line as help', async () => {
     expect(await t.run('/connexa stats')).toEqual({ kind: 'ok', command: 'stats' });
     expect(await t.run('')).toEqual({ kind: 'ok', command: 'help' });

@@ -102,3 +102,63 @@ describe('ping, jobs, cancel through the dispatcher', () => {
     await tight.dispose();
   });
 });
+
+describe("ping and this host's own services", () => {
+  /** A service on 127.0.0.1 that greets like sshd (with control characters) and counts accepts. */
+  async function sshLike(): Promise<{ port: number; accepted: () => number; close: () => Promise<void> }> {
+    const { createServer } = await import('node:net');
+    let accepted = 0;
+    const open = new Set<import('node:net').Socket>();
+    const server = createServer((s) => {
+      accepted++;
+      open.add(s);
+      s.on('error', () => {});
+      s.end('SSH-2.0-OpenSSH_9.6 internal-db-host\x1b[2J\r\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    return { port, accepted: () => accepted, close: () => new Promise<void>((r) => (open.forEach((s) => s.destroy()), server.close(() => r()))) };
+  }
+
+  it('without PROBE_ALLOW a loopback node is not connected to; show and the failures CSV say why', async () => {
+    const srv = await sshLike();
+    const strict = await testApp({ PROBE_ALLOW: '', PING_TIMEOUT_MS: '500', PING_RETRIES: '0' });
+    try {
+      strict.app.store.addNodes([{ ip: '127.0.0.1', port: srv.port, login: 'u', password: 'p4ssw0rd' }], 'test');
+      await strict.run('ping', OPERATOR);
+      await strict.app.jobs.idle();
+      expect(srv.accepted()).toBe(0);
+      const node = strict.app.store.nodes()[0]!;
+      expect(node.status).toBe('ping_failed');
+      expect(node.pptp).toMatchObject({ ok: false, result: 'blocked' });
+      const csv = strict.port.calls.flatMap((c) => (c.verb === 'post' ? (c.msg.files ?? []) : [])).find((f) => f.name.endsWith('failures.csv'))!;
+      expect(csv.data.toString()).toMatch(/,blocked,not probed: 127\.0\.0\.1 is .*PROBE_ALLOW/);
+      strict.port.clear();
+      await strict.run('show n1', VIEWER);
+      expect(strict.port.publicText()).toMatch(/PPTP: blocked — not probed: 127\.0\.0\.1 is .*PROBE_ALLOW/);
+      strict.port.clear();
+      await strict.run('help ping', VIEWER);
+      expect(strict.port.publicText()).toContain('unless PROBE_ALLOW names them');
+    } finally {
+      await strict.dispose();
+      await srv.close();
+    }
+  });
+
+  it('with PROBE_ALLOW it is probed, and show describes the banner without quoting it', async () => {
+    const srv = await sshLike();
+    try {
+      t.app.store.addNodes([{ ip: '127.0.0.1', port: srv.port, login: 'u', password: 'p4ssw0rd' }], 'test');
+      await t.run('ping', OPERATOR);
+      await t.app.jobs.idle();
+      expect(srv.accepted()).toBe(1);
+      t.port.clear();
+      await t.run('show n1', VIEWER);
+      const shown = t.port.publicText();
+      expect(shown).toMatch(/PPTP: not_pptp — not PPTP: .*it sent \d+ bytes, starts like an SSH banner/);
+      expect(shown).not.toMatch(/OpenSSH|internal-db-host|\x1b/);
+    } finally {
+      await srv.close();
+    }
+  });
+});

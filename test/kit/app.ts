@@ -43,6 +43,8 @@ export async function testApp(env: Record<string, string> = {}): Promise<TestApp
     CONNEXA_ADMINS: 'slack:UADMIN',
     CONNEXA_OPERATORS: 'slack:UOPER',
     CONNEXA_VIEWERS: 'slack:UVIEW',
+    // The simulated servers listen on loopback, which the probe refuses unless PROBE_ALLOW names it.
+    PROBE_ALLOW: '127.0.0.0/8',
     LOG_LEVEL: 'debug',
     ...env,
   });

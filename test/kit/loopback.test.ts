@@ -18,7 +18,7 @@ const b = await m.loopbackRangeFrom(${start});
 console.log('holding ' + b.cidr);
 setInterval(() => {}, 60_000);`;
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

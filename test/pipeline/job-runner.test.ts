@@ -7,8 +7,13 @@ import { createLogger } from '../../src/log.ts';
 import { JobRunner } from '../../src/pipeline/job-runner.ts';
 import type { Stage, StageOutcome } from '../../src/pipeline/stage.ts';
 import { pingStage } from '../../src/pipeline/stages/ping.ts';
+import { probePolicy } from '../../src/probes/pptp/policy.ts';
 import { Store } from '../../src/store/store.ts';
 import { startSimFleet, type SimFleet } from '../sim/fleet.ts';
+
+
+/** The simulated fleet listens on loopback, which the probe refuses unless told. */
+const LOOPBACK = probePolicy('127.0.0.0/8');
 
 const log = createLogger('error');
 let dir: string;
@@ -148,7 +153,7 @@ describe('ping over a simulated fleet', () => {
 
   it('decides every server by its behaviour; a third silent does not hang the batch', async () => {
     const nodes = store.addNodes(fleet.servers.map((s) => ({ ip: s.ip, port: s.port, login: s.login, password: s.password })), 'sim');
-    const summary = await runner.start({ stage: pingStage({ concurrency: 60, timeoutMs: 400, retries: 0 }), nodes, actor: 'test', selection: 'sim' }).done;
+    const summary = await runner.start({ stage: pingStage({ concurrency: 60, timeoutMs: 400, retries: 0, policy: LOOPBACK }), nodes, actor: 'test', selection: 'sim' }).done;
     const expected: Record<string, string> = { good: 'ok', slow: 'ok', silent: 'timeout_reply', rejecting: 'rejected', garbage: 'not_pptp', closed: 'refused' };
     for (const [i, s] of fleet.servers.entries()) {
       const n = store.get(nodes[i]!.id)!;
@@ -169,7 +174,7 @@ describe('ping over a simulated fleet', () => {
       store.transition({ id: n.id, from: 'not_tested', to: 'ping_ok', reason: 'x', actor: 't' });
       store.transition({ id: n.id, from: 'ping_ok', to: 'speed_ok', reason: 'x', actor: 't' });
     }
-    const summary = await runner.start({ stage: pingStage({ concurrency: 2, timeoutMs: 500, retries: 0 }), nodes, actor: 't', selection: 's' }).done;
+    const summary = await runner.start({ stage: pingStage({ concurrency: 2, timeoutMs: 500, retries: 0, policy: LOOPBACK }), nodes, actor: 't', selection: 's' }).done;
     expect(store.get(nodes[0]!.id)!.status).toBe('speed_ok');
     expect(store.get(nodes[1]!.id)!.status).toBe('ping_failed');
     expect(summary.changes).toEqual({ 'speed_ok>ping_failed': 1 });

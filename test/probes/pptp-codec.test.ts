@@ -175,7 +175,7 @@ describe('SccrpReader', () => {
     const r = new SccrpReader();
     const d = r.push(Buffer.from('HTTP/1.1 400 Bad Request\r\nServer: x\r\n\r\n'));
     expect(d?.kind).toBe('not_pptp');
-    expect(d?.kind === 'not_pptp' && d.reason).toMatch(/^not PPTP: magic cookie 0x2F312E31 \(expected 0x1A2B3C4D\); it sent "HTTP\/1\.1 400 Bad Request…" \(looks like HTTP\)$/);
+    expect(d?.kind === 'not_pptp' && d.reason).toMatch(/^not PPTP: magic cookie 0x2F312E31 \(expected 0x1A2B3C4D\); it sent 39 bytes, starts like HTTP$/);
     const p = encodeSccrp();
     p.write('HTTP', 4, 'latin1');
     const d2 = decodeSccrp(p);
@@ -186,7 +186,7 @@ describe('SccrpReader', () => {
     const r = new SccrpReader();
     expect(r.push(Buffer.from('SSH-2.'))).toBeNull();
     const d = r.push(Buffer.from('0-OpenSSH'));
-    expect(d?.kind === 'not_pptp' && d.reason).toMatch(/magic cookie .* \(looks like an SSH banner\)/);
+    expect(d?.kind === 'not_pptp' && d.reason).toMatch(/magic cookie .*; it sent 15 bytes, starts like an SSH banner$/);
   });
 
   it('names a wrong length field', () => {

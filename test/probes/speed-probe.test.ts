@@ -10,7 +10,8 @@ let stalling: SpeedServer;
 const seen: Array<{ method: string; remoteAddress: string; bytes: number }> = [];
 
 beforeAll(async () => {
-  server = await startSpeedServer({ host: '127.0.0.1', onRequest: (i) => seen.push(i) });
+  // maxBytes: one test asks for 8 GiB and stops by time (the default cap is 1 GiB).
+  server = await startSpeedServer({ host: '127.0.0.1', maxBytes: 16 * 1024 ** 3, onRequest: (i) => seen.push(i) });
   stalling = await startSpeedServer({ host: '127.0.0.1', stallAfterBytes: 100_000 });
 });
 afterAll(async () => {

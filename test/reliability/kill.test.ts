@@ -26,7 +26,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const env = () => ({ PATH: process.env.PATH ?? '', HOME: dir, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'error', PING_TIMEOUT_MS: '400', PING_RETRIES: '0', PING_CONCURRENCY: '50' });
+const env = () => ({ PATH: process.env.PATH ?? '', HOME: dir, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'error', PROBE_ALLOW: '127.0.0.0/8', PING_TIMEOUT_MS: '400', PING_RETRIES: '0', PING_CONCURRENCY: '50' });
 
 /** Runs connexa; kills it with SIGKILL after `killAfterMs` if given. */
 function connexa(args: string[], killAfterMs?: number): Promise<{ code: number | null; signal: string | null; out: string }> {

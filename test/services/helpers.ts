@@ -108,9 +108,9 @@ export class RawSocks {
     socket.on('error', () => {});
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawSocks> {
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawSocks> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host }, () => resolve(new RawSocks(s)));
+      const s = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) }, () => resolve(new RawSocks(s)));
       s.once('error', reject);
     });
   }

@@ -54,6 +54,8 @@ export async function servicesApp(o: ServicesTestOptions): Promise<ServicesTestA
     CONNEXA_ADMINS: 'slack:UADMIN',
     CONNEXA_OPERATORS: 'slack:UOPER',
     CONNEXA_VIEWERS: 'slack:UVIEW',
+    // The simulated servers listen on loopback, which the probe refuses unless PROBE_ALLOW names it.
+    PROBE_ALLOW: '127.0.0.0/8',
     LOG_LEVEL: 'debug',
     ...o.env,
   });

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { anyDestination, isSpecialPurpose, publicDestinations } from '../../src/services/socks/destinations.ts';
 import { buildReply, parseAuth, parseGreeting, parseRequest, Reply } from '../../src/services/socks/protocol.ts';
-import { ConnectionBudget, SocksProxy, type SocksProxyOptions } from '../../src/services/socks/server.ts';
+import { ConnectionBudget, DEFAULT_SOCKS_LIMITS, SocksProxy, type SocksProxyOptions } from '../../src/services/socks/server.ts';
 import { curlViaSocks, patternChunk, RawSocks, whoAmIServer, type WhoAmI } from './helpers.ts';
 
 const CREDS = { login: 'cxalice', password: 'S3cretS3cretS3cretS3cret' };
@@ -249,6 +249,100 @@ describe('SocksProxy protocol edges and limits', () => {
     const again = new SocksProxy({ bind: '127.0.0.1', port: p.port, credentials: CREDS, egress: () => '127.0.0.2' });
     await again.listen();
     await again.close();
+  });
+});
+
+describe('SocksProxy host names', () => {
+  /** CONNECT by name (ATYP 3); returns the reply code. */
+  async function connectName(c: RawSocks, name: string, port: number): Promise<number> {
+    const n = Buffer.from(name);
+    const b = Buffer.concat([Buffer.from([5, 1, 0, 3, n.length]), n, Buffer.from([port >> 8, port & 0xff])]);
+    c.send(b);
+    return (await c.read(10))[1]!;
+  }
+
+  it('with resolveNames false a host name is refused without any lookup; addresses still work', async () => {
+    const asked: string[] = [];
+    const p = await proxy({ resolveNames: false, lookup: async (name) => (asked.push(name), '127.0.0.1') });
+    const c = await RawSocks.connect(p.port);
+    expect(await c.login(CREDS.login, CREDS.password)).toBe(0);
+    expect(await connectName(c, 'web.test', web.port)).toBe(Reply.ADDRESS_TYPE_NOT_SUPPORTED);
+    expect(asked).toEqual([]);
+    const d = await RawSocks.connect(p.port);
+    expect(await d.login(CREDS.login, CREDS.password)).toBe(0);
+    expect(await d.connectIPv4('127.0.0.1', web.port)).toBe(0);
+    d.close();
+    // The default resolves names, with the lookup it is given (never a real DNS query here).
+    const q = await proxy({ lookup: async (name) => (asked.push(name), '127.0.0.1') });
+    const e = await RawSocks.connect(q.port);
+    expect(await e.login(CREDS.login, CREDS.password)).toBe(0);
+    expect(await connectName(e, 'web.test', web.port)).toBe(0);
+    expect(asked).toEqual(['web.test']);
+    e.close();
+  });
+});
+
+describe('SocksProxy handshake deadline and unauthenticated connections', () => {
+  const until = async (cond: () => boolean): Promise<void> => {
+    while (!cond()) await new Promise((r) => setTimeout(r, 10));
+  };
+
+  it('a client trickling one byte at a time is cut at the handshake deadline, not kept alive', async () => {
+    const p = await proxy({ limits: { handshakeTimeoutMs: 400 } });
+    const c = await RawSocks.connect(p.port);
+    // A greeting offering 255 methods: 257 bytes, one every 50 ms, each well inside 400 ms of the last.
+    const greeting = [5, 255, ...Array.from({ length: 255 }, () => 2)];
+    let sent = 0;
+    while (!c.closed && sent < greeting.length) {
+      c.send([greeting[sent++]!]);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(c.closed).toBe(true);
+    expect(sent).toBeLessThan(greeting.length);
+  });
+
+  it('the deadline covers authentication and the request, and ends once the request is in', async () => {
+    const p = await proxy({ limits: { handshakeTimeoutMs: 500, idleTimeoutMs: 60_000 } });
+    const c = await RawSocks.connect(p.port);
+    expect(await c.login(CREDS.login, CREDS.password)).toBe(0);
+    // Logged in, then silent: still cut by the same deadline.
+    expect(await c.waitClosed(5000)).toBe(true);
+    // A full handshake inside the deadline leaves a relay that outlives it.
+    const d = await RawSocks.connect(p.port);
+    expect(await d.login(CREDS.login, CREDS.password)).toBe(0);
+    expect(await d.connectIPv4('127.0.0.1', web.port)).toBe(0);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(d.closed).toBe(false);
+    d.close();
+  });
+
+  it('one address holds a few unauthenticated connections: a newer one cuts its oldest, others untouched', async () => {
+    const p = await proxy({ limits: { maxUnauthenticatedPerAddress: 3, handshakeTimeoutMs: 30_000 } });
+    const other = await RawSocks.connect(p.port, '127.0.0.1', '127.0.0.4');
+    const idle: RawSocks[] = [];
+    for (let i = 0; i < 6; i++) idle.push(await RawSocks.connect(p.port, '127.0.0.1', '127.0.0.3'));
+    await until(() => p.stats.evicted === 3);
+    for (const c of idle.slice(0, 3)) expect(await c.waitClosed(3000)).toBe(true);
+    expect(idle.slice(3).map((c) => c.closed)).toEqual([false, false, false]);
+    // The other address kept its connection and logs in on it.
+    expect(await other.login(CREDS.login, CREDS.password)).toBe(0);
+    for (const c of idle) c.close();
+    other.close();
+  });
+
+  it('260 idle unauthenticated connections do not lock out a client with the right credentials', async () => {
+    // Default limits (256 connections per proxy) but for a long handshake deadline.
+    const p = await proxy({ limits: { handshakeTimeoutMs: 60_000 } });
+    const idle: RawSocks[] = [];
+    for (let i = 0; i < 260; i++) idle.push(await RawSocks.connect(p.port, '127.0.0.1', `127.0.1.${10 + (i % 40)}`));
+    // Before the fix the 257th and later were dropped at accept, and so was the real client.
+    await until(() => p.stats.accepted + p.stats.refused === 260);
+    expect(p.stats.evicted).toBe(260 - DEFAULT_SOCKS_LIMITS.maxUnauthenticated);
+    const c = await RawSocks.connect(p.port);
+    expect(await c.login(CREDS.login, CREDS.password)).toBe(0);
+    expect(await c.connectIPv4('127.0.0.1', web.port)).toBe(0);
+    c.close();
+    for (const s of idle) s.close();
   });
 });
 

@@ -28,7 +28,7 @@ function connexa(args: string[], opts: { stdin?: string; env?: Record<string, st
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: dir,
       env: Object.fromEntries(
-        Object.entries({ PATH: process.env.PATH ?? '', HOME: dir, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'warn', ...opts.env }).filter(([, v]) => v !== undefined),
+        Object.entries({ PATH: process.env.PATH ?? '', HOME: dir, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'warn', PROBE_ALLOW: '127.0.0.0/8', ...opts.env }).filter(([, v]) => v !== undefined),
       ) as Record<string, string>,
       stdio: ['pipe', 'pipe', 'pipe'],
     });

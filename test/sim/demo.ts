@@ -22,7 +22,7 @@ console.log(`Simulated fleet: 300 PPTP servers on 127.0.90.1-127.0.91.x:1723 (70
 
 const run = (args: string[]) =>
   new Promise<number>((done) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: 'inherit', env: { ...process.env, DATA_DIR: dataDir } });
+    const child = spawn(process.execPath, [bin, ...args], { stdio: 'inherit', env: { PROBE_ALLOW: '127.0.0.0/8', ...process.env, DATA_DIR: dataDir } });
     child.on('close', (code) => done(code ?? 1));
   });
 

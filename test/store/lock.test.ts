@@ -85,7 +85,7 @@ describe('the data directory lock', () => {
 
   it('lets exactly one of 40 simultaneous starters win', async () => {
     const children = Array.from({ length: 40 }, () => {
-      const c = spawn(process.execPath, ['--import', 'tsx', CHILD, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const c = spawn(process.execPath, [CHILD, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
       started.push(c);
       return { c, out: lines(c) };
     });

@@ -1,5 +1,5 @@
 import type { FleetNode } from '../../fleet/node.ts';
-import { probePptp, toStoredPptp } from '../../probes/pptp/index.ts';
+import { probePptp, toStoredPptp, type ProbePolicy } from '../../probes/pptp/index.ts';
 import type { Stage, StageOutcome } from '../stage.ts';
 import { probeDeadlineMs } from './ping.ts';
 
@@ -10,6 +10,8 @@ export interface MonitorSettings {
   concurrency: number;
   timeoutMs: number;
   retries: number;
+  /** Which addresses may be probed (PROBE_ALLOW). */
+  policy?: ProbePolicy;
   /** Consecutive failures that take an online node offline (MONITOR_FAILS). */
   fails: number;
   /** Further checks, in order; the first failure decides. */
@@ -31,7 +33,7 @@ export function monitorStage(s: MonitorSettings): Stage {
     nodeDeadlineMs: probeDeadlineMs(s.timeoutMs, s.retries) + 5_000,
     async run(node, signal): Promise<StageOutcome> {
       const now = new Date();
-      const r = await probePptp({ host: node.ip, port: node.port }, { timeoutMs: s.timeoutMs, retries: s.retries, signal });
+      const r = await probePptp({ host: node.ip, port: node.port }, { timeoutMs: s.timeoutMs, retries: s.retries, signal, ...(s.policy ? { policy: s.policy } : {}) });
       if (r.outcome === 'cancelled' || r.outcome === 'local_error') return { result: 'inconclusive', outcome: r.outcome, reason: r.reason, patch: {} };
       let failure: { outcome: string; reason: string } | null = r.ok ? null : { outcome: r.outcome, reason: r.reason ?? r.outcome };
       for (const check of s.checks) {

@@ -1,10 +1,12 @@
-import { probePptp, toStoredPptp, type PptpOutcome } from '../../probes/pptp/index.ts';
+import { probePptp, toStoredPptp, type PptpOutcome, type ProbePolicy } from '../../probes/pptp/index.ts';
 import type { Stage, StageOutcome } from '../stage.ts';
 
 export interface PingSettings {
   concurrency: number;
   timeoutMs: number;
   retries: number;
+  /** Which addresses may be probed (PROBE_ALLOW); default: not this host, loopback, link-local. */
+  policy?: ProbePolicy;
 }
 
 /** Outcomes that say nothing about the server (this host could not try): the node keeps its status. */
@@ -24,7 +26,7 @@ export function pingStage(s: PingSettings): Stage {
     // Every attempt has its own deadline; the node deadline covers them all plus the retry pauses.
     nodeDeadlineMs: probeDeadlineMs(s.timeoutMs, s.retries) + 1000,
     async run(node, signal): Promise<StageOutcome> {
-      const r = await probePptp({ host: node.ip, port: node.port }, { timeoutMs: s.timeoutMs, retries: s.retries, signal });
+      const r = await probePptp({ host: node.ip, port: node.port }, { timeoutMs: s.timeoutMs, retries: s.retries, signal, ...(s.policy ? { policy: s.policy } : {}) });
       if (INCONCLUSIVE.has(r.outcome)) return { result: 'inconclusive', outcome: r.outcome, reason: r.reason, patch: {} };
       return { result: r.ok ? 'ok' : 'fail', outcome: r.outcome, reason: r.reason, patch: { pptp: toStoredPptp(r, new Date()) } };
     },

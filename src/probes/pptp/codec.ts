@@ -328,23 +328,23 @@ export function guessProtocol(bytes: Uint8Array): string | null {
   return printable === m ? 'text' : null;
 }
 
-/** A short, quoted, printable preview of bytes: first line only, non-printables as \xNN. */
-export function previewBytes(bytes: Uint8Array, max = 40): string {
-  let out = '';
-  const n = Math.min(bytes.length, max);
-  let i = 0;
-  for (; i < n; i++) {
-    const b = bytes[i]!;
-    if (b === 0x0d || b === 0x0a) break;
-    out += b >= 0x20 && b < 0x7f ? (b === 0x22 || b === 0x5c ? '\\' + String.fromCharCode(b) : String.fromCharCode(b)) : '\\x' + b.toString(16).padStart(2, '0');
-  }
-  const more = i < bytes.length;
-  return `"${out}${more ? '…' : ''}"`;
+/**
+ * Removes the quoted banner that earlier versions stored in not_pptp reasons (`it sent "SSH-2.0-…"
+ * (looks like an SSH banner)`), for records written before answers were only described.
+ */
+export function withoutQuotedAnswer(text: string): string {
+  return text.replace(/it sent "(?:[^"\\]|\\.)*"(?: \(looks like ([^)]{1,40})\))?/g, (_m, guess?: string) => `it sent an answer${guess ? `, starts like ${guess}` : ''}`);
 }
 
+/**
+ * What came back, without the bytes themselves: the reason is shown to viewers and written to the
+ * failures CSV, and a banner of this host's or anyone's service (versions, hostnames, control
+ * characters) has no business there. A length and a protocol guess from a fixed list is enough.
+ */
 function describeAnswer(bytes: Uint8Array): string {
   const guess = guessProtocol(bytes);
-  return `it sent ${previewBytes(bytes)}${guess ? ` (looks like ${guess})` : ''}`;
+  const n = bytes.length;
+  return `it sent ${n}${n >= SCCRP_LENGTH ? ' or more' : ''} byte${n === 1 ? '' : 's'}${guess ? `, starts like ${guess}` : ''}`;
 }
 
 /**

@@ -1,2 +1,3 @@
 export * from './codec.ts';
 export * from './probe.ts';
+export * from './policy.ts';

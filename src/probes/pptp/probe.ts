@@ -16,6 +16,7 @@ import {
   SccrpReader,
   type Sccrp,
 } from './codec.ts';
+import { probePolicy, type ProbePolicy } from './policy.ts';
 
 export type PptpOutcome =
   | 'ok'
@@ -30,6 +31,8 @@ export type PptpOutcome =
   /** A valid reply whose result code is not 1. */
   | 'rejected'
   | 'invalid_target'
+  /** The destination policy refused the address (this host, loopback, link-local…): no connection made. */
+  | 'blocked'
   | 'cancelled'
   /**
    * This machine could not open the connection (too many open files, no free local port, a local
@@ -39,7 +42,7 @@ export type PptpOutcome =
 
 export const PPTP_OUTCOMES: readonly PptpOutcome[] = [
   'ok', 'refused', 'timeout_connect', 'timeout_reply', 'unreachable', 'reset', 'closed',
-  'not_pptp', 'rejected', 'invalid_target', 'cancelled', 'local_error',
+  'not_pptp', 'rejected', 'invalid_target', 'blocked', 'cancelled', 'local_error',
 ];
 
 /** Outcomes that are worth another attempt (a busy pptpd drops or stalls some clients). */
@@ -70,7 +73,11 @@ export interface PptpProbeOptions {
   retryDelayMs?: number;
   /** How long to wait for the Stop-Control-Connection-Reply before destroying the socket (default 250 ms). */
   stopGraceMs?: number;
+  /** Which addresses may be probed (default: not this host, loopback, link-local…; see policy.ts). */
+  policy?: ProbePolicy;
 }
+
+let defaultPolicy: ProbePolicy | null = null;
 
 export interface PptpProbeResult {
   ok: boolean;
@@ -422,6 +429,9 @@ export async function probePptp(target: PptpTarget, opts: PptpProbeOptions): Pro
   if (!(opts.timeoutMs > 0) || !Number.isFinite(opts.timeoutMs)) {
     throw new RangeError(`probePptp: timeoutMs must be a positive number, got ${opts.timeoutMs}`);
   }
+  // Before any socket exists: a refused address sees no connection attempt at all.
+  const refusal = (opts.policy ?? (defaultPolicy ??= probePolicy()))(host);
+  if (refusal !== null) return emptyResult('blocked', `not probed: ${refusal}`, 0);
   const signal = opts.signal;
   if (signal?.aborted) return emptyResult('cancelled', 'the probe was cancelled before it started', 0);
 

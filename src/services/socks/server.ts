@@ -6,10 +6,19 @@
  *   tunnel is down the proxy answers "network unreachable" instead of leaving by this host's own
  *   route. There is no code path that connects unbound.
  * - Domain names are resolved by the proxy (ATYP 3, what `curl --socks5-hostname` and socks5h://
- *   send); IPv6 is refused with "address type not supported" because the tunnels are IPv4.
+ *   send) with THIS HOST's resolver: the lookup leaves by this host's route, only the connection
+ *   goes through the tunnel (a PPTP tunnel offers no resolver we could trust to be the node's).
+ *   `resolveNames: false` refuses names instead. IPv6 is refused with "address type not
+ *   supported" because the tunnels are IPv4.
  * - Limits: connections per proxy (server.maxConnections), an optional budget shared by every proxy
  *   (file descriptors are a host-wide resource), a handshake deadline, a connect deadline and an
  *   idle timeout on established relays.
+ * - The handshake deadline is absolute, from accept to the authenticated request: a client that
+ *   sends one byte now and then cannot hold a slot. Connections that have not authenticated yet
+ *   are capped per client address and in all, below maxConnections; over a cap the OLDEST
+ *   unauthenticated connection is cut, not the new one. So idle strangers cannot take the slots a
+ *   client with the right credentials needs, and cannot keep it from starting: to push it out
+ *   they must open connections faster than it completes its handshake (a few round trips).
  * - Relaying keeps half-close (allowHalfOpen): a client that shuts down its sending side still
  *   receives the rest of the answer. Client -> destination is stream.pipe; destination -> client
  *   (the bulk) reads through one shared 1 MiB buffer with explicit backpressure (see READ_BUFFER).
@@ -40,8 +49,12 @@ export interface SocksLimits {
   maxConnections: number;
   /** An established relay with no bytes either way for this long is closed. */
   idleTimeoutMs: number;
-  /** Greeting + authentication + request must arrive within this. */
+  /** Greeting + authentication + request must arrive within this, counted from accept. */
   handshakeTimeoutMs: number;
+  /** Connections not yet authenticated, from one client address; over it, that address's oldest is cut. */
+  maxUnauthenticatedPerAddress: number;
+  /** Connections not yet authenticated, from all addresses (keep below maxConnections); over it, the oldest is cut. */
+  maxUnauthenticated: number;
   /** Name lookup + TCP connect to the destination must finish within this. */
   connectTimeoutMs: number;
 }
@@ -50,6 +63,9 @@ export const DEFAULT_SOCKS_LIMITS: SocksLimits = {
   maxConnections: 256,
   idleTimeoutMs: 5 * 60_000,
   handshakeTimeoutMs: 10_000,
+  maxUnauthenticatedPerAddress: 8,
+  // A quarter of maxConnections: three quarters stay for clients that have logged in.
+  maxUnauthenticated: 64,
   connectTimeoutMs: 15_000,
 };
 
@@ -81,6 +97,8 @@ export class ConnectionBudget {
 export type SocksEvent =
   | { kind: 'auth_failed'; from: string }
   | { kind: 'refused'; reason: 'per_proxy_limit' | 'shared_limit' }
+  /** An unauthenticated connection cut to make room for a newer one. */
+  | { kind: 'evicted'; reason: 'unauthenticated_per_address' | 'unauthenticated_total'; from: string }
   | { kind: 'connect_failed'; reply: ReplyCode; reason: string };
 
 export interface SocksProxyOptions {
@@ -90,6 +108,11 @@ export interface SocksProxyOptions {
   /** The address outbound connections bind to, or null while the node's tunnel is down. */
   egress: () => string | null;
   lookup?: Lookup;
+  /**
+   * false: refuse host names (reply "address type not supported"), so no name is ever looked up by
+   * this host's resolver, outside the tunnel; clients then resolve names themselves (socks5, not socks5h).
+   */
+  resolveNames?: boolean;
   allowDestination?: DestinationPolicy;
   limits?: Partial<SocksLimits>;
   budget?: ConnectionBudget;
@@ -102,6 +125,8 @@ export interface SocksStats {
   authFailed: number;
   connected: number;
   connectFailed: number;
+  /** Unauthenticated connections cut to make room for newer ones. */
+  evicted: number;
   active: number;
   bytesFromClients: number;
   bytesToClients: number;
@@ -112,7 +137,7 @@ const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest();
 type Stage = 'greeting' | 'auth' | 'request' | 'connecting' | 'relay' | 'closing';
 
 export class SocksProxy {
-  readonly stats: SocksStats = { accepted: 0, refused: 0, authFailed: 0, connected: 0, connectFailed: 0, active: 0, bytesFromClients: 0, bytesToClients: 0 };
+  readonly stats: SocksStats = { accepted: 0, refused: 0, authFailed: 0, connected: 0, connectFailed: 0, evicted: 0, active: 0, bytesFromClients: 0, bytesToClients: 0 };
   private readonly server: net.Server;
   private readonly limits: SocksLimits;
   private readonly lookup: Lookup;
@@ -120,6 +145,9 @@ export class SocksProxy {
   /** Digests, so comparison time does not depend on where the first wrong byte is. */
   private readonly loginDigest: Buffer;
   private readonly passwordDigest: Buffer;
+  /** Connections not yet authenticated, oldest first (a Set keeps insertion order), and per address. */
+  private readonly unauthenticated = new Set<{ from: string; kill: () => void }>();
+  private readonly unauthenticatedFrom = new Map<string, number>();
   /** Every live session's kill switch, for close(). */
   private readonly sessions = new Set<() => void>();
   private listening = false;
@@ -185,7 +213,32 @@ export class SocksProxy {
     return a && b;
   }
 
+  /** Cuts the oldest unauthenticated connections (of `from`, then of anyone) so a new one fits. */
+  private makeRoomFor(from: string): void {
+    const evict = (p: { from: string; kill: () => void }, reason: 'unauthenticated_per_address' | 'unauthenticated_total'): void => {
+      this.unauthenticated.delete(p);
+      const n = (this.unauthenticatedFrom.get(p.from) ?? 1) - 1;
+      if (n > 0) this.unauthenticatedFrom.set(p.from, n);
+      else this.unauthenticatedFrom.delete(p.from);
+      this.stats.evicted++;
+      this.opts.onEvent?.({ kind: 'evicted', reason, from: p.from });
+      p.kill();
+    };
+    while ((this.unauthenticatedFrom.get(from) ?? 0) >= Math.max(1, this.limits.maxUnauthenticatedPerAddress)) {
+      let oldest: { from: string; kill: () => void } | undefined;
+      for (const p of this.unauthenticated) if (p.from === from) { oldest = p; break; }
+      if (!oldest) break;
+      evict(oldest, 'unauthenticated_per_address');
+    }
+    while (this.unauthenticated.size >= Math.max(1, this.limits.maxUnauthenticated)) {
+      const oldest = this.unauthenticated.values().next().value;
+      if (!oldest) break;
+      evict(oldest, 'unauthenticated_total');
+    }
+  }
+
   private accept(client: net.Socket): void {
+    const from = client.remoteAddress ?? '?';
     if (this.opts.budget && !this.opts.budget.take()) {
       this.stats.refused++;
       this.opts.onEvent?.({ kind: 'refused', reason: 'shared_limit' });
@@ -194,6 +247,17 @@ export class SocksProxy {
     }
     this.stats.accepted++;
     this.stats.active++;
+    this.makeRoomFor(from);
+    const pending = { from, kill: () => kill() };
+    this.unauthenticated.add(pending);
+    this.unauthenticatedFrom.set(from, (this.unauthenticatedFrom.get(from) ?? 0) + 1);
+    /** Frees this connection's unauthenticated slot, once (at login or at close). */
+    const leaveUnauthenticated = (): void => {
+      if (!this.unauthenticated.delete(pending)) return;
+      const n = (this.unauthenticatedFrom.get(from) ?? 1) - 1;
+      if (n > 0) this.unauthenticatedFrom.set(from, n);
+      else this.unauthenticatedFrom.delete(from);
+    };
     let stage: Stage = 'greeting';
     let buf: Buffer = Buffer.alloc(0);
     let upstream: net.Socket | null = null;
@@ -202,6 +266,7 @@ export class SocksProxy {
 
     const kill = (): void => {
       stage = 'closing';
+      clearTimeout(handshakeTimer);
       clearTimeout(connectTimer);
       client.destroy();
       upstream?.destroy();
@@ -213,11 +278,15 @@ export class SocksProxy {
       this.stats.bytesFromClients += client.bytesRead;
       this.stats.bytesToClients += client.bytesWritten;
       this.opts.budget?.give();
+      leaveUnauthenticated();
+      clearTimeout(handshakeTimer);
       clearTimeout(connectTimer);
       upstream?.destroy();
     });
     client.on('error', kill);
-    client.setTimeout(this.limits.handshakeTimeoutMs);
+    // Absolute, not an inactivity timeout: trickling bytes does not extend it.
+    const handshakeTimer: NodeJS.Timeout = setTimeout(kill, this.limits.handshakeTimeoutMs);
+    // Only the idle timeout of an established relay (set at connect) uses the socket timeout.
     client.on('timeout', kill);
     // Half-close matters only once relaying; a client that hangs up mid-handshake is gone.
     client.on('end', () => stage !== 'relay' && kill());
@@ -243,6 +312,7 @@ export class SocksProxy {
       let ip = req.host;
       if (req.addressType === AddressType.DOMAIN && !net.isIPv4(req.host)) {
         if (net.isIPv6(req.host)) return fail(Reply.ADDRESS_TYPE_NOT_SUPPORTED, 'IPv6 destinations are not supported');
+        if (this.opts.resolveNames === false) return fail(Reply.ADDRESS_TYPE_NOT_SUPPORTED, 'host names are refused (SOCKS_HOSTNAMES=refuse): send an IPv4 address');
         try {
           ip = await withTimeout(this.lookup(req.host), this.limits.connectTimeoutMs);
         } catch (err) {
@@ -332,12 +402,14 @@ export class SocksProxy {
             return refuse(authReply(false));
           }
           client.write(authReply(true));
+          leaveUnauthenticated();
           stage = 'request';
         } else if (stage === 'request') {
           const r = parseRequest(buf);
           if (r.status === 'more') return;
           if (r.status === 'invalid') return kill();
           // From here on the bytes belong to the relay: stop parsing, hold them until connected.
+          clearTimeout(handshakeTimer);
           client.off('data', onData);
           client.pause();
           void connect(r.value, buf.subarray(r.consumed));

@@ -169,6 +169,8 @@ export class DiscordHarness implements PlatformHarness {
       CONNEXA_ADMINS: `discord:${fake.users.admin.id}`,
       CONNEXA_OPERATORS: `discord-role:${fake.ids.operatorRole}`,
       CONNEXA_VIEWERS: `discord:${fake.users.viewer.id}`,
+      // The simulated servers listen on loopback, which the probe refuses unless PROBE_ALLOW names it.
+      PROBE_ALLOW: '127.0.0.0/8',
       LOG_LEVEL: 'debug',
       ...env,
     });

@@ -59,6 +59,8 @@ export async function startSlackSession(env: Record<string, string> = {}): Promi
     SLACK_BOT_TOKEN: FAKE_BOT_TOKEN,
     SLACK_APP_TOKEN: FAKE_APP_TOKEN,
     SLACK_API_URL: fake.apiUrl,
+    // The simulated servers listen on loopback, which the probe refuses unless PROBE_ALLOW names it.
+    PROBE_ALLOW: '127.0.0.0/8',
     LOG_LEVEL: 'debug',
     ...env,
   });
