@@ -238,7 +238,7 @@ describe('Discord only', () => {
       expect(s.adapter.stats().repairedPackets).toBe(1);
       // Still alive and answering.
       await s.command('help', 'viewer');
-      await s.eventually(() => expect(s.publicMessages().some((m) => m.text.includes('**Connexa**'))).toBe(true));
+      await s.eventually(() => expect(s.privateMessages('viewer').some((m) => m.text.includes('**Connexa**'))).toBe(true));
       expect(s.logs.join('\n')).toMatch(/dropped a malformed interaction .*no user/);
       expect(crashes).toEqual([]);
     } finally {
@@ -272,6 +272,26 @@ describe('Discord only', () => {
     expect(s.privateMessages('operator').map((m) => m.text).join('\n')).toContain('Still working on `/connexa import`');
     expect(s.fake.requests.filter((r) => r.status === 401)).toEqual([]);
     expect(s.fake.pendingPlaceholders()).toEqual([]);
+  });
+
+  it('refuses commands and files from outside DISCORD_GUILD_ID, privately, even to `*`, and runs nothing', async () => {
+    const s = await session({ CONNEXA_VIEWERS: '*' });
+    const refusals = (who: 'stranger' | 'admin') => s.privateMessages(who).filter((m) => m.text.includes('serves one Discord server only'));
+    s.fake.interaction({ user: 'stranger', sub: 'stats', channelId: s.fake.foreignChannel() });
+    s.fake.interaction({ user: 'stranger', sub: 'stats', channelId: s.fake.dmChannel('stranger') });
+    await s.eventually(() => expect(refusals('stranger')).toHaveLength(2));
+    // A file sent to the bot in a DM (no mention needed there) is refused the same way, before any download.
+    const file = s.fake.addAttachment('dm.txt', Buffer.from('203.0.113.5:a:b\n'));
+    s.fake.userMessage({ user: 'admin', content: '', channelId: s.fake.dmChannel('admin'), attachments: [file] });
+    await s.eventually(() => expect(refusals('admin'), s.logs.slice(-8).join('\n')).toHaveLength(1));
+    expect(s.fake.requests.filter((r) => r.route === 'GET /attachments/:id/:name')).toHaveLength(0);
+    expect(s.app.app.store.nodes()).toHaveLength(0);
+    expect(s.publicMessages()).toEqual([]);
+    expect(s.fake.pendingPlaceholders()).toEqual([]);
+    expect(s.logs.join('\n')).toMatch(/refused a command from outside DISCORD_GUILD_ID/);
+    // The configured server is served as before, `*` included.
+    await s.command('stats', 'stranger');
+    await s.eventually(() => expect(s.publicMessages().some((m) => m.text.includes('nodes**'))).toBe(true));
   });
 
   it('posts alerts to DISCORD_ALERT_CHANNEL and neutralises mentions in data', async () => {

@@ -10,14 +10,16 @@ afterEach(async () => {
 });
 
 describe('dispatcher', () => {
-  it('generates help from the registry, and help <command> from its declaration', async () => {
+  it('generates help from the registry, and help <command> from its declaration, privately', async () => {
     expect(await t.run('help', VIEWER)).toEqual({ kind: 'ok', command: 'help' });
-    for (const c of t.app.registry.list) expect(t.port.publicText()).toContain(c.usage);
+    for (const c of t.app.registry.list) expect(t.port.privateText()).toContain(c.usage);
+    expect(t.port.publicText()).toBe('');
     t.port.clear();
     await t.run('help export', VIEWER);
-    expect(t.port.publicText()).toContain('/connexa export [filter] [format=csv|txt|socks]');
-    expect(t.port.publicText()).toContain('Needs the operator role.');
-    expect(t.port.publicText()).toContain('`format=` csv');
+    expect(t.port.privateText()).toContain('/connexa export [filter] [format=csv|txt|socks]');
+    expect(t.port.privateText()).toContain('Needs the operator role.');
+    expect(t.port.privateText()).toContain('`format=` csv');
+    expect(t.port.publicText()).toBe('');
   });
 
   it('accepts a leading /connexa and treats an empty line as help', async () => {
