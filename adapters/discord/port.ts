@@ -1,6 +1,6 @@
-import { DiscordAPIError, RESTJSONErrorCodes, Routes, type APIChannel, type APIMessage, type Client, type RawFile } from 'discord.js';
+import { DiscordAPIError, PermissionFlagsBits, RESTJSONErrorCodes, Routes, type APIChannel, type APIMessage, type Client, type RawFile } from 'discord.js';
 import type { Actor, ChatPort, Message, MessageRef, PortLimits, Where } from '../../src/chat/types.ts';
-import { MessageGone } from '../../src/chat/types.ts';
+import { MessageGone, PlatformRefused } from '../../src/chat/types.ts';
 import type { Logger } from '../../src/log.ts';
 import { fileGroups } from './files.ts';
 import { threadName, toDiscord } from './format.ts';
@@ -77,7 +77,7 @@ export class DiscordPort implements ChatPort {
       // 10008 Unknown Message, 10003 Unknown Channel: the message is gone for good.
       const code = (err as { code?: unknown }).code;
       if (code === 10008 || code === 10003) throw new MessageGone(`the message is gone (Discord error ${code})`);
-      throw err;
+      throw this.refusal(err, channelId, 'edit its message', Boolean(files)) ?? err;
     }
     this.stats.edits++;
     this.remember(ref, msg.text);
@@ -151,14 +151,47 @@ export class DiscordPort implements ChatPort {
     let last: APIMessage | null = null;
     for (const [i, files] of groups.entries()) {
       const content = i === 0 ? toDiscord(msg.text) : '';
-      last = (await this.deps.client.rest.post(Routes.channelMessages(channelId), {
-        body: { content: content || (files ? '' : '\u200b'), allowed_mentions: NO_MENTIONS },
-        ...(files ? { files } : {}),
-      })) as APIMessage;
+      try {
+        last = (await this.deps.client.rest.post(Routes.channelMessages(channelId), {
+          body: { content: content || (files ? '' : '\u200b'), allowed_mentions: NO_MENTIONS },
+          ...(files ? { files } : {}),
+        })) as APIMessage;
+      } catch (err) {
+        throw this.refusal(err, channelId, 'post', Boolean(files)) ?? err;
+      }
     }
     const ref = messageRef(channelId, last!.id);
     this.remember(ref, msg.text);
     return ref;
+  }
+
+  /**
+   * 50001 Missing Access / 50013 Missing Permissions, turned into what to fix: which permission, in
+   * which channel. Discord does not name the permission, so it is read from the cached overwrites
+   * when the bot's member is cached, else inferred from the request (View Channel for 50001).
+   */
+  private refusal(err: unknown, channelId: string, what: string, hasFiles: boolean): PlatformRefused | null {
+    if (!(err instanceof DiscordAPIError) || (err.code !== RESTJSONErrorCodes.MissingAccess && err.code !== RESTJSONErrorCodes.MissingPermissions)) return null;
+    const channel = this.deps.client.channels.cache.get(channelId);
+    const name = channel && 'name' in channel && channel.name ? `#${channel.name}` : `channel ${channelId}`;
+    const send = channel?.isThread() ? 'Send Messages in Threads' : 'Send Messages';
+    const needed: Array<[string, bigint]> = [
+      ['View Channel', PermissionFlagsBits.ViewChannel],
+      [send, channel?.isThread() ? PermissionFlagsBits.SendMessagesInThreads : PermissionFlagsBits.SendMessages],
+      ...(hasFiles ? [['Attach Files', PermissionFlagsBits.AttachFiles] as [string, bigint]] : []),
+    ];
+    let missing: string[] = [];
+    const me = this.deps.client.user;
+    if (channel && !channel.isDMBased() && me) {
+      const perms = channel.permissionsFor(me);
+      if (perms) missing = needed.filter(([, bit]) => !perms.has(bit)).map(([n]) => n);
+    }
+    if (!missing.length) missing = err.code === RESTJSONErrorCodes.MissingAccess ? ['View Channel'] : [hasFiles ? `${send} or Attach Files` : send];
+    const permission = missing.join(' and ');
+    this.deps.log.warn('discord: a permission is missing', { channel: channelId, name, permission, code: err.code });
+    return new PlatformRefused(
+      `Connexa cannot ${what} in ${name}: the bot is missing the ${permission} permission there (Discord error ${err.code}). A server admin can grant it under the channel's Edit Channel → Permissions.`,
+    );
   }
 
   private remember(ref: MessageRef, text: string): void {

@@ -294,6 +294,27 @@ describe('Discord only', () => {
     await s.eventually(() => expect(s.publicMessages().some((m) => m.text.includes('nodes**'))).toBe(true));
   });
 
+  it('says which permission is missing in which channel (50013, 50001), privately and in the log, not "an internal error"', async () => {
+    const s = await session();
+    const told = () => s.privateMessages('viewer').map((m) => m.text).join('\n');
+    s.fake.faults.denied.set(s.fake.ids.channel, 50013);
+    await s.command('stats', 'viewer');
+    await s.eventually(() => expect(told()).toContain('Connexa cannot post in #ops: the bot is missing the Send Messages permission there (Discord error 50013)'));
+    s.fake.faults.denied.set(s.fake.ids.channel, 50001);
+    await s.command('stats', 'viewer');
+    await s.eventually(() => expect(told()).toContain('Connexa cannot post in #ops: the bot is missing the View Channel permission there (Discord error 50001)'));
+    // A job's progress message too: the job runs, and the person who started it is told why nothing shows.
+    addFleet(s, fleet.servers.slice(0, 3));
+    s.fake.faults.denied.set(s.fake.ids.channel, 50013);
+    await s.command('ping', 'operator');
+    await s.eventually(() => expect(s.privateMessages('operator').map((m) => m.text).join('\n')).toContain('missing the Send Messages permission there'));
+    await s.app.idle();
+    expect(told()).not.toContain('internal error');
+    expect(s.logs.join('\n')).toMatch(/discord: a permission is missing .*"name":"#ops","permission":"Send Messages"/);
+    expect(s.publicMessages()).toEqual([]);
+    expect(s.fake.pendingPlaceholders()).toEqual([]);
+  });
+
   it('posts alerts to DISCORD_ALERT_CHANNEL and neutralises mentions in data', async () => {
     const s = await session();
     await s.adapter.port.postAlert({ text: '🔔 n12 is offline @everyone <@123456789012345678>' });
