@@ -151,6 +151,7 @@ export async function startDiscordAdapter(opts: DiscordAdapterOptions): Promise<
     stats: interactionStats,
     downloadTimeoutMs: opts.downloadTimeoutMs,
     guildId: config.DISCORD_GUILD_ID ?? null,
+    learnUploadLimit: (bytes: number) => port.learnUploadLimit(bytes),
   };
   client.on(Events.InteractionCreate, (interaction) => {
     const receivedAt = Date.now();

@@ -145,6 +145,8 @@ export interface InteractionDeps {
   roleIds(interaction: ChatInputCommandInteraction): string[];
   stats: InteractionStats;
   downloadTimeoutMs?: number;
+  /** Told the upload limit each interaction carries (attachment_size_limit: the server's, boosts included). */
+  learnUploadLimit?: (bytes: number) => void;
   /** DISCORD_GUILD_ID: when set, commands from any other server or from a DM are refused. */
   guildId?: string | null;
 }
@@ -201,6 +203,8 @@ export async function handleCommand(interaction: ChatInputCommandInteraction, de
   const session = new InteractionSession(interaction, receivedAt + deps.tokenLifetimeMs - margin, log);
   deps.sessions.set(interaction.id, session);
   const sub = interaction.options.getSubcommand(false) ?? 'help';
+  const announced = (interaction as { attachmentSizeLimit?: unknown }).attachmentSizeLimit;
+  if (typeof announced === 'number') deps.learnUploadLimit?.(announced);
   if (deps.guildId && interaction.guildId !== deps.guildId) {
     // Role lists (`*` above all) are meant for the configured server's members: nobody else gets in,
     // whatever the command. Checked before the options are read or anything is downloaded.

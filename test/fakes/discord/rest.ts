@@ -137,7 +137,8 @@ export class FakeRest {
     }
     const limit = this.faults.uploadLimitBytes;
     const size = r.files.reduce((n, f) => n + f.data.length, 0);
-    if (limit !== null && size > limit) return { status: 413, json: { message: 'Request entity too large', code: 40005 } };
+    // Refused before anything was shown to anyone.
+    if (limit !== null && size > limit) return { status: 413, json: { message: 'Request entity too large', code: 40005 }, visibility: { kind: 'none' } };
     return null;
   }
 
