@@ -60,7 +60,8 @@ export class ShellPort implements ChatPort {
    */
   async edit(ref: MessageRef, msg: Message): Promise<void> {
     if (this.tty && this.last?.key === ref.key) {
-      this.opts.out.write(`\x1b[${this.last.rows}A\x1b[J`);
+      // \r first: a prompt printed after the message leaves the cursor mid-row.
+      this.opts.out.write(`\r\x1b[${this.last.rows}A\x1b[J`);
     }
     await this.print(ref.key, this.whereOf(ref), msg, true);
   }

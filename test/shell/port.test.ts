@@ -43,6 +43,11 @@ class Screen {
       }
       const ch = String.fromCodePoint(s.codePointAt(i)!);
       i += ch.length;
+      if (ch === '\r') {
+        this.col = 0;
+        this.pending = false;
+        continue;
+      }
       if (ch === '\n') {
         this.row++;
         this.col = 0;
@@ -112,6 +117,18 @@ describe('the terminal progress line', () => {
     const ref = await port.post({ key: 'terminal' }, { text: `first line\n${'x'.repeat(100)}` });
     await port.edit(ref, { text: 'first line\ndone' });
     expect(screen.text()).toEqual(['first line', 'done']);
+  });
+
+  it('redraws from the start of the row when a prompt was printed after the message', async () => {
+    const screen = new Screen(80);
+    const port = new ShellPort({ out: screen as never, outboxDir: dir, color: false });
+    const ref = await port.post({ key: 'terminal' }, { text: progressText(snapshot(1000)) });
+    screen.write('connexa> ');
+    await port.edit(ref, { text: progressText(snapshot(5000)) });
+    const shown = screen.text();
+    expect(shown).toHaveLength(2);
+    expect(shown[0]).toMatch(/^⏳ ping j1 /);
+    expect(shown[1]).toMatch(/^\[#{20}\] 100 % · 5,000 \/ 5,000/);
   });
 
   it('cuts a line without separators at the width, keeping ANSI escapes out of the count', () => {
