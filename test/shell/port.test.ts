@@ -17,7 +17,10 @@ class Screen {
   col = 0;
   pending = false;
   isTTY = true;
-  constructor(readonly columns: number) {}
+  readonly columns: number;
+  constructor(columns: number) {
+    this.columns = columns;
+  }
   private width(ch: string): number {
     const cp = ch.codePointAt(0)!;
     if (cp === 0xfe0f) return 0;
