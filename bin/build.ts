@@ -30,6 +30,8 @@ export async function build(): Promise<CurrentBuild> {
   const { build: esbuild } = await import('esbuild');
   mkdirSync(DIST, { recursive: true });
   const sourcesMtimeMs = newestSourceMtimeMs(ROOT);
+  // dist/<dir>/main.js sits two levels below the root, as adapters/shell/usage.ts does: the relative
+  // path to package.json it reads the version from holds in both (the launcher test checks it).
   const dir = `build-${Date.now().toString(36)}-${process.pid}`;
   await esbuild({
     entryPoints: [join(ROOT, 'src/main.ts')],

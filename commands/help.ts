@@ -30,9 +30,10 @@ export const help = command({
         ...(def.notes ?? []),
         `Examples: ${def.examples.map((e) => `\`/connexa ${e}\``).join('  ')}`,
       ];
-      return ok({ text: lines.join('\n') });
+      return ok(undefined, { private: { text: lines.join('\n') } });
     }
     const rows = registry.list.map((c) => [c.usage, c.role, c.summary + (hasRole(ctx.role, c.role) ? '' : ' (not for your role)')]);
-    return ok({ text: `**Connexa** — run a PPTP fleet from chat. \`/connexa help <command>\` explains one.\n${table(['command', 'role', 'what it does'], rows, [], 100)}` });
+    // Help is for the person who asked (ephemeral on Slack and Discord): it would only crowd the channel.
+    return ok(undefined, { private: { text: `**Connexa** — run a PPTP fleet from chat. \`/connexa help <command>\` explains one.\n${table(['command', 'role', 'what it does'], rows, [], 100)}` } });
   },
 });

@@ -1,5 +1,6 @@
 import type { CommandContext } from '../src/chat/command.ts';
 import { ProgressMessage } from '../src/chat/progress.ts';
+import { PlatformRefused } from '../src/chat/types.ts';
 import { bar, clean, duration, plural, table } from '../src/chat/render.ts';
 import { csvRows } from '../src/fleet/export.ts';
 import type { FleetNode } from '../src/fleet/node.ts';
@@ -41,7 +42,14 @@ export function chatReporter(ctx: CommandContext<App>): JobReporter {
   const conv = ctx.conversation;
   return {
     async started(s) {
-      const ref = await conv.say(progressText(s));
+      let ref;
+      try {
+        ref = await conv.say(progressText(s));
+      } catch (err) {
+        // The job runs on; the person who started it learns why its progress cannot be shown.
+        if (err instanceof PlatformRefused) await conv.whisper(`❌ ${err.message}`).catch(() => undefined);
+        throw err;
+      }
       progress = ProgressMessage.of(conv.port, conv.where, ref);
     },
     update(s) {

@@ -4,7 +4,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { parseRanges } from './probes/pptp/policy.ts';
 
-/** One line per problem: the variable's name and what it expects. */
+/** One line per bad variable: its name and what it expects. */
 export class ConfigError extends Error {}
 
 const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
@@ -93,24 +93,31 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema> & { dataDir: string };
 
-/** Parses the environment; throws ConfigError naming the first bad variable and what it expects. */
+/**
+ * Parses the environment; throws one ConfigError with one line per bad variable (its name and
+ * what it expects), so that a new setup is fixed in one go rather than one variable per start.
+ */
 export function parseConfig(env: Record<string, string | undefined>): Config {
   const parsed = configSchema.safeParse(env);
+  const problems = new Map<string, string>();
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const name = String(issue.path[0] ?? '?');
-    const got = env[name];
-    const shown = /TOKEN|SIGNING_SECRET/.test(name) ? '' : ` (got ${JSON.stringify(got)})`;
-    throw new ConfigError(`${name} must be ${issue.message}${shown}`);
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? '?');
+      if (problems.has(name)) continue;
+      const shown = /TOKEN|SIGNING_SECRET/.test(name) ? '' : ` (got ${JSON.stringify(env[name])})`;
+      problems.set(name, `${name} must be ${issue.message}${shown}`);
+    }
   }
-  const cfg = parsed.data;
-  if (cfg.SLACK_BOT_TOKEN && !cfg.SLACK_APP_TOKEN && !(cfg.SLACK_SIGNING_SECRET && cfg.SLACK_PORT)) {
-    throw new ConfigError('SLACK_BOT_TOKEN needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET and SLACK_PORT (HTTP mode)');
+  // The combinations are checked on what is set, so they are reported along with bad values.
+  const set = (name: string) => Boolean(env[name]?.trim());
+  if (set('SLACK_BOT_TOKEN') && !set('SLACK_APP_TOKEN') && !(set('SLACK_SIGNING_SECRET') && set('SLACK_PORT')) && !problems.has('SLACK_BOT_TOKEN')) {
+    problems.set('SLACK_BOT_TOKEN', 'SLACK_BOT_TOKEN needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET and SLACK_PORT (HTTP mode)');
   }
-  if (!cfg.SLACK_BOT_TOKEN && (cfg.SLACK_APP_TOKEN || cfg.SLACK_SIGNING_SECRET)) {
-    throw new ConfigError('SLACK_APP_TOKEN / SLACK_SIGNING_SECRET are set but SLACK_BOT_TOKEN is not');
+  if (!set('SLACK_BOT_TOKEN') && (set('SLACK_APP_TOKEN') || set('SLACK_SIGNING_SECRET')) && !problems.has('SLACK_APP_TOKEN')) {
+    problems.set('SLACK_APP_TOKEN', 'SLACK_APP_TOKEN / SLACK_SIGNING_SECRET are set but SLACK_BOT_TOKEN is not');
   }
-  return { ...cfg, dataDir: resolve(cfg.DATA_DIR) };
+  if (problems.size || !parsed.success) throw new ConfigError([...problems.values()].join('\n'));
+  return { ...parsed.data, dataDir: resolve(parsed.data.DATA_DIR) };
 }
 
 /** Reads `.env` (when present) under the real environment, which wins, then parses. */

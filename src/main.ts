@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { Shell } from '../adapters/shell/shell.ts';
 import { ShellPort } from '../adapters/shell/port.ts';
+import { usageText, version } from '../adapters/shell/usage.ts';
 import type { RunningAdapter } from './chat-adapters.ts';
 import { AdapterStartError } from './chat/adapter-start-error.ts';
 import type { Actor } from './chat/types.ts';
@@ -16,6 +17,19 @@ import { StoreLocked } from './store/lock.ts';
  */
 async function main(argv: string[]): Promise<number> {
   const args = argv[0] === '/connexa' || argv[0] === 'connexa' ? argv.slice(1) : argv;
+  // Flags are answered before the configuration is read: they must work on a fresh clone.
+  if (args[0] === '--help' || args[0] === '-h') {
+    process.stdout.write(`${usageText()}\n`);
+    return 0;
+  }
+  if (args[0] === '--version' || args[0] === '-v') {
+    process.stdout.write(`connexa ${version()}\n`);
+    return 0;
+  }
+  if (args[0]?.startsWith('-')) {
+    process.stderr.write(`connexa: unknown option ${args[0].slice(0, 40)}; connexa --help lists the usage\n`);
+    return 2;
+  }
   let composed: Composed;
   let chat: RunningAdapter[] = [];
   try {
@@ -36,7 +50,8 @@ async function main(argv: string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof ConfigError || err instanceof StoreOpenError || err instanceof StoreLocked || err instanceof AdapterStartError) {
-      process.stderr.write(`connexa: ${err.message}\n`);
+      // A ConfigError holds one line per bad variable: each gets the prefix.
+      process.stderr.write(err.message.split('\n').map((line) => `connexa: ${line}\n`).join(''));
       return 2;
     }
     throw err;
@@ -66,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const port = new ShellPort({ out: process.stdout, outboxDir: composed.outboxDir });
+  const port = new ShellPort({ out: process.stdout, err: process.stderr, outboxDir: composed.outboxDir });
   composed.app.alerts.register(port);
   const user = userInfo().username;
   const actor: Actor = { platform: 'terminal', id: user, name: user, roleIds: [] };

@@ -35,6 +35,21 @@ describe('configuration', () => {
     expect(() => parseConfig(env)).toThrow(message);
   });
 
+  it('names every bad variable at once, one line each', () => {
+    try {
+      parseConfig({ PING_TIMEOUT_MS: 'abc', SOCKS_PORT_RANGE: '5-2', SLACK_BOT_TOKEN: 'xoxb-1', SECRETS_DELIVERY: 'email' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message.split('\n')).toEqual([
+        'PING_TIMEOUT_MS must be milliseconds from 100 to 120000 (got "abc")',
+        'SOCKS_PORT_RANGE must be a port range such as 20000-20999 (got "5-2")',
+        'SECRETS_DELIVERY must be dm or thread (got "email")',
+        'SLACK_BOT_TOKEN needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET and SLACK_PORT (HTTP mode)',
+      ]);
+    }
+  });
+
   it('never echoes a token or secret back', () => {
     try {
       parseConfig({ SLACK_BOT_TOKEN: 'secret-value-123' });

@@ -49,3 +49,22 @@ export function fileGroups(files: readonly OutgoingFile[] | undefined): RawFile[
   for (let i = 0; i < raw.length; i += MAX_FILES_PER_MESSAGE) groups.push(raw.slice(i, i + MAX_FILES_PER_MESSAGE));
   return groups;
 }
+
+/**
+ * `data` in `parts` pieces of at most ceil(size/parts) bytes each, cut after a line end where one
+ * falls in the second half of a piece (so CSV and text parts end on whole lines).
+ */
+export function splitAtLines(data: Buffer, parts: number): Buffer[] {
+  const size = Math.ceil(data.length / parts);
+  const out: Buffer[] = [];
+  for (let start = 0; start < data.length; ) {
+    let end = Math.min(data.length, start + size);
+    if (end < data.length) {
+      const nl = data.lastIndexOf(0x0a, end - 1);
+      if (nl >= start + size / 2) end = nl + 1;
+    }
+    out.push(data.subarray(start, end));
+    start = end;
+  }
+  return out;
+}

@@ -5,7 +5,7 @@ import type { ChatPort } from '../../src/chat/types.ts';
 import type { Config } from '../../src/config.ts';
 import type { Logger } from '../../src/log.ts';
 import { buildCommandsSchema, COMMAND_NAME } from './commands-schema.ts';
-import { handleCommand, INTERACTION_TOKEN_MS, type InteractionSession, type InteractionStats } from './interactions.ts';
+import { handleCommand, INTERACTION_TOKEN_MS, OUTSIDE_GUILD, type InteractionSession, type InteractionStats } from './interactions.ts';
 import { inviteUrl } from './invite.ts';
 import { mentionImport } from './mentions.ts';
 import { DiscordPort, type PortStats } from './port.ts';
@@ -150,6 +150,8 @@ export async function startDiscordAdapter(opts: DiscordAdapterOptions): Promise<
     roleIds: (i: ChatInputCommandInteraction) => roles.take(i.id) ?? cachedRoles(i),
     stats: interactionStats,
     downloadTimeoutMs: opts.downloadTimeoutMs,
+    guildId: config.DISCORD_GUILD_ID ?? null,
+    learnUploadLimit: (bytes: number) => port.learnUploadLimit(bytes),
   };
   client.on(Events.InteractionCreate, (interaction) => {
     const receivedAt = Date.now();
@@ -161,6 +163,17 @@ export async function startDiscordAdapter(opts: DiscordAdapterOptions): Promise<
     if (stopping || !botId) return;
     const inv = mentionImport(message, botId, roles.take(message.id) ?? [], opts.downloadTimeoutMs);
     if (!inv) return;
+    if (config.DISCORD_GUILD_ID && message.guildId !== config.DISCORD_GUILD_ID) {
+      // A file from another server or a DM: refused like a command, told privately (by DM).
+      log.warn('discord: refused a file from outside DISCORD_GUILD_ID', { guild: message.guildId ?? 'direct message', user: message.author.id });
+      track(
+        port.sendDirect(inv.actor, { text: OUTSIDE_GUILD }).then(
+          () => undefined,
+          (err: unknown) => log.warn('discord: the refusal could not be sent', { error: err instanceof Error ? err.message : String(err) }),
+        ),
+      );
+      return;
+    }
     track(
       opts.dispatcher.dispatch(port, inv).then(
         () => undefined,

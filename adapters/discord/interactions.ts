@@ -152,7 +152,14 @@ export interface InteractionDeps {
   roleIds(interaction: ChatInputCommandInteraction): string[];
   stats: InteractionStats;
   downloadTimeoutMs?: number;
+  /** Told the upload limit each interaction carries (attachment_size_limit: the server's, boosts included). */
+  learnUploadLimit?: (bytes: number) => void;
+  /** DISCORD_GUILD_ID: when set, commands from any other server or from a DM are refused. */
+  guildId?: string | null;
 }
+
+/** Why a command from outside DISCORD_GUILD_ID is refused (said privately to the user who typed it). */
+export const OUTSIDE_GUILD = '⛔ This Connexa serves one Discord server only; commands from other servers and from direct messages are refused.';
 
 /** Option values and attachments of the sub-command an interaction carries. */
 export function readOptions(options: readonly CommandInteractionOption[], downloadTimeoutMs?: number): { values: Map<string, OptionValue>; files: IncomingFile[] } {
@@ -203,6 +210,20 @@ export async function handleCommand(interaction: ChatInputCommandInteraction, de
   const session = new InteractionSession(interaction, receivedAt + deps.tokenLifetimeMs - margin, log);
   deps.sessions.set(interaction.id, session);
   const sub = interaction.options.getSubcommand(false) ?? 'help';
+  const announced = (interaction as { attachmentSizeLimit?: unknown }).attachmentSizeLimit;
+  if (typeof announced === 'number') deps.learnUploadLimit?.(announced);
+  if (deps.guildId && interaction.guildId !== deps.guildId) {
+    // Role lists (`*` above all) are meant for the configured server's members: nobody else gets in,
+    // whatever the command. Checked before the options are read or anything is downloaded.
+    log.warn('discord: refused a command from outside DISCORD_GUILD_ID', { guild: interaction.guildId ?? 'direct message', user: interaction.user.id, command: sub });
+    try {
+      await session.reply({ text: OUTSIDE_GUILD });
+    } finally {
+      await session.close().catch(() => undefined);
+      deps.sessions.delete(interaction.id);
+    }
+    return;
+  }
   const stillWorking = setTimeout(() => {
     void session.stillWorking(`⏳ Still working on \`/${COMMAND_NAME} ${sub}\`; the answer will follow in the channel, or by direct message.`);
   }, Math.max(0, session.usableUntil - margin - Date.now()));

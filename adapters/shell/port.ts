@@ -2,13 +2,23 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Actor, ChatPort, IncomingFile, Message, MessageRef, PortLimits, Where } from '../../src/chat/types.ts';
 import { formatBytes } from '../../src/chat/types.ts';
-import { toTerminal } from './format.ts';
+import { colorWanted, fitLine, rowsOf, toTerminal } from './format.ts';
 import { localFile } from './local-file.ts';
 
+type TerminalStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+
 export interface ShellPortOptions {
-  out: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Results: command output, progress, saved attachments. */
+  out: TerminalStream;
+  /** Refusals and errors (stdout when not given, as in tests that read one stream). */
+  err?: NodeJS.WritableStream;
   outboxDir: string;
+  /** False turns ANSI attributes off (NO_COLOR); defaults to the environment's NO_COLOR. */
+  color?: boolean;
 }
+
+/** How the dispatcher starts a refusal or an error (src/chat/dispatcher.ts render): these go to stderr. */
+const REFUSAL = /^(⚠️|⛔|❌|❓)/u;
 
 export const TERMINAL_WHERE: Where = { key: 'terminal' };
 
@@ -20,8 +30,8 @@ export class ShellPort implements ChatPort {
   readonly platform = 'terminal' as const;
   readonly limits: PortLimits;
   private next = 1;
-  /** The message printed last and how many lines it took, so an edit of it can redraw in place. */
-  private last: { key: string; lines: number } | null = null;
+  /** The message printed last and how many terminal rows it took, so an edit of it can redraw in place. */
+  private last: { key: string; rows: number } | null = null;
   /** Paths written to the outbox, in order (the one-shot mode prints them). */
   readonly saved: string[] = [];
 
@@ -43,14 +53,24 @@ export class ShellPort implements ChatPort {
     return { key };
   }
 
+  /**
+   * On a TTY an edit (a progress message) is redrawn over the rows it took, each line fitted to
+   * the terminal's width: a line that wrapped would take more rows than the redraw moves up over.
+   */
   async edit(ref: MessageRef, msg: Message): Promise<void> {
     if (this.tty && this.last?.key === ref.key) {
-      this.opts.out.write(`\x1b[${this.last.lines}A\x1b[J`);
+      // \r first: a prompt printed after the message leaves the cursor mid-row.
+      this.opts.out.write(`\r\x1b[${this.last.rows}A\x1b[J`);
     }
-    await this.print(ref.key, this.whereOf(ref), msg);
+    await this.print(ref.key, this.whereOf(ref), msg, true);
   }
 
   async postPrivate(where: Where, _user: Actor, msg: Message): Promise<void> {
+    if (this.opts.err && REFUSAL.test(msg.text) && !msg.files?.length) {
+      this.opts.err.write(`${toTerminal(msg.text, false)}\n`);
+      this.last = null; // rows were added below the last message: it can no longer be redrawn in place
+      return;
+    }
     await this.print(`p${this.next++}`, where, msg);
   }
 
@@ -75,17 +95,23 @@ export class ShellPort implements ChatPort {
   }
   private readonly threads = new Map<string, Where>();
 
-  private async print(key: string, where: Where, msg: Message): Promise<void> {
+  private get color(): boolean {
+    return this.tty && (this.opts.color ?? colorWanted());
+  }
+
+  private async print(key: string, where: Where, msg: Message, fit = false): Promise<void> {
     if (where.key.startsWith('thread:')) this.threads.set(key, where);
     const indent = where.key.startsWith('thread:') ? '  │ ' : '';
-    let text = toTerminal(msg.text, this.tty);
+    let text = toTerminal(msg.text, this.color);
     for (const f of msg.files ?? []) {
       const path = await this.save(f.name, f.data);
       text += `\n📎 ${f.name} (${formatBytes(f.data.length)}) saved to ${path}`;
     }
-    const lines = text.split('\n').map((l) => indent + l);
+    const columns = this.tty ? this.opts.out.columns : undefined;
+    // One column is left free: a line that fills the last column makes some terminals wrap early.
+    const lines = text.split('\n').map((l) => (fit && columns ? fitLine(indent + l, columns - 1) : indent + l));
     this.opts.out.write(`${lines.join('\n')}\n`);
-    this.last = { key, lines: lines.length };
+    this.last = { key, rows: lines.reduce((n, l) => n + rowsOf(l, columns), 0) };
   }
 
   /** Writes an attachment to the outbox, mode 0600, never overwriting an earlier file. */

@@ -55,6 +55,40 @@ export function slackFile(meta: SlackFileMeta, opts: DownloadOptions): IncomingF
   };
 }
 
+/** What files.info gives back, in the shape of a file_share event's file. */
+export interface SlackFileObject {
+  id: string;
+  name?: string;
+  title?: string;
+  mimetype?: string;
+  size?: number;
+  url_private?: string;
+  url_private_download?: string;
+  /** `check_file_info`: Slack left the details out of the event (e.g. a file shared from a Slack Connect channel). */
+  file_access?: string;
+}
+
+export function metaOf(f: SlackFileObject): SlackFileMeta {
+  return {
+    id: f.id,
+    name: f.name ?? f.title ?? f.id,
+    size: f.size ?? null,
+    mimetype: f.mimetype ?? null,
+    url: f.url_private_download ?? f.url_private ?? null,
+  };
+}
+
+/**
+ * The file as the event gave it, or, when Slack withheld the details (`file_access:
+ * check_file_info`: no name, no URL), as files.info describes it. files.info needs files:read,
+ * which the manifest asks for; null when Slack will not say (the file is then left alone).
+ */
+export async function resolveFile(f: SlackFileObject, fileInfo: (id: string) => Promise<SlackFileObject | null>): Promise<SlackFileMeta | null> {
+  if (f.file_access !== 'check_file_info' && (f.url_private_download ?? f.url_private)) return metaOf(f);
+  const info = await fileInfo(f.id);
+  return info ? metaOf({ ...info, id: f.id }) : null;
+}
+
 const TEXT_TYPES = /^(text\/|application\/(csv|x-csv|vnd\.ms-excel)$)/;
 const TEXT_NAMES = /\.(txt|csv|tsv|list|lst|conf|cfg|text|log)$|^[^.]+$/i;
 

@@ -4,7 +4,7 @@ import type { ChatPort } from '../../src/chat/types.ts';
 import type { Config } from '../../src/config.ts';
 import type { Logger } from '../../src/log.ts';
 import type { Store } from '../../src/store/store.ts';
-import { SLACK_FILE_HOSTS } from './files.ts';
+import { SLACK_FILE_HOSTS, type SlackFileObject } from './files.ts';
 import { guardEnvelopes } from './guard.ts';
 import { recentKeys, registerListeners } from './listeners.ts';
 import { SlackPort } from './port.ts';
@@ -97,6 +97,15 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
     download: { botToken: token, trustedHosts },
     userName: userNames(app, log),
     seen: recentKeys(),
+    async fileInfo(id) {
+      try {
+        const res = await app.client.files.info({ file: id });
+        return (res.file as SlackFileObject | undefined) ?? null;
+      } catch (err) {
+        log.warn('slack: files.info failed', { file: id, error: slackErrorCode(err) ?? (err as Error).message });
+        return null;
+      }
+    },
     track(work) {
       const p = work.catch((err: unknown) => log.error('slack: a command handler failed', { error: err instanceof Error ? err.stack ?? err.message : String(err) }));
       inflight.add(p);

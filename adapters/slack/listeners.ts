@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Dispatcher } from '../../src/chat/dispatcher.ts';
 import type { Actor, Invocation } from '../../src/chat/types.ts';
 import type { Logger } from '../../src/log.ts';
-import { looksImportable, slackFile, type DownloadOptions, type SlackFileMeta } from './files.ts';
+import { looksImportable, resolveFile, slackFile, type DownloadOptions, type SlackFileMeta, type SlackFileObject } from './files.ts';
 import type { SlackPort } from './port.ts';
 import { whereKey } from './refs.ts';
 import type { Responder } from './responders.ts';
@@ -19,6 +19,8 @@ export interface ListenerDeps {
   track(work: Promise<unknown>): void;
   /** True when this event key was handled already (Slack redelivers events it thinks were lost). */
   seen(key: string): boolean;
+  /** files.info: a file's details when the event withheld them (`file_access: check_file_info`); null if Slack will not say. */
+  fileInfo(id: string): Promise<SlackFileObject | null>;
 }
 
 const ID = z.string().regex(/^[A-Z0-9]+$/);
@@ -50,6 +52,7 @@ const FileShareEvent = z.object({
         size: z.number().int().nonnegative().optional(),
         url_private: z.string().optional(),
         url_private_download: z.string().optional(),
+        file_access: z.string().optional(),
       }),
     )
     .min(1),
@@ -115,13 +118,12 @@ export async function onFileShare(deps: ListenerDeps, event: unknown): Promise<v
   const e = parsed.data;
   if (e.bot_id) return; // our own uploads (rejected-lines CSVs…) and other bots' files
   if (deps.seen(`${e.channel}:${e.ts}`)) return; // Slack redelivers events it thinks were not acked
-  const files: SlackFileMeta[] = e.files.map((f) => ({
-    id: f.id,
-    name: f.name ?? f.title ?? f.id,
-    size: f.size ?? null,
-    mimetype: f.mimetype ?? null,
-    url: f.url_private_download ?? f.url_private ?? null,
-  }));
+  const files: SlackFileMeta[] = [];
+  for (const f of e.files) {
+    const meta = await resolveFile(f, deps.fileInfo);
+    if (meta) files.push(meta);
+    else deps.log.warn('slack: a shared file was left alone: files.info did not describe it', { file: f.id });
+  }
   const lists = files.filter(looksImportable);
   if (!lists.length) return;
   const actor: Actor = { platform: 'slack', id: e.user, name: await deps.userName(e.user), roleIds: [] };

@@ -96,8 +96,10 @@ function parseIpTerm(value: string, f: Filter): void {
       if (ipToInt(item) === null) throw new ArgError(`ip:${item} is not a valid IPv4 address`);
       (f.ips ??= []).push(item);
     } else if (/^\d{1,3}(\.\d{1,3}){0,3}\.?$/.test(item)) {
-      // A partial address selects by prefix: `ip:203.0.113.` or `ip:203.0`.
-      (f.ipPrefixes ??= []).push(item);
+      // A partial address selects whole octets: `ip:10.1` and `ip:10.1.` both mean 10.1.x.x (never 10.15.x.x).
+      const octets = item.replace(/\.$/, '').split('.');
+      if (octets.some((o) => Number(o) > 255)) throw new ArgError(`ip:${item} is not a valid IPv4 prefix (an octet is over 255)`);
+      (f.ipPrefixes ??= []).push(`${octets.map(Number).join('.')}.`);
     } else {
       throw new ArgError(`ip:${item} is not an address, a prefix such as 203.0.113. or a CIDR block such as 203.0.113.0/24`);
     }

@@ -4,7 +4,7 @@ import type { CommandInput, CommandResult } from './command.ts';
 import { Conversation, type SecretsDelivery } from './conversation.ts';
 import type { AnyCommand, CommandRegistry } from './registry.ts';
 import { hasRole, principalOf, resolveRole, type RoleLists } from './roles.ts';
-import type { ChatPort, Invocation, Role } from './types.ts';
+import { PlatformRefused, type ChatPort, type Invocation, type Role } from './types.ts';
 
 /** What became of one invocation; rendered in one place (`render`) and returned to the adapter. */
 export type DispatchOutcome =
@@ -96,7 +96,9 @@ export class Dispatcher<Services> {
       outcome = await this.run(commandLine, inv, conversation);
     } catch (err) {
       this.opts.onError?.(err, commandLine);
-      outcome = { kind: 'error', command: auditWord(commandLine), message: 'an internal error stopped the command; it is in the bot log' };
+      const command = auditWord(commandLine);
+      // A refusal the platform explained (a missing permission) is said as is: someone can fix it.
+      outcome = err instanceof PlatformRefused ? { kind: 'failed', command, message: err.message } : { kind: 'error', command, message: 'an internal error stopped the command; it is in the bot log' };
     }
     try {
       await this.render(outcome, conversation);

@@ -62,6 +62,12 @@ export class FileTooLarge extends Error {
 export class MessageGone extends Error {}
 
 /**
+ * The platform refused to deliver for a reason the people there can fix (the bot lacks a
+ * permission in a channel). The dispatcher shows its message as is instead of "an internal error".
+ */
+export class PlatformRefused extends Error {}
+
+/**
  * Message text is neutral markdown: **bold**, `code`, ``` blocks ```, lines. Each adapter converts it
  * (Slack mrkdwn, Discord markdown, plain terminal text).
  */

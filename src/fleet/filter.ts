@@ -37,6 +37,17 @@ export function ipToInt(ip: string): number | null {
   return n >>> 0;
 }
 
+/**
+ * A partial address (`10.1` or `10.1.`) matches whole octets: 10.1.x.x, never 10.15.x.x or
+ * 10.150.x.x as a text prefix would. Octets compare as numbers, so `010.1` is 10.1 too.
+ */
+export function ipHasPrefix(ip: string, prefix: string): boolean {
+  const want = prefix.replace(/\.$/, '').split('.');
+  const have = ip.split('.');
+  if (!want.length || want.length > have.length) return false;
+  return want.every((o, i) => o !== '' && /^\d+$/.test(o) && Number(o) === Number(have[i]));
+}
+
 const lower = (v: string | null) => (v ?? '').toLowerCase();
 
 function compareValue(node: FleetNode, field: 'speed' | 'up' | 'latency'): number | null {
@@ -53,7 +64,7 @@ export function matchesFilter(node: FleetNode, f: Filter): boolean {
     const n = f.cidrs ? ipToInt(node.ip) : null;
     const ok =
       (f.ips?.includes(node.ip) ?? false) ||
-      (f.ipPrefixes?.some((p) => node.ip.startsWith(p)) ?? false) ||
+      (f.ipPrefixes?.some((p) => ipHasPrefix(node.ip, p)) ?? false) ||
       (n !== null && (f.cidrs?.some((c) => ((n & c.mask) >>> 0) === c.base) ?? false));
     if (!ok) return false;
   }

@@ -13,6 +13,7 @@ import { interactionWhere } from '../../adapters/discord/refs.ts';
 import { compose } from '../../src/compose.ts';
 import { parseConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
+import { toCsv } from '../../src/fleet/export.ts';
 import { DiscordHarness, type DiscordHarnessOptions, type DiscordSession } from '../fakes/discord/harness.ts';
 import { FakeDiscord, type RecordedRequest } from '../fakes/discord/index.ts';
 import { startSimFleet, type SimFleet, type SimServer } from '../sim/fleet.ts';
@@ -237,7 +238,7 @@ describe('Discord only', () => {
       expect(s.adapter.stats().repairedPackets).toBe(1);
       // Still alive and answering.
       await s.command('help', 'viewer');
-      await s.eventually(() => expect(s.publicMessages().some((m) => m.text.includes('**Connexa**'))).toBe(true));
+      await s.eventually(() => expect(s.privateMessages('viewer').some((m) => m.text.includes('**Connexa**'))).toBe(true));
       expect(s.logs.join('\n')).toMatch(/dropped a malformed interaction .*no user/);
       expect(crashes).toEqual([]);
     } finally {
@@ -271,6 +272,77 @@ describe('Discord only', () => {
     expect(s.privateMessages('operator').map((m) => m.text).join('\n')).toContain('Still working on `/connexa import`');
     expect(s.fake.requests.filter((r) => r.status === 401)).toEqual([]);
     expect(s.fake.pendingPlaceholders()).toEqual([]);
+  });
+
+  it('refuses commands and files from outside DISCORD_GUILD_ID, privately, even to `*`, and runs nothing', async () => {
+    const s = await session({ CONNEXA_VIEWERS: '*' });
+    const refusals = (who: 'stranger' | 'admin') => s.privateMessages(who).filter((m) => m.text.includes('serves one Discord server only'));
+    s.fake.interaction({ user: 'stranger', sub: 'stats', channelId: s.fake.foreignChannel() });
+    s.fake.interaction({ user: 'stranger', sub: 'stats', channelId: s.fake.dmChannel('stranger') });
+    await s.eventually(() => expect(refusals('stranger')).toHaveLength(2));
+    // A file sent to the bot in a DM (no mention needed there) is refused the same way, before any download.
+    const file = s.fake.addAttachment('dm.txt', Buffer.from('203.0.113.5:a:b\n'));
+    s.fake.userMessage({ user: 'admin', content: '', channelId: s.fake.dmChannel('admin'), attachments: [file] });
+    await s.eventually(() => expect(refusals('admin'), s.logs.slice(-8).join('\n')).toHaveLength(1));
+    expect(s.fake.requests.filter((r) => r.route === 'GET /attachments/:id/:name')).toHaveLength(0);
+    expect(s.app.app.store.nodes()).toHaveLength(0);
+    expect(s.publicMessages()).toEqual([]);
+    expect(s.fake.pendingPlaceholders()).toEqual([]);
+    expect(s.logs.join('\n')).toMatch(/refused a command from outside DISCORD_GUILD_ID/);
+    // The configured server is served as before, `*` included.
+    await s.command('stats', 'stranger');
+    await s.eventually(() => expect(s.publicMessages().some((m) => m.text.includes('nodes**'))).toBe(true));
+  });
+
+  it('says which permission is missing in which channel (50013, 50001), privately and in the log, not "an internal error"', async () => {
+    const s = await session();
+    const told = () => s.privateMessages('viewer').map((m) => m.text).join('\n');
+    s.fake.faults.denied.set(s.fake.ids.channel, 50013);
+    await s.command('stats', 'viewer');
+    await s.eventually(() => expect(told()).toContain('Connexa cannot post in #ops: the bot is missing the Send Messages permission there (Discord error 50013)'));
+    s.fake.faults.denied.set(s.fake.ids.channel, 50001);
+    await s.command('stats', 'viewer');
+    await s.eventually(() => expect(told()).toContain('Connexa cannot post in #ops: the bot is missing the View Channel permission there (Discord error 50001)'));
+    // A job's progress message too: the job runs, and the person who started it is told why nothing shows.
+    addFleet(s, fleet.servers.slice(0, 3));
+    s.fake.faults.denied.set(s.fake.ids.channel, 50013);
+    await s.command('ping', 'operator');
+    await s.eventually(() => expect(s.privateMessages('operator').map((m) => m.text).join('\n')).toContain('missing the Send Messages permission there'));
+    await s.app.idle();
+    expect(told()).not.toContain('internal error');
+    // The upload limit each interaction announced (attachment_size_limit) is the one the core groups files by.
+    expect(s.adapter.port.limits.maxFileBytes).toBe(25 * 1024 * 1024);
+    expect(s.logs.join('\n')).toMatch(/discord: a permission is missing .*"name":"#ops","permission":"Send Messages"/);
+    expect(s.publicMessages()).toEqual([]);
+    expect(s.fake.pendingPlaceholders()).toEqual([]);
+  });
+
+  it('an upload over the server\'s limit (40005) arrives in parts that join back to the file, by DM and ephemerally', async () => {
+    for (const delivery of ['dm', 'thread']) {
+      const s = await session({ SECRETS_DELIVERY: delivery });
+      s.app.app.store.addNodes(Array.from({ length: 4000 }, (_, i) => ({ ip: `10.${(i >> 8) & 255}.${i & 255}.7`, login: `user-${i}`, password: `pw-${i}-abcdefgh` })), null);
+      const whole = Buffer.from(toCsv(s.app.app.store.nodes()), 'utf8');
+      expect(whole.length).toBeGreaterThan(4 * 64 * 1024);
+      // The interaction announces 25 MiB (as Discord does); the server really takes less, so the
+      // first upload is refused with 40005, then halves are too, and quarters pass.
+      s.fake.faults.uploadLimitBytes = Math.floor(whole.length * 0.3);
+      await s.command('export all format=csv', 'operator');
+      const partFiles = () => s.privateMessages('operator').flatMap((m) => m.files).filter((f) => /\.part\d+\.csv$/.test(f.name));
+      await s.eventually(() => expect(s.privateMessages('operator').map((m) => m.text).join('\n')).toMatch(/comes in \d+ parts: join them in order/));
+      const count = Number(/comes in (\d+) parts/.exec(s.privateMessages('operator').map((m) => m.text).join('\n'))![1]);
+      expect(count).toBeGreaterThanOrEqual(4);
+      await s.eventually(() => expect(partFiles()).toHaveLength(count));
+      const parts = partFiles().sort((a, b) => a.name.localeCompare(b.name));
+      expect(Buffer.concat(parts.map((p) => p.data)).equals(whole)).toBe(true);
+      expect(parts.every((p) => p.data.toString('utf8').endsWith('\n'))).toBe(true);
+      expect(parts.every((p) => p.data.length <= s.fake.faults.uploadLimitBytes!)).toBe(true);
+      // Refused: the whole file, then the first of two halves; nothing was delivered twice.
+      expect(s.fake.requests.filter((r) => r.status === 413)).toHaveLength(2);
+      expect(s.adapter.port.limits.maxFileBytes).toBeLessThan(whole.length / 2); // learned for later messages
+      expect(s.adapter.port.limits.maxFileBytes).toBeLessThan(whole.length / 2);
+      await s.stop();
+      h = null;
+    }
   });
 
   it('posts alerts to DISCORD_ALERT_CHANNEL and neutralises mentions in data', async () => {

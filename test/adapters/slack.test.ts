@@ -118,6 +118,19 @@ describe('Slack only', () => {
     expect(s.app.app.store.nodes()).toHaveLength(0);
   });
 
+  it('imports a file whose event withholds its name and URL (file_access: check_file_info) by asking files.info, in a DM too', async () => {
+    const s = await session();
+    await s.fake.shareFile({ user: 'UOPER', name: 'connect.txt', data: Buffer.from(lines(fleet.servers.slice(0, 3))), checkFileInfo: true });
+    await eventually(() => expect(s.app.app.store.nodes()).toHaveLength(3));
+    expect(s.fake.applied('files.info').map((r) => r.params.file)).toHaveLength(1);
+    await eventually(() => expect(bot(s).map((m) => m.text).join('\n')).toContain('Imported *connect.txt*: *3 added*'));
+    // An upload in the bot's DM (the app home's Messages tab) arrives as message.im and is imported the same way.
+    const dm = s.fake.model.openIm('UOPER').id;
+    await s.fake.shareFile({ user: 'UOPER', name: 'dm.txt', data: Buffer.from(lines(fleet.servers.slice(3, 5))), channel: dm, checkFileInfo: true });
+    await eventually(() => expect(s.app.app.store.nodes()).toHaveLength(5));
+    await eventually(() => expect(bot(s).filter((m) => m.channel === dm).map((m) => m.text).join('\n')).toContain('Imported *dm.txt*'));
+  });
+
   it('tells the user clearly when the download fails, and keeps working', async () => {
     const s = await session();
     s.fake.faults.downloads = 'status500';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ArgError, parseFilter, splitArgs, tokenize } from '../../src/chat/args.ts';
-import { matchesFilter, selectNodes } from '../../src/fleet/filter.ts';
+import { describeFilter, matchesFilter, selectNodes } from '../../src/fleet/filter.ts';
 import { newNode, type FleetNode } from '../../src/fleet/node.ts';
 
 const node = (over: Partial<FleetNode> & { ip: string }): FleetNode => ({ ...newNode('n1', { ip: over.ip, login: 'u', password: 'p' }, null, 't'), ...over });
@@ -61,5 +61,23 @@ describe('parseFilter', () => {
     expect(sel('speed>50')).toEqual([]);
     expect(sel('limit:1')).toEqual(['203.0.113.1']);
     expect(matchesFilter(c, parseFilter(['ip:203.0.113.1', 'ip:198.51.100.0/24']))).toBe(true);
+  });
+
+  it('a partial IP selects whole octets, never a longer octet that starts the same', () => {
+    const ips = ['10.1.0.1', '10.1.200.7', '10.15.0.1', '10.150.3.4', '10.10.1.1', '110.1.2.3', '10.1.15.9', '10.1.150.9'];
+    const all = ips.map((ip) => node({ ip }));
+    const sel = (...terms: string[]) => selectNodes(all, parseFilter(terms)).map((n) => n.ip);
+    expect(sel('ip:10.1')).toEqual(['10.1.0.1', '10.1.200.7', '10.1.15.9', '10.1.150.9']);
+    expect(sel('ip:10.1.')).toEqual(sel('ip:10.1'));
+    expect(sel('ip:10.1.15')).toEqual(['10.1.15.9']);
+    expect(sel('ip:10.1.1')).toEqual([]);
+    expect(sel('ip:10')).toEqual(ips.filter((ip) => ip.startsWith('10.')));
+    expect(sel('ip:1')).toEqual([]);
+    expect(sel('ip:010.001')).toEqual(sel('ip:10.1'));
+    expect(describeFilter(parseFilter(['ip:10.1']))).toBe('ip:10.1.');
+    expect(() => parseFilter(['ip:10.300'])).toThrow(/octet is over 255/);
+    // A filter built without the parser (a stored selection) matches whole octets too.
+    expect(matchesFilter(node({ ip: '10.15.0.1' }), { ipPrefixes: ['10.1'] })).toBe(false);
+    expect(matchesFilter(node({ ip: '10.1.0.1' }), { ipPrefixes: ['10.1'] })).toBe(true);
   });
 });

@@ -10,22 +10,24 @@ afterEach(async () => {
 });
 
 describe('dispatcher', () => {
-  it('generates help from the registry, and help <command> from its declaration', async () => {
+  it('generates help from the registry, and help <command> from its declaration, privately', async () => {
     expect(await t.run('help', VIEWER)).toEqual({ kind: 'ok', command: 'help' });
-    for (const c of t.app.registry.list) expect(t.port.publicText()).toContain(c.usage);
+    for (const c of t.app.registry.list) expect(t.port.privateText()).toContain(c.usage);
+    expect(t.port.publicText()).toBe('');
     t.port.clear();
     await t.run('help export', VIEWER);
-    expect(t.port.publicText()).toContain('/connexa export [filter] [format=csv|txt|socks]');
-    expect(t.port.publicText()).toContain('Needs the operator role.');
-    expect(t.port.publicText()).toContain('`format=` csv');
+    expect(t.port.privateText()).toContain('/connexa export [filter] [format=csv|txt|socks]');
+    expect(t.port.privateText()).toContain('Needs the operator role.');
+    expect(t.port.privateText()).toContain('`format=` csv');
+    expect(t.port.publicText()).toBe('');
   });
 
   it('help start and help bundle say where SOCKS host names are resolved', async () => {
     for (const cmd of ['start', 'bundle']) {
       t.port.clear();
       await t.run(`help ${cmd}`, VIEWER);
-      expect(t.port.publicText()).toMatch(/looked up by the bot's host with its own resolver, outside the node's tunnel/);
-      expect(t.port.publicText()).toContain('SOCKS_HOSTNAMES=refuse');
+      expect(t.port.privateText()).toMatch(/looked up by the bot's host with its own resolver, outside the node's tunnel/);
+      expect(t.port.privateText()).toContain('SOCKS_HOSTNAMES=refuse');
     }
   });
 

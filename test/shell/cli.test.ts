@@ -57,7 +57,8 @@ describe('the connexa command', () => {
 
     const bad = await connexa(['list', 'colour:red']);
     expect(bad.code).toBe(1);
-    expect(bad.out).toContain('unknown filter key "colour"');
+    expect(bad.err).toContain('unknown filter key "colour"');
+    expect(bad.out).toBe('');
   });
 
   it('exits 1 with "nothing found" for a file without a server line, and reads a /proc file whole', async () => {
@@ -97,6 +98,34 @@ describe('the connexa command', () => {
     const run = await connexa(['stats'], { env: { PING_TIMEOUT_MS: 'soon' } });
     expect(run.code).toBe(2);
     expect(run.err).toBe('connexa: PING_TIMEOUT_MS must be milliseconds from 100 to 120000 (got "soon")\n');
+  });
+
+  it('reports every bad configuration variable at once, one line each', async () => {
+    const run = await connexa(['stats'], { env: { PING_TIMEOUT_MS: 'soon', PING_RETRIES: '9', LOG_LEVEL: 'loud' } });
+    expect(run.code).toBe(2);
+    expect(run.err.split('\n').filter(Boolean).sort()).toEqual([
+      'connexa: LOG_LEVEL must be debug, info, warn or error (got "loud")',
+      'connexa: PING_RETRIES must be a whole number from 0 to 5 (got "9")',
+      'connexa: PING_TIMEOUT_MS must be milliseconds from 100 to 120000 (got "soon")',
+    ]);
+    expect(run.out).toBe('');
+  });
+
+  it('answers --help, -h and --version without a configuration or a data directory', async () => {
+    const { version } = JSON.parse(await readFile(resolve('package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--help', '-h']) {
+      const run = await connexa([flag], { env: { PING_TIMEOUT_MS: 'soon' } });
+      expect(run.code).toBe(0);
+      expect(run.err).toBe('');
+      expect(run.out).toContain(`connexa ${version}`);
+      expect(run.out).toMatch(/^\s+import <file> .*$/m);
+    }
+    const v = await connexa(['--version']);
+    expect(v).toMatchObject({ code: 0, out: `connexa ${version}\n`, err: '' });
+    const bad = await connexa(['--frobnicate']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toBe('connexa: unknown option --frobnicate; connexa --help lists the usage\n');
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('reads .env, with the real environment winning', async () => {

@@ -48,6 +48,9 @@ describe('the connexa launcher', () => {
 
     expect(connexa(dir, ['help']).status).toBe(0);
     expect(current(dir).dir).toBe(built);
+    // The bundle finds package.json as the sources do (dist/<build>/ is as deep as adapters/shell/).
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(connexa(dir, ['--version']).stdout.trim()).toBe(`connexa ${pkg.version}`);
 
     // A source newer than the build: the next start builds again and runs the new code.
     const future = new Date(Date.now() + 60_000);

@@ -231,12 +231,12 @@ export class FakeDiscord {
         id: (registered?.id as string | undefined) ?? snowflake(),
         name: command,
         type: 1,
-        ...(inGuild ? { guild_id: this.ids.guild } : {}),
+        ...(inGuild ? { guild_id: channel.guildId } : {}),
         options: [{ type: 1, name: spec.sub, options }],
         ...(attachments.length ? { resolved: { attachments: Object.fromEntries(attachments.map((a) => [a.id as string, a])) } } : {}),
       },
       ...(inGuild
-        ? { guild_id: this.ids.guild, member: { ...apiMember(user), permissions: '2248473465835073' }, guild_locale: 'en-US', context: 0 }
+        ? { guild_id: channel.guildId, member: { ...apiMember(user), permissions: '2248473465835073' }, guild_locale: 'en-US', context: 0 }
         : { user: apiUser(user), context: 1 }),
       channel_id: channel.id,
       channel: apiChannel(channel, channel.recipientId ? this.state.users.get(channel.recipientId) : undefined),
@@ -250,6 +250,24 @@ export class FakeDiscord {
     this.state.interactions.set(id, { id, token, userId: user.id, channelId: channel.id, sentAt, ackAt: null, ackType: null, ephemeral: false, originalId: null, originalReplaced: false });
     const acked = new Promise<number>((resolve) => this.ackWaiters.set(id, resolve));
     return { d, sent: { id, token, sentAt, acked } };
+  }
+
+  /** A text channel in another server the bot is in (not DISCORD_GUILD_ID); returns its id. */
+  foreignChannel(name = 'elsewhere'): string {
+    const c: FakeChannel = { id: snowflake(), type: 0, name, guildId: snowflake(), parentId: null, recipientId: null };
+    this.state.channels.set(c.id, c);
+    return c.id;
+  }
+
+  /** The DM channel between the bot and `who` (opened if needed); returns its id. */
+  dmChannel(who: FakeUserName | string): string {
+    const userId = this.userId(who);
+    let dm = this.state.dmChannelOf(userId);
+    if (!dm) {
+      dm = { id: snowflake(), type: 1, name: '', guildId: null, parentId: null, recipientId: userId };
+      this.state.channels.set(dm.id, dm);
+    }
+    return dm.id;
   }
 
   /** Sends any dispatch as is (malformed payloads included). */
@@ -267,6 +285,8 @@ export class FakeDiscord {
       id,
       type: 0,
       channel_id: channelId,
+      // Discord names the channel's type on MESSAGE_CREATE; discord.js needs it to build an uncached DM channel.
+      channel_type: channel.type,
       ...(channel.guildId ? { guild_id: channel.guildId, member: { ...apiMember(user), user: undefined } } : {}),
       author: apiUser(user),
       content: spec.mention ? `<@${this.bot.id}> ${spec.content}` : spec.content,

@@ -15,6 +15,10 @@ export interface RestFaults {
    * means), `applied: true` applies it and then answers 500 (the answer was lost on the way back).
    */
   fail500: Array<{ route: string; applied: boolean; when?: (json: unknown) => boolean }>;
+  /** Channels where the bot lacks a permission: posts and edits there answer 403 with this code (50001 Missing Access, 50013 Missing Permissions). */
+  denied: Map<string, 50001 | 50013>;
+  /** The server's upload limit: a request whose files total more answers 413 with code 40005, as Discord does. null: none. */
+  uploadLimitBytes: number | null;
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -54,7 +58,7 @@ function routeOf(method: string, segs: string[]): string {
  * would otherwise try to parse an empty JSON body).
  */
 export class FakeRest {
-  readonly faults: RestFaults = { edit429: { count: 0, retryAfterSec: 0.2 }, editBucket: { limit: 5, windowMs: 5000 }, fail500: [] };
+  readonly faults: RestFaults = { edit429: { count: 0, retryAfterSec: 0.2 }, editBucket: { limit: 5, windowMs: 5000 }, fail500: [], denied: new Map(), uploadLimitBytes: null };
   private readonly buckets = new Map<string, { start: number; count: number }>();
   private seq = 0;
   onRequest: (r: RecordedRequest) => void = () => undefined;
@@ -92,7 +96,10 @@ export class FakeRest {
     const fault = this.faults.fail500.findIndex((f) => f.route === routeName && (!f.when || f.when(parsed.json)));
     const serverError = { status: 500, json: { message: '500: Internal Server Error', code: 0 } };
     let out: Res;
-    if (fault >= 0 && !this.faults.fail500[fault]!.applied) {
+    const refused = this.refused(r, routeName);
+    if (refused) {
+      out = refused;
+    } else if (fault >= 0 && !this.faults.fail500[fault]!.applied) {
       this.faults.fail500.splice(fault, 1);
       out = serverError;
     } else {
@@ -127,6 +134,19 @@ export class FakeRest {
       return;
     }
     res.writeHead(out.status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(out.json));
+  }
+
+  /** A missing permission in the channel, or files over the upload limit: refused before anything is applied. */
+  private refused(r: Req, routeName: string): Res | null {
+    const code = r.segs[0] === 'channels' ? this.faults.denied.get(r.segs[1] ?? '') : undefined;
+    if (code && (routeName === 'POST /channels/:id/messages' || routeName === 'PATCH /channels/:id/messages/:id')) {
+      return { status: 403, json: { message: code === 50001 ? 'Missing Access' : 'Missing Permissions', code }, channelId: r.segs[1] ?? null };
+    }
+    const limit = this.faults.uploadLimitBytes;
+    const size = r.files.reduce((n, f) => n + f.data.length, 0);
+    // Refused before anything was shown to anyone.
+    if (limit !== null && size > limit) return { status: 413, json: { message: 'Request entity too large', code: 40005 }, visibility: { kind: 'none' } };
+    return null;
   }
 
   /** Injected 429s first, then the modelled bucket (fixed window per channel, like Discord's). */

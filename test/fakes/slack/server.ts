@@ -78,6 +78,11 @@ export interface ShareOptions {
   /** The size Slack reports in the event (default: the real size). */
   reportedSize?: number;
   threadTs?: string;
+  /**
+   * The event carries only `{ id, mode, file_access: 'check_file_info' }`, as Slack sends for some
+   * shares (Slack Connect): the bot must ask files.info for the name and the URL.
+   */
+  checkFileInfo?: boolean;
 }
 
 export class FakeSlack {
@@ -153,7 +158,7 @@ export class FakeSlack {
       ts: msg.ts,
       ...(o.threadTs ? { thread_ts: o.threadTs } : {}),
       text: o.text ?? '',
-      files: [this.fileObject(file, o.reportedSize)],
+      files: [o.checkFileInfo ? { id: file.id, mode: 'file_access', file_access: 'check_file_info', created: Math.floor(Date.now() / 1000), user: o.user } : this.fileObject(file, o.reportedSize)],
     });
     return { ts: msg.ts, fileId: file.id, ack };
   }
@@ -316,6 +321,13 @@ export class FakeSlack {
       }
       case 'files.completeUploadExternal':
         return this.complete(p);
+      case 'files.info': {
+        // Like Slack: a file the bot can see (shared where it is a member, or its own upload).
+        const f = p.file ? m.files.get(p.file) : undefined;
+        const visible = f && (f.uploadedBy === BOT_USER || (f.channel !== null && f.channel !== undefined && m.channels.get(f.channel)?.botMember));
+        if (!f || !visible) return { ok: false, error: 'file_not_found' };
+        return { ok: true, file: this.fileObject(f) };
+      }
       default:
         return { ok: false, error: 'unknown_method' };
     }
