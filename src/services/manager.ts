@@ -140,6 +140,7 @@ export class ServiceManager {
   private ovpnHostCache: OvpnHost | null = null;
   private closing = false;
   private restoring: Promise<RestoreSummary> | null = null;
+  private readonly pendingRevocations = new Set<string>();
 
   constructor(private readonly o: ServiceManagerOptions) {
     const c = o.config;
@@ -213,7 +214,7 @@ export class ServiceManager {
       // A leftover from a start whose result lost its compare-and-set: gone for good.
       await this.teardown(old);
       this.releaseById(node.id, old.socks.port);
-      if (old.serial) await (await this.pki()).revoke(old.serial);
+      if (old.serial) await this.revokeOrRemember(old.serial);
     }
     let runtime: NodeRuntime | null = null;
     const keeper = this.newKeeper(node, () => runtime);
@@ -270,7 +271,7 @@ export class ServiceManager {
         this.allocations.delete(node.id);
       }
       // Never handed to anyone, but revoked all the same: no valid certificate without a node.
-      if (serial) await (await this.pki()).revoke(serial).catch(() => {});
+      if (serial) await this.revokeOrRemember(serial);
       await keeper.close();
       if (err instanceof StartFailure) throw err;
       if (err instanceof NoFreePort) throw new StartFailure('no_free_port', err.message, true);
@@ -284,6 +285,7 @@ export class ServiceManager {
    */
   async stopNode(node: FleetNode): Promise<{ socks: null; ovpn: FleetNode['ovpn'] }> {
     await this.init();
+    await this.retryPendingRevocations();
     let ovpn = node.ovpn;
     if (ovpn && !ovpn.revokedAt) {
       const at = new Date();
@@ -319,7 +321,7 @@ export class ServiceManager {
       } else {
         await this.teardown(rt);
         this.releaseById(rt.nodeId, rt.socks.port);
-        if (rt.serial) await (await this.pki()).revoke(rt.serial);
+        if (rt.serial) await this.revokeOrRemember(rt.serial);
       }
       this.o.log.warn('services of a node that is not online were torn down', { node: rt.nodeId, status: node?.status ?? 'deleted' });
       n++;
@@ -492,6 +494,30 @@ export class ServiceManager {
   }
 
   // ---- internals ----
+
+  /**
+   * Revokes a certificate no node record names (a failed start, a leftover, a deleted node). When
+   * the PKI cannot write (disk full) the serial is kept here and retried by every stop: the node
+   * record cannot carry it, and swallowing the error would leave a valid certificate behind.
+   */
+  private async revokeOrRemember(serial: string): Promise<void> {
+    try {
+      await (await this.pki()).revoke(serial);
+      this.pendingRevocations.delete(serial);
+    } catch (err) {
+      this.pendingRevocations.add(serial);
+      this.o.log.error('a certificate could not be revoked; retried at the next stop', { serial, error: (err as Error).message });
+    }
+  }
+
+  private async retryPendingRevocations(): Promise<void> {
+    for (const serial of [...this.pendingRevocations]) await this.revokeOrRemember(serial);
+  }
+
+  /** Serials whose revocation failed and is still to be done (see revokeOrRemember). */
+  pendingRevocationSerials(): string[] {
+    return [...this.pendingRevocations];
+  }
 
   private init(): Promise<void> {
     this.initP ??= (async () => {

@@ -185,6 +185,29 @@ describe('stop', () => {
     expect(again.ovpn!.serial).not.toBe(live.ovpn!.serial);
     expect((await curlAs(again, live.socks)).code).toBe(97); // the old password is refused
   });
+
+  it('a stop whose revocation cannot be written leaves the node online, and the next stop revokes it', async () => {
+    const a = await app();
+    const [n] = speedOkNodes(a.app.store, [{ ip: '203.0.113.1' }]);
+    await a.run('start', OPERATOR);
+    await a.app.jobs.idle();
+    const live = structuredClone(a.app.store.get(n!.id)!);
+    const crlFile = path.join(a.config.dataDir, 'pki', 'crl.pem');
+    // A non-empty directory where crl.pem goes: its atomic replace fails, as on a full disk.
+    fs.renameSync(crlFile, `${crlFile}.saved`);
+    fs.mkdirSync(path.join(crlFile, 'x'), { recursive: true });
+    await a.run('stop status:online', OPERATOR);
+    await a.app.jobs.idle();
+    expect(a.app.store.get(n!.id)).toMatchObject({ status: 'online', ovpn: { serial: live.ovpn!.serial, revokedAt: null } });
+    expect((await curlAs(live)).code).toBe(0); // nothing torn down: the stop is reported as not done
+    fs.rmSync(crlFile, { recursive: true });
+    fs.renameSync(`${crlFile}.saved`, crlFile);
+    await a.run('stop status:online', OPERATOR);
+    await a.app.jobs.idle();
+    expect(a.app.store.get(n!.id)).toMatchObject({ status: 'speed_ok', ovpn: { serial: live.ovpn!.serial, revokedAt: expect.any(String) } });
+    const crl = execFileSync('openssl', ['crl', '-in', crlFile, '-noout', '-text'], { encoding: 'utf8' });
+    expect(crl.toLowerCase()).toContain(live.ovpn!.serial);
+  });
 });
 
 describe('restart and tunnel drops', () => {

@@ -195,8 +195,10 @@ export class Pki {
       writePrivateFile(path.join(this.paths.issued, `${serial}.key`), keyPem);
       writePrivateFile(path.join(this.paths.issued, `${serial}.crt`), certPem);
       const issuedAt = now.toISOString();
-      this.index.certs.push({ serial, nodeId, issuedAt, revokedAt: null });
-      this.saveIndex();
+      // Adopted only once written, as in revoke().
+      const next: PkiIndex = { ...this.index, certs: [...this.index.certs, { serial, nodeId, issuedAt, revokedAt: null }] };
+      this.saveIndex(next);
+      this.index = next;
       return { serial, certPem, keyPem, issuedAt };
     });
   }
@@ -214,15 +216,24 @@ export class Pki {
    * Revokes a certificate: the CRL is re-signed before this resolves, so an OpenVPN server that
    * checks it (crl-verify, re-read when it changes) refuses the profile from the next handshake on.
    * The client's private key is deleted: nothing will ever need it again. False when already revoked
-   * or unknown.
+   * or unknown. Rejects when the CRL or the index cannot be written (disk full): then nothing is
+   * marked revoked in memory either, so a retry signs and writes both again.
    */
   revoke(serial: string, now: Date = new Date()): Promise<boolean> {
     return this.serial(async () => {
-      const entry = this.find(serial);
+      const i = this.index.certs.findIndex((c) => c.serial === serial);
+      const entry = this.index.certs[i];
       if (!entry || entry.revokedAt) return false;
-      entry.revokedAt = now.toISOString();
-      this.saveIndex();
-      await this.writeCrl(now);
+      // Written from a copy and adopted only once on disk: a failed write must not leave the
+      // serial "revoked" here (a retry would then return false) while crl.pem still lets it in.
+      const certs = this.index.certs.slice();
+      certs[i] = { ...entry, revokedAt: now.toISOString() };
+      const next: PkiIndex = { ...this.index, certs };
+      // The CRL first: it is what OpenVPN checks. An index that lags is repaired by the retry, and
+      // open() re-signs the CRL from the index.
+      await this.writeCrl(now, next);
+      this.saveIndex(next);
+      this.index = next;
       fs.rmSync(path.join(this.paths.issued, `${serial}.key`), { force: true });
       return true;
     });
@@ -261,22 +272,22 @@ export class Pki {
     return { serial, keyPem: pemKey(await subtle.exportKey('pkcs8', keys.privateKey as never)), certPem: cert.toString('pem') };
   }
 
-  private async writeCrl(now: Date): Promise<void> {
+  private async writeCrl(now: Date, index: PkiIndex = this.index): Promise<void> {
     const crl = await x509.X509CrlGenerator.create({
       issuer: this.ca.subject,
       thisUpdate: new Date(now.getTime() - 60_000),
       nextUpdate: new Date(now.getTime() + CRL_DAYS * DAY),
       signingKey: this.caKey,
       signingAlgorithm: ALG,
-      entries: this.index.certs.filter((c) => c.revokedAt).map((c) => ({ serialNumber: c.serial, revocationDate: new Date(c.revokedAt!), reason: x509.X509CrlReason.cessationOfOperation })),
+      entries: index.certs.filter((c) => c.revokedAt).map((c) => ({ serialNumber: c.serial, revocationDate: new Date(c.revokedAt!), reason: x509.X509CrlReason.cessationOfOperation })),
       extensions: [await x509.AuthorityKeyIdentifierExtension.create(this.ca)],
     });
     // OpenSSL (and so OpenVPN) reads only the "X509 CRL" PEM label, not the library's "CRL".
     writePrivateFile(this.paths.crl, `${x509.PemConverter.encode(crl.rawData, 'X509 CRL')}\n`);
   }
 
-  private saveIndex(): void {
-    writePrivateFile(this.paths.index, `${JSON.stringify(this.index, null, 2)}\n`);
+  private saveIndex(index: PkiIndex = this.index): void {
+    writePrivateFile(this.paths.index, `${JSON.stringify(index, null, 2)}\n`);
   }
 
   /** Runs `fn` after every earlier issue/revoke has finished. */
