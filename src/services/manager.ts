@@ -16,6 +16,7 @@
  * stages.ts). Because a result can lose that race, `reconcile()` tears down services whose node is
  * no longer online/offline once a job is over.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,6 +53,8 @@ export interface ServicesConfig {
   SOCKS_PORT_RANGE: PortRange;
   OVPN_PUBLIC_HOST?: string | undefined;
   OVPN_PORT_RANGE: PortRange;
+  /** Resolvers pushed to OpenVPN clients (empty: none). */
+  OVPN_DNS?: readonly string[];
 }
 
 export interface ServiceManagerOptions {
@@ -75,6 +78,8 @@ export interface ServiceManagerOptions {
   /** Nodes restored at once after a restart. Default 4. */
   restoreConcurrency?: number;
   ovpnReadyTimeoutMs?: number;
+  /** Where the world-readable CRL copy lives for servers that drop root. Default /run/connexa. */
+  publicCrlDir?: string;
 }
 
 /** Why a node could not be started; `hostSide` failures say nothing about the node. */
@@ -537,10 +542,27 @@ export class ServiceManager {
   }
 
   private pki(): Promise<Pki> {
-    this.pkiP ??= Pki.open(this.pkiDir);
+    this.pkiP ??= Pki.open(this.pkiDir, undefined, { crlCopy: this.crlCopyPath() ?? undefined });
     // A failed open (disk full) is retried on the next use rather than remembered.
     this.pkiP.catch(() => (this.pkiP = null));
     return this.pkiP;
+  }
+
+  /**
+   * The CRL copy servers running as nobody read (DATA_DIR is 0700): one directory per data
+   * directory, so two instances never share one. Null when the servers keep root.
+   */
+  private crlCopyPath(): string | null {
+    const h = this.ovpnHost();
+    if (!h.capability.ok || !h.runAs) return null;
+    let real = this.o.config.dataDir;
+    try {
+      real = fs.realpathSync(real);
+    } catch {
+      /* not created yet: the configured path names it */
+    }
+    const id = createHash('sha256').update(real).digest('hex').slice(0, 16);
+    return path.join(this.o.publicCrlDir ?? '/run/connexa', `ovpn-${id}`, 'crl.pem');
   }
 
   private routingTools(): RoutingTools {
@@ -562,6 +584,8 @@ export class ServiceManager {
       tools: this.routingTools(),
       log: this.o.log,
       readyTimeoutMs: this.o.ovpnReadyTimeoutMs,
+      dns: this.o.config.OVPN_DNS ?? [],
+      runAs: host.runAs ?? null,
     });
     await server.start();
     return server;

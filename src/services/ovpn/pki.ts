@@ -20,7 +20,7 @@ import { randomBytes, webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { ensurePrivateDir, readTextOrNull, writePrivateFile } from '../private-files.ts';
+import { ensurePrivateDir, readTextOrNull, writePrivateFile, writePublicFile } from '../private-files.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 const subtle = webcrypto.subtle;
@@ -93,8 +93,18 @@ export function renderStaticKey(bytes: Buffer = randomBytes(256)): string {
   return ['#', '# 2048 bit OpenVPN static key', '#', '-----BEGIN OpenVPN Static key V1-----', ...lines, '-----END OpenVPN Static key V1-----', ''].join('\n');
 }
 
+export interface PkiOptions {
+  /**
+   * A second, world-readable copy of the CRL, for OpenVPN servers that run as nobody (DATA_DIR is
+   * 0700, and crl-verify re-reads the file at every handshake). Written with every CRL: a revocation
+   * is done only when both are.
+   */
+  crlCopy?: string;
+}
+
 export class Pki {
   private queue: Promise<unknown> = Promise.resolve();
+  private crlCopy: string | null = null;
 
   private constructor(
     readonly dir: string,
@@ -117,7 +127,7 @@ export class Pki {
   }
 
   /** Opens the PKI in `dir`, creating whatever is missing (first use), and re-signs the CRL. */
-  static async open(dir: string, now: () => Date = () => new Date()): Promise<Pki> {
+  static async open(dir: string, now: () => Date = () => new Date(), opts: PkiOptions = {}): Promise<Pki> {
     ensurePrivateDir(dir);
     const p = (n: string) => path.join(dir, n);
     let caPem = readTextOrNull(p('ca.crt'));
@@ -157,6 +167,7 @@ export class Pki {
       index = parsed.data;
     }
     const pki = new Pki(dir, ca, caKey, index);
+    pki.crlCopy = opts.crlCopy ?? null;
     ensurePrivateDir(pki.paths.issued);
     if (readTextOrNull(pki.paths.cert) === null || readTextOrNull(pki.paths.key) === null) await pki.createServerCert(now());
     if (readTextOrNull(pki.paths.tlsCrypt) === null) writePrivateFile(pki.paths.tlsCrypt, renderStaticKey());
@@ -170,6 +181,11 @@ export class Pki {
 
   tlsCryptKey(): string {
     return fs.readFileSync(this.paths.tlsCrypt, 'utf8');
+  }
+
+  /** The CRL file the OpenVPN servers read: the world-readable copy when there is one. */
+  servedCrlPath(): string {
+    return this.crlCopy ?? this.paths.crl;
   }
 
   crlPem(): string {
@@ -283,7 +299,9 @@ export class Pki {
       extensions: [await x509.AuthorityKeyIdentifierExtension.create(this.ca)],
     });
     // OpenSSL (and so OpenVPN) reads only the "X509 CRL" PEM label, not the library's "CRL".
-    writePrivateFile(this.paths.crl, `${x509.PemConverter.encode(crl.rawData, 'X509 CRL')}\n`);
+    const pem = `${x509.PemConverter.encode(crl.rawData, 'X509 CRL')}\n`;
+    if (this.crlCopy) writePublicFile(this.crlCopy, pem);
+    writePrivateFile(this.paths.crl, pem);
   }
 
   private saveIndex(index: PkiIndex = this.index): void {
