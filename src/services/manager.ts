@@ -42,6 +42,7 @@ import { ensurePrivateDir } from './private-files.ts';
 import { newSocksCredentials, type SocksCredentials } from './random.ts';
 import type { DestinationPolicy } from './socks/destinations.ts';
 import { ConnectionBudget, SocksProxy, type Lookup, type SocksLimits } from './socks/server.ts';
+import { TunnelGuard } from './tunnel-guard.ts';
 import { TunnelKeeper, type Backoff } from './tunnel-keeper.ts';
 
 /** The part of Config the services read. */
@@ -78,6 +79,8 @@ export interface ServiceManagerOptions {
   /** Nodes restored at once after a restart. Default 4. */
   restoreConcurrency?: number;
   ovpnReadyTimeoutMs?: number;
+  /** Filters what arrives on each node tunnel (default: iptables, see tunnel-guard.ts). */
+  tunnelGuard?: TunnelGuard;
   /** Where the world-readable CRL copy lives for servers that drop root. Default /run/connexa. */
   publicCrlDir?: string;
 }
@@ -146,6 +149,7 @@ export class ServiceManager {
   private closing = false;
   private restoring: Promise<RestoreSummary> | null = null;
   private readonly pendingRevocations = new Set<string>();
+  private guard: TunnelGuard | null = null;
 
   constructor(private readonly o: ServiceManagerOptions) {
     const c = o.config;
@@ -299,6 +303,7 @@ export class ServiceManager {
     }
     const rt = this.running.get(node.id);
     if (rt) await this.teardown(rt);
+    await this.guard?.idle();
     this.freePorts(node);
     // A proxy started by a start whose result never reached the store holds a port node.socks does not name.
     if (rt && rt.socks.port !== node.socks?.port) this.socksPorts.release(rt.socks.port, node.id);
@@ -461,6 +466,7 @@ export class ServiceManager {
     await this.restoring?.catch(() => {});
     await Promise.all([...this.running.values()].map((rt) => this.teardown(rt)));
     this.running.clear();
+    await this.guard?.idle();
   }
 
   // ---- bundles ----
@@ -565,6 +571,11 @@ export class ServiceManager {
     return path.join(this.o.publicCrlDir ?? '/run/connexa', `ovpn-${id}`, 'crl.pem');
   }
 
+  private tunnelGuard(): TunnelGuard {
+    this.guard ??= this.o.tunnelGuard ?? new TunnelGuard(ipRunner(this.ovpnHost().iptables ?? 'iptables'));
+    return this.guard;
+  }
+
   private routingTools(): RoutingTools {
     const h = this.ovpnHost();
     return { ip: ipRunner(h.ip ?? 'ip'), iptables: ipRunner(h.iptables ?? 'iptables') };
@@ -593,10 +604,21 @@ export class ServiceManager {
 
   private newKeeper(node: FleetNode, runtime: () => NodeRuntime | null): TunnelKeeper {
     const driver = this.o.driver;
-    const open = (signal?: AbortSignal): Promise<OpenResult> =>
-      driver
-        ? driver.open({ ip: node.ip, port: node.port, login: node.login, password: node.password }, { timeoutMs: this.o.tunnelOpenTimeoutMs ?? 30_000, signal })
-        : Promise.resolve({ ok: false, kind: 'host_not_capable', reason: 'TUNNEL_DRIVER=none', elapsedMs: 0 });
+    const open = async (signal?: AbortSignal): Promise<OpenResult> => {
+      if (!driver) return { ok: false, kind: 'host_not_capable', reason: 'TUNNEL_DRIVER=none', elapsedMs: 0 };
+      const r = await driver.open({ ip: node.ip, port: node.port, login: node.login, password: node.password }, { timeoutMs: this.o.tunnelOpenTimeoutMs ?? 30_000, signal });
+      if (!r.ok) return r;
+      // Nothing but replies may come in from the node: a tunnel that cannot be guarded is not used.
+      const guard = this.tunnelGuard();
+      try {
+        await guard.install(r.tunnel.iface);
+      } catch (err) {
+        await r.tunnel.close();
+        return { ok: false, kind: 'local_error', reason: (err as Error).message, elapsedMs: r.tunnel.setupMs };
+      }
+      void r.tunnel.closed.then(() => guard.remove(r.tunnel.iface));
+      return r;
+    };
     return new TunnelKeeper(
       open,
       {
