@@ -42,7 +42,7 @@ import { ensurePrivateDir } from './private-files.ts';
 import { newSocksCredentials, type SocksCredentials } from './random.ts';
 import type { DestinationPolicy } from './socks/destinations.ts';
 import { ConnectionBudget, SocksProxy, type Lookup, type SocksLimits } from './socks/server.ts';
-import { TunnelGuard } from './tunnel-guard.ts';
+import { guardedDriver, guardOf, TunnelGuard } from './tunnel-guard.ts';
 import { TunnelKeeper, type Backoff } from './tunnel-keeper.ts';
 
 /** The part of Config the services read. */
@@ -150,6 +150,7 @@ export class ServiceManager {
   private restoring: Promise<RestoreSummary> | null = null;
   private readonly pendingRevocations = new Set<string>();
   private guard: TunnelGuard | null = null;
+  private guarded: TunnelDriver | null = null;
 
   constructor(private readonly o: ServiceManagerOptions) {
     const c = o.config;
@@ -571,9 +572,16 @@ export class ServiceManager {
     return path.join(this.o.publicCrlDir ?? '/run/connexa', `ovpn-${id}`, 'crl.pem');
   }
 
-  private tunnelGuard(): TunnelGuard {
-    this.guard ??= this.o.tunnelGuard ?? new TunnelGuard(ipRunner(this.ovpnHost().iptables ?? 'iptables'));
-    return this.guard;
+  /**
+   * Nothing but replies may come in from a node: the driver guards every tunnel it opens. Compose
+   * guards the driver it shares with the speed tests; a driver given bare (tests) is guarded here.
+   */
+  private guardedDriver(): TunnelDriver | null {
+    const d = this.o.driver;
+    if (!d) return null;
+    this.guard ??= guardOf(d) ?? this.o.tunnelGuard ?? new TunnelGuard(ipRunner(this.ovpnHost().iptables ?? 'iptables'));
+    this.guarded ??= guardedDriver(d, this.guard);
+    return this.guarded;
   }
 
   private routingTools(): RoutingTools {
@@ -603,22 +611,11 @@ export class ServiceManager {
   }
 
   private newKeeper(node: FleetNode, runtime: () => NodeRuntime | null): TunnelKeeper {
-    const driver = this.o.driver;
-    const open = async (signal?: AbortSignal): Promise<OpenResult> => {
-      if (!driver) return { ok: false, kind: 'host_not_capable', reason: 'TUNNEL_DRIVER=none', elapsedMs: 0 };
-      const r = await driver.open({ ip: node.ip, port: node.port, login: node.login, password: node.password }, { timeoutMs: this.o.tunnelOpenTimeoutMs ?? 30_000, signal });
-      if (!r.ok) return r;
-      // Nothing but replies may come in from the node: a tunnel that cannot be guarded is not used.
-      const guard = this.tunnelGuard();
-      try {
-        await guard.install(r.tunnel.iface);
-      } catch (err) {
-        await r.tunnel.close();
-        return { ok: false, kind: 'local_error', reason: (err as Error).message, elapsedMs: r.tunnel.setupMs };
-      }
-      void r.tunnel.closed.then(() => guard.remove(r.tunnel.iface));
-      return r;
-    };
+    const driver = this.guardedDriver();
+    const open = (signal?: AbortSignal): Promise<OpenResult> =>
+      driver
+        ? driver.open({ ip: node.ip, port: node.port, login: node.login, password: node.password }, { timeoutMs: this.o.tunnelOpenTimeoutMs ?? 30_000, signal })
+        : Promise.resolve({ ok: false, kind: 'host_not_capable', reason: 'TUNNEL_DRIVER=none', elapsedMs: 0 });
     return new TunnelKeeper(
       open,
       {

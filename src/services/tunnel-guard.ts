@@ -16,6 +16,7 @@
  * name, and every change is serialised, so removing a dead tunnel's rules never strips a live one.
  */
 import type { IpRunner } from '../probes/tunnel/routes.ts';
+import type { OpenOptions, OpenResult, TunnelDriver, TunnelTarget } from '../probes/tunnel/types.ts';
 
 export const GUARD_COMMENT_PREFIX = 'connexa-guard:';
 /** Every OpenVPN server device is cxo + port (see ovpn/layout.ts). */
@@ -77,7 +78,14 @@ export class TunnelGuard {
   }
 
   private async deleteAll(iface: string): Promise<void> {
-    for (const rule of this.rules(iface)) await this.iptables(['-w', '-D', ...rule]);
+    for (const rule of this.rules(iface)) {
+      // A -D that failed for another reason than "no such rule" (a busy xtables lock past the
+      // runner's deadline) is tried again: a leftover would outlive the tunnel.
+      for (let i = 0; i < 3; i++) {
+        if ((await this.iptables(['-w', '-D', ...rule])).ok) break;
+        if (!(await this.iptables(['-w', '-C', ...rule])).ok) break;
+      }
+    }
   }
 
   private rules(iface: string): string[][] {
@@ -95,4 +103,35 @@ export class TunnelGuard {
     this.queue = run.catch(() => {});
     return run;
   }
+}
+
+const GUARD = Symbol('connexa.tunnelGuard');
+
+/** The guard of a guarded driver, else null (one guard per driver: two would strip each other's rules). */
+export function guardOf(driver: TunnelDriver): TunnelGuard | null {
+  return (driver as { [GUARD]?: TunnelGuard })[GUARD] ?? null;
+}
+
+/**
+ * The driver, with every tunnel guarded before it is handed out (speed tests and node services
+ * alike) and unguarded once it is down. A tunnel that cannot be guarded is closed: local_error.
+ */
+export function guardedDriver(driver: TunnelDriver, guard: TunnelGuard): TunnelDriver {
+  if (guardOf(driver)) return driver;
+  return {
+    name: driver.name,
+    [GUARD]: guard,
+    async open(target: TunnelTarget, opts: OpenOptions): Promise<OpenResult> {
+      const r = await driver.open(target, opts);
+      if (!r.ok) return r;
+      try {
+        await guard.install(r.tunnel.iface);
+      } catch (err) {
+        await r.tunnel.close();
+        return { ok: false, kind: 'local_error', reason: (err as Error).message, elapsedMs: r.tunnel.setupMs };
+      }
+      void r.tunnel.closed.then(() => guard.remove(r.tunnel.iface));
+      return r;
+    },
+  } as TunnelDriver;
 }

@@ -319,6 +319,7 @@ describe('services with real peers (lab)', () => {
     await t!.services.close();
     expect(execFileSync('ip', ['-4', 'rule', 'show', 'pref', '17724'], { encoding: 'utf8' }).trim()).toBe('');
     for (const table of ['nat', 'mangle', 'filter']) expect(execFileSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8' })).not.toContain('connexa-ovpn:');
+    expect(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' })).not.toContain('connexa-guard:');
     expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toMatch(/cxo\d+/);
   });
 });

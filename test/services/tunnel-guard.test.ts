@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IpRunner } from '../../src/probes/tunnel/routes.ts';
-import { TunnelGuard } from '../../src/services/tunnel-guard.ts';
+import type { TunnelClosed, TunnelDriver } from '../../src/probes/tunnel/types.ts';
+import { guardedDriver, guardOf, TunnelGuard } from '../../src/services/tunnel-guard.ts';
 
 /** Records iptables calls and keeps the rule set they would leave (the commands themselves run in the lab test). */
 function fakeIptables(fail: (args: string[]) => boolean = () => false): { run: IpRunner; rules: string[] } {
@@ -9,6 +10,7 @@ function fakeIptables(fail: (args: string[]) => boolean = () => false): { run: I
     if (fail(args)) return { ok: false, stdout: '', stderr: 'iptables: boom' };
     const rule = args.slice(2).join(' ');
     if (args[1] === '-I') rules.unshift(rule);
+    else if (args[1] === '-C') return rules.includes(rule) ? { ok: true, stdout: '', stderr: '' } : { ok: false, stdout: '', stderr: 'no such rule' };
     else if (args[1] === '-D') {
       const i = rules.indexOf(rule);
       if (i < 0) return { ok: false, stdout: '', stderr: 'no such rule' };
@@ -51,5 +53,31 @@ describe('TunnelGuard', () => {
     await expect(g.install('ppp1')).rejects.toThrow(/could not guard ppp1: iptables: boom/);
     expect(ipt.rules).toHaveLength(0);
     expect(g.isGuarded('ppp1')).toBe(false);
+  });
+
+  it('a guarded driver hands out a tunnel only once it is guarded, and unguards it when it is down', async () => {
+    let closedCount = 0;
+    const bare: TunnelDriver = {
+      name: 'fake',
+      async open() {
+        let end!: (c: TunnelClosed) => void;
+        const closed = new Promise<TunnelClosed>((r) => (end = r));
+        return { ok: true, tunnel: { iface: 'ppp5', localAddress: '10.0.0.1', remoteAddress: '10.0.0.2', setupMs: 1, closed, close: async () => { closedCount++; end({ why: 'closed', exitCode: 0, reason: 'closed' }); } } };
+      },
+    };
+    const ipt = fakeIptables();
+    const guard = new TunnelGuard(ipt.run);
+    const d = guardedDriver(bare, guard);
+    expect(guardOf(d)).toBe(guard);
+    expect(guardedDriver(d, new TunnelGuard(ipt.run))).toBe(d); // never guarded twice
+    const r = await d.open({ ip: '203.0.113.1', port: 1723, login: 'a', password: 'b' }, { timeoutMs: 1000 });
+    expect(r.ok && ipt.rules.length).toBe(3);
+    if (r.ok) await r.tunnel.close();
+    await guard.idle();
+    expect(ipt.rules).toHaveLength(0);
+
+    const failing = guardedDriver(bare, new TunnelGuard(fakeIptables(() => true).run));
+    expect(await failing.open({ ip: '203.0.113.1', port: 1723, login: 'a', password: 'b' }, { timeoutMs: 1000 })).toMatchObject({ ok: false, kind: 'local_error' });
+    expect(closedCount).toBe(2); // the unguarded tunnel was closed, not handed out
   });
 });
