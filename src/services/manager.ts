@@ -522,6 +522,25 @@ export class ServiceManager {
     }
   }
 
+  /**
+   * At start-up, before anything is issued: a valid certificate that no node record names is one
+   * whose revocation failed before a restart (or whose start never reached the store). It would
+   * still open the node's server (same CN), so it is revoked now; failures are kept for stop.
+   */
+  private async revokeOrphans(): Promise<void> {
+    let pki: Pki;
+    try {
+      pki = await this.pki();
+    } catch (err) {
+      this.o.log.error('the OpenVPN PKI cannot be opened; unnamed certificates are not checked', { error: (err as Error).message });
+      return;
+    }
+    const named = new Set(this.o.store.nodes().flatMap((n) => (n.ovpn && !n.ovpn.revokedAt ? [n.ovpn.serial] : [])));
+    const orphans = pki.certs().filter((c) => !c.revokedAt && !named.has(c.serial));
+    for (const c of orphans) await this.revokeOrRemember(c.serial);
+    if (orphans.length) this.o.log.warn('revoked certificates no node names', { count: orphans.length });
+  }
+
   private async retryPendingRevocations(): Promise<void> {
     for (const serial of [...this.pendingRevocations]) await this.revokeOrRemember(serial);
   }
@@ -544,6 +563,7 @@ export class ServiceManager {
         if (!this.o.store.get(id)) this.allocations.delete(id);
         else this.ovpnPorts.claim(port, id);
       }
+      await this.revokeOrphans();
     })();
     return this.initP;
   }
