@@ -62,7 +62,14 @@ export class InteractionSession {
   private originalUsed = false;
   private closed = false;
 
-  constructor(readonly interaction: ChatInputCommandInteraction, readonly usableUntil: number, private readonly log: Logger) {}
+  readonly interaction: ChatInputCommandInteraction;
+  readonly usableUntil: number;
+  private readonly log: Logger;
+  constructor(interaction: ChatInputCommandInteraction, usableUntil: number, log: Logger) {
+    this.interaction = interaction;
+    this.usableUntil = usableUntil;
+    this.log = log;
+  }
 
   get userId(): string {
     return this.interaction.user.id;

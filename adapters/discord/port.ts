@@ -51,7 +51,10 @@ export class DiscordPort implements ChatPort {
   private readonly titles = new Map<string, string>();
   private readonly dmChannels = new Map<string, string>();
 
-  constructor(private readonly deps: DiscordPortDeps) {}
+  private readonly deps: DiscordPortDeps;
+  constructor(deps: DiscordPortDeps) {
+    this.deps = deps;
+  }
 
   async post(where: Where, msg: Message): Promise<MessageRef> {
     const ref = await this.send(decodeWhere(where).channelId, msg);

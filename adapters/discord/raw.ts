@@ -54,7 +54,12 @@ export function checkInteraction(d: unknown): RawCheck {
 export class RawRoles {
   private readonly byEvent = new Map<string, { roles: string[]; at: number }>();
 
-  constructor(private readonly keepMs = 60_000, private readonly max = 5000) {}
+  private readonly keepMs;
+  private readonly max;
+  constructor(keepMs = 60_000, max = 5000) {
+    this.keepMs = keepMs;
+    this.max = max;
+  }
 
   remember(eventId: string, member: unknown): void {
     if (!isObject(member) || !Array.isArray(member.roles)) return;

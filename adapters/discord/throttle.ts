@@ -11,7 +11,14 @@ export class ChannelEditWindow {
   /** Milliseconds edits spent waiting for their window. */
   waitedMs = 0;
 
-  constructor(private readonly limit = 5, private readonly windowMs = 5000, private readonly now: () => number = Date.now) {}
+  private readonly limit;
+  private readonly windowMs;
+  private readonly now: () => number;
+  constructor(limit = 5, windowMs = 5000, now: () => number = Date.now) {
+    this.limit = limit;
+    this.windowMs = windowMs;
+    this.now = now;
+  }
 
   /** Resolves when an edit in `channelId` may be sent; edits of one channel keep their order. */
   acquire(channelId: string): Promise<void> {

@@ -25,7 +25,9 @@ export class ShellPort implements ChatPort {
   /** Paths written to the outbox, in order (the one-shot mode prints them). */
   readonly saved: string[] = [];
 
-  constructor(private readonly opts: ShellPortOptions) {
+  private readonly opts: ShellPortOptions;
+  constructor(opts: ShellPortOptions) {
+    this.opts = opts;
     const tty = Boolean(opts.out.isTTY);
     // A TTY redraws cheaply; a pipe or log file gets a progress line every few seconds at most.
     this.limits = { maxTextChars: 1_000_000, maxFileBytes: 2 ** 40, editsPerMinute: tty ? 600 : 12 };

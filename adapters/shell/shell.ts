@@ -27,7 +27,10 @@ export function joinArgv(args: readonly string[]): string {
 
 /** The terminal adapter's three ways of running: one command, piped lines, or an interactive REPL. */
 export class Shell {
-  constructor(private readonly opts: ShellOptions) {}
+  private readonly opts: ShellOptions;
+  constructor(opts: ShellOptions) {
+    this.opts = opts;
+  }
 
   async runCommand(text: string): Promise<boolean> {
     const outcome = await this.opts.dispatcher.dispatch(this.opts.port, { text, files: [], actor: this.opts.actor, where: TERMINAL_WHERE });

@@ -13,7 +13,12 @@ interface Bucket {
 export class ChannelPacer {
   private readonly buckets = new Map<string, Bucket>();
 
-  constructor(private readonly perSecond = 1, private readonly burst = 5) {}
+  private readonly perSecond;
+  private readonly burst;
+  constructor(perSecond = 1, burst = 5) {
+    this.perSecond = perSecond;
+    this.burst = burst;
+  }
 
   /** Resolves when a post to `channel` may go out. */
   turn(channel: string): Promise<void> {

@@ -45,7 +45,9 @@ export class SlackPort implements ChatPort {
   private readonly dms = new Map<string, string>();
   private alertWarned = false;
 
-  constructor(private readonly opts: SlackPortOptions) {
+  private readonly opts: SlackPortOptions;
+  constructor(opts: SlackPortOptions) {
+    this.opts = opts;
     this.client = opts.client;
     this.log = opts.log;
     this.pacer = opts.pacer ?? new ChannelPacer();

@@ -9,12 +9,21 @@ export type SecretsDelivery = 'dm' | 'thread';
  */
 export class Conversation {
 
+  readonly port: ChatPort;
+  readonly where: Where;
+  readonly actor: Actor;
+  private readonly secretsDelivery: SecretsDelivery;
   constructor(
-    readonly port: ChatPort,
-    readonly where: Where,
-    readonly actor: Actor,
-    private readonly secretsDelivery: SecretsDelivery,
-  ) {}
+    port: ChatPort,
+    where: Where,
+    actor: Actor,
+    secretsDelivery: SecretsDelivery,
+  ) {
+    this.port = port;
+    this.where = where;
+    this.actor = actor;
+    this.secretsDelivery = secretsDelivery;
+  }
 
   /** Posts publicly; returns the last message posted. */
   async say(msg: Message | string, where: Where = this.where): Promise<MessageRef> {

@@ -62,7 +62,10 @@ export function stripPrefix(text: string): string {
  * The order matters: permission is checked before any confirmation prompt is shown.
  */
 export class Dispatcher<Services> {
-  constructor(private readonly opts: DispatcherOptions<Services>) {}
+  private readonly opts: DispatcherOptions<Services>;
+  constructor(opts: DispatcherOptions<Services>) {
+    this.opts = opts;
+  }
 
   get registry(): CommandRegistry {
     return this.opts.registry;

@@ -7,7 +7,11 @@ import { MessageGone, type ChatPort, type Message, type MessageRef, type Where }
 export class EditBudget {
   private tokens: number;
   private last = Date.now();
-  constructor(private readonly perMinute: number, private readonly burst = 3) {
+  private readonly perMinute: number;
+  private readonly burst;
+  constructor(perMinute: number, burst = 3) {
+    this.perMinute = perMinute;
+    this.burst = burst;
     this.tokens = burst;
   }
 
@@ -50,7 +54,14 @@ export class ProgressMessage {
   private finished = false;
   edits = 0;
 
-  private constructor(private readonly port: ChatPort, private readonly where: Where, private ref: MessageRef) {}
+  private readonly port: ChatPort;
+  private readonly where: Where;
+  private ref: MessageRef;
+  private constructor(port: ChatPort, where: Where, ref: MessageRef) {
+    this.port = port;
+    this.where = where;
+    this.ref = ref;
+  }
 
   /** Takes over a message that was already posted (e.g. a conversation's first reply). */
   static of(port: ChatPort, where: Where, ref: MessageRef): ProgressMessage {

@@ -6,7 +6,9 @@ export type AnyCommand = CommandDef<any, any>;
 
 export class CommandRegistry {
   private readonly byName = new Map<string, AnyCommand>();
-  constructor(readonly list: readonly AnyCommand[]) {
+  readonly list: readonly AnyCommand[];
+  constructor(list: readonly AnyCommand[]) {
+    this.list = list;
     for (const c of list) {
       if (this.byName.has(c.name)) throw new Error(`two commands are named ${c.name}`);
       this.byName.set(c.name, c);

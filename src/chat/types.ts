@@ -43,8 +43,14 @@ export interface IncomingFile {
 }
 
 export class FileTooLarge extends Error {
-  constructor(readonly fileName: string, readonly size: number | null, readonly maxBytes: number) {
+  readonly fileName: string;
+  readonly size: number | null;
+  readonly maxBytes: number;
+  constructor(fileName: string, size: number | null, maxBytes: number) {
     super(`${fileName} is ${size === null ? 'larger than' : `${formatBytes(size)}, over`} the ${formatBytes(maxBytes)} limit`);
+    this.fileName = fileName;
+    this.size = size;
+    this.maxBytes = maxBytes;
   }
 }
 

@@ -10,11 +10,16 @@ export class Alerts {
   /** Alerts already raised and not yet cleared, by key: no repeats while a condition lasts. */
   private readonly raised = new Set<string>();
 
+  private readonly log: Logger;
+  private readonly routeFor: (platform: string) => string | undefined;
   constructor(
-    private readonly log: Logger,
+    log: Logger,
     /** A channel chosen in chat with `alerts here`, per platform (an opaque Where key), if any. */
-    private readonly routeFor: (platform: string) => string | undefined = () => undefined,
-  ) {}
+    routeFor: (platform: string) => string | undefined = () => undefined,
+  ) {
+    this.log = log;
+    this.routeFor = routeFor;
+  }
 
   register(port: ChatPort): () => void {
     this.ports.add(port);

@@ -42,9 +42,12 @@ export class Monitor {
   private current: Promise<MonitorRun> | null = null;
   readonly checks: ServiceCheck[] = [];
 
+  private readonly deps: { store: Store; jobs: JobRunner; alerts: Alerts; config: Config; log: Logger; hooks?: MonitorHooks };
   constructor(
-    private readonly deps: { store: Store; jobs: JobRunner; alerts: Alerts; config: Config; log: Logger; hooks?: MonitorHooks },
-  ) {}
+    deps: { store: Store; jobs: JobRunner; alerts: Alerts; config: Config; log: Logger; hooks?: MonitorHooks },
+  ) {
+    this.deps = deps;
+  }
 
   get enabled(): boolean {
     return this.deps.store.setting<boolean>(ENABLED_SETTING) ?? true;

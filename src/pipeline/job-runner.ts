@@ -81,7 +81,13 @@ export class Job {
   readonly transitions: Transition[] = [];
   readonly changes: Record<string, number> = {};
 
-  constructor(private readonly store: Store, private readonly log: Logger, private readonly req: StartJob) {
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly req: StartJob;
+  constructor(store: Store, log: Logger, req: StartJob) {
+    this.store = store;
+    this.log = log;
+    this.req = req;
     this.record = store.createJob({ kind: req.stage.kind, actor: req.actor, selection: req.selection, total: req.nodes.length });
     // Each node in flight listens for the job's cancellation: hundreds at once is expected, not a leak.
     setMaxListeners(0, this.controller.signal);
@@ -253,7 +259,12 @@ export class JobRunner {
   private readonly running = new Map<string, Job>();
   private readonly waiters: Array<() => void> = [];
 
-  constructor(private readonly store: Store, private readonly log: Logger) {}
+  private readonly store: Store;
+  private readonly log: Logger;
+  constructor(store: Store, log: Logger) {
+    this.store = store;
+    this.log = log;
+  }
 
   start(req: StartJob): Job {
     const job = new Job(this.store, this.log, req);

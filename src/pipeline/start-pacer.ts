@@ -8,7 +8,10 @@ export class StartPacer {
   private readonly waiting: Array<() => void> = [];
   private scheduled = false;
 
-  constructor(private readonly perTurn = 16) {}
+  private readonly perTurn;
+  constructor(perTurn = 16) {
+    this.perTurn = perTurn;
+  }
 
   /** Resolves when this check may begin. */
   turn(): Promise<void> {

@@ -87,8 +87,12 @@ export interface ServiceManagerOptions {
 
 /** Why a node could not be started; `hostSide` failures say nothing about the node. */
 export class StartFailure extends Error {
-  constructor(readonly outcome: string, message: string, readonly hostSide: boolean) {
+  readonly outcome: string;
+  readonly hostSide: boolean;
+  constructor(outcome: string, message: string, hostSide: boolean) {
     super(message);
+    this.outcome = outcome;
+    this.hostSide = hostSide;
   }
 }
 
@@ -152,7 +156,9 @@ export class ServiceManager {
   private guard: TunnelGuard | null = null;
   private guarded: TunnelDriver | null = null;
 
-  constructor(private readonly o: ServiceManagerOptions) {
+  private readonly o: ServiceManagerOptions;
+  constructor(o: ServiceManagerOptions) {
+    this.o = o;
     const c = o.config;
     this.socksPorts = new PortPool('SOCKS', c.SOCKS_PORT_RANGE);
     this.ovpnPorts = new PortPool('OpenVPN', usableRange(c.OVPN_PORT_RANGE));

@@ -16,8 +16,12 @@ export interface PortRange {
 }
 
 export class NoFreePort extends Error {
-  constructor(readonly what: string, readonly range: PortRange) {
+  readonly what: string;
+  readonly range: PortRange;
+  constructor(what: string, range: PortRange) {
     super(`no free ${what} port in ${range.from}-${range.to}: every port is allocated to a node or in use on this host`);
+    this.what = what;
+    this.range = range;
   }
 }
 
@@ -26,7 +30,11 @@ export class PortPool {
   private readonly owners = new Map<number, string>();
   private cursor: number;
 
-  constructor(readonly what: string, readonly range: PortRange) {
+  readonly what: string;
+  readonly range: PortRange;
+  constructor(what: string, range: PortRange) {
+    this.what = what;
+    this.range = range;
     if (range.from > range.to) throw new Error(`bad ${what} port range ${range.from}-${range.to}`);
     this.cursor = range.from;
   }

@@ -27,13 +27,24 @@ export class TunnelKeeper {
   private attempt = 0;
   private lastError: string | null = null;
 
+  private readonly open: (signal?: AbortSignal) => Promise<OpenResult>;
+  private readonly hooks: TunnelKeeperHooks;
+  private readonly log: Logger;
+  private readonly tag: Record<string, unknown>;
+  private readonly backoff: Backoff;
   constructor(
-    private readonly open: (signal?: AbortSignal) => Promise<OpenResult>,
-    private readonly hooks: TunnelKeeperHooks,
-    private readonly log: Logger,
-    private readonly tag: Record<string, unknown>,
-    private readonly backoff: Backoff = DEFAULT_BACKOFF,
-  ) {}
+    open: (signal?: AbortSignal) => Promise<OpenResult>,
+    hooks: TunnelKeeperHooks,
+    log: Logger,
+    tag: Record<string, unknown>,
+    backoff: Backoff = DEFAULT_BACKOFF,
+  ) {
+    this.open = open;
+    this.hooks = hooks;
+    this.log = log;
+    this.tag = tag;
+    this.backoff = backoff;
+  }
 
   get tunnel(): Tunnel | null {
     return this.current;

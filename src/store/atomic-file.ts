@@ -13,16 +13,23 @@ export class StoreFileCorrupt extends Error {}
 export class AtomicJsonFile<T> implements Adapter<T> {
   /** How many times the file was written; the import benchmark reports it. */
   writes = 0;
+  readonly path: string;
+  private readonly parse: (raw: unknown) => T;
+  private readonly serialize: (data: T) => AsyncIterable<string> | Iterable<string>;
   constructor(
-    readonly path: string,
-    private readonly parse: (raw: unknown) => T,
+    path: string,
+    parse: (raw: unknown) => T,
     /**
      * Turns the data into the file's text as a stream of chunks, so that no multi-megabyte string
      * is built and the event loop runs between chunks. The store's serializer keeps the chunks a
      * consistent snapshot of the moment the write began.
      */
-    private readonly serialize: (data: T) => AsyncIterable<string> | Iterable<string> = (data) => [JSON.stringify(data)],
-  ) {}
+    serialize: (data: T) => AsyncIterable<string> | Iterable<string> = (data) => [JSON.stringify(data)],
+  ) {
+    this.path = path;
+    this.parse = parse;
+    this.serialize = serialize;
+  }
 
   async read(): Promise<T | null> {
     let text: string;

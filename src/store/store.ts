@@ -72,14 +72,24 @@ export class Store {
   /** Set while a write streams the file: changes made meanwhile must not leak into it. */
   private snapshot: Snapshot | null = null;
 
+  private readonly db: Low<StoreData>;
+  private readonly file: AtomicJsonFile<StoreData>;
+  private readonly releaseLock: () => void;
+  private readonly opts: Required<Omit<StoreOptions, 'onWriteError' | 'onWriteOk'>> & Pick<StoreOptions, 'onWriteError' | 'onWriteOk'>;
+  readonly openReport: { interruptedJobs: string[]; migratedFrom: number | null; created: boolean };
   private constructor(
-    private readonly db: Low<StoreData>,
-    private readonly file: AtomicJsonFile<StoreData>,
-    private readonly releaseLock: () => void,
-    private readonly opts: Required<Omit<StoreOptions, 'onWriteError' | 'onWriteOk'>> & Pick<StoreOptions, 'onWriteError' | 'onWriteOk'>,
+    db: Low<StoreData>,
+    file: AtomicJsonFile<StoreData>,
+    releaseLock: () => void,
+    opts: Required<Omit<StoreOptions, 'onWriteError' | 'onWriteOk'>> & Pick<StoreOptions, 'onWriteError' | 'onWriteOk'>,
     /** What open() found: jobs it marked interrupted, the version it migrated from. */
-    readonly openReport: { interruptedJobs: string[]; migratedFrom: number | null; created: boolean },
+    openReport: { interruptedJobs: string[]; migratedFrom: number | null; created: boolean },
   ) {
+    this.db = db;
+    this.file = file;
+    this.releaseLock = releaseLock;
+    this.opts = opts;
+    this.openReport = openReport;
     for (const node of db.data.nodes) this.index(node);
   }
 

@@ -38,7 +38,10 @@ export class VethTunnelDriver implements TunnelDriver {
   /** login -> failure kind the next opens report */
   readonly failures = new Map<string, 'auth_failed' | 'unreachable'>();
 
-  constructor(private readonly ns: string) {}
+  private readonly ns: string;
+  constructor(ns: string) {
+    this.ns = ns;
+  }
 
   async open(target: TunnelTarget, o: OpenOptions): Promise<OpenResult> {
     const t0 = Date.now();

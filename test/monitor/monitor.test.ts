@@ -6,7 +6,10 @@ import { ADMIN, OPERATOR, testApp, type TestApp } from '../kit/app.ts';
 /** PPTP responders that can be taken down and brought back, one per loopback address. */
 class Responders {
   private readonly servers = new Map<string, net.Server>();
-  constructor(readonly ips: string[]) {}
+  readonly ips: string[];
+  constructor(ips: string[]) {
+    this.ips = ips;
+  }
 
   async up(ip: string): Promise<void> {
     if (this.servers.has(ip)) return;

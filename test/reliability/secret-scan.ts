@@ -144,7 +144,9 @@ class SecretIndex {
   private readonly byValue = new Map<string, Secret>();
   readonly byKind: Record<SecretKind, number> = { 'node password': 0, 'proxy password': 0, 'private key': 0 };
 
-  constructor(secrets: Iterable<Secret>, private readonly min: number) {
+  private readonly min: number;
+  constructor(secrets: Iterable<Secret>, min: number) {
+    this.min = min;
     for (const s of secrets) {
       if (s.value.length < min || this.byValue.has(s.value)) continue;
       this.byValue.set(s.value, s);
@@ -316,7 +318,10 @@ class Collector implements ScanCollector {
   private secrets = new Map<string, Secret>();
   private flushes = 0;
 
-  constructor(private readonly dir: string) {}
+  private readonly dir: string;
+  constructor(dir: string) {
+    this.dir = dir;
+  }
 
   addSource(source: string, collect: () => SourceItem[]): void {
     this.sources.push({ source, collect, file: this.currentFile });

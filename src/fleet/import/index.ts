@@ -57,7 +57,10 @@ class Parser {
    */
   private section: { provider: string; used: boolean } | null = null;
 
-  constructor(private readonly lines: string[]) {}
+  private readonly lines: string[];
+  constructor(lines: string[]) {
+    this.lines = lines;
+  }
 
   run(): ParseOutcome {
     const { lines } = this;

@@ -79,7 +79,10 @@ export class KvBlock {
   /** The first problem found; the whole block is rejected with it. */
   error: (LineRef & { reason: string }) | null = null;
 
-  constructor(readonly start: LineRef) {}
+  readonly start: LineRef;
+  constructor(start: LineRef) {
+    this.start = start;
+  }
 
   /** Has anything that makes it a server record, rather than stray `Key: value` prose. */
   get isRecord(): boolean {

@@ -86,7 +86,9 @@ export class PppdDriver implements TunnelDriver {
   private prepared: Promise<PppdCapability> | null = null;
   private readonly locks = new AddressLocks();
 
-  constructor(private readonly opts: PppdDriverOptions) {
+  private readonly opts: PppdDriverOptions;
+  constructor(opts: PppdDriverOptions) {
+    this.opts = opts;
     this.host = opts.host ?? realHost;
     this.ip = opts.ip ?? ipRunner(this.host.which('ip') ?? 'ip');
   }
@@ -163,13 +165,23 @@ class PppdSession {
   private readonly lineWaiters = new Set<() => void>();
   private spawnError: Error | null = null;
 
+  private readonly child: ChildProcess;
+  private readonly removeOptions: () => void;
+  private readonly ip: IpRunner;
+  private readonly opts: PppdDriverOptions;
+  private readonly t0: number;
   constructor(
-    private readonly child: ChildProcess,
-    private readonly removeOptions: () => void,
-    private readonly ip: IpRunner,
-    private readonly opts: PppdDriverOptions,
-    private readonly t0: number,
+    child: ChildProcess,
+    removeOptions: () => void,
+    ip: IpRunner,
+    opts: PppdDriverOptions,
+    t0: number,
   ) {
+    this.child = child;
+    this.removeOptions = removeOptions;
+    this.ip = ip;
+    this.opts = opts;
+    this.t0 = t0;
     child.on('error', (err) => (this.spawnError = err));
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;

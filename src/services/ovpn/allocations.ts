@@ -12,7 +12,9 @@ const fileSchema = z.object({ version: z.literal(1), ports: z.record(z.string(),
 export class OvpnAllocations {
   private ports: Record<string, number>;
 
-  private constructor(private readonly file: string, ports: Record<string, number>) {
+  private readonly file: string;
+  private constructor(file: string, ports: Record<string, number>) {
+    this.file = file;
     this.ports = ports;
   }
 

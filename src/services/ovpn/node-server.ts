@@ -35,7 +35,9 @@ export class NodeOvpnServer {
   private egress: Egress | null = null;
   readonly configPath: string;
 
-  constructor(private readonly o: NodeOvpnServerOptions) {
+  private readonly o: NodeOvpnServerOptions;
+  constructor(o: NodeOvpnServerOptions) {
+    this.o = o;
     this.configPath = path.join(o.dir, `${o.nodeId}.conf`);
     const pidFile = path.join(o.dir, `${o.nodeId}.pid`);
     this.routing = new SubnetRouting(o.layout, o.tools);

@@ -106,12 +106,21 @@ export class Pki {
   private queue: Promise<unknown> = Promise.resolve();
   private crlCopy: string | null = null;
 
+  readonly dir: string;
+  private readonly ca: x509.X509Certificate;
+  private readonly caKey: CryptoKey;
+  private index: PkiIndex;
   private constructor(
-    readonly dir: string,
-    private readonly ca: x509.X509Certificate,
-    private readonly caKey: CryptoKey,
-    private index: PkiIndex,
-  ) {}
+    dir: string,
+    ca: x509.X509Certificate,
+    caKey: CryptoKey,
+    index: PkiIndex,
+  ) {
+    this.dir = dir;
+    this.ca = ca;
+    this.caKey = caKey;
+    this.index = index;
+  }
 
   get paths() {
     return {

@@ -33,8 +33,10 @@ export interface OvpnProcessOptions {
 }
 
 export class OvpnProcessError extends Error {
-  constructor(message: string, readonly lastLines: string[]) {
+  readonly lastLines: string[];
+  constructor(message: string, lastLines: string[]) {
     super(message);
+    this.lastLines = lastLines;
   }
 }
 
@@ -45,7 +47,10 @@ export class OvpnServerProcess {
   private failures = 0;
   private readonly lines: string[] = [];
 
-  constructor(private readonly opts: OvpnProcessOptions) {}
+  private readonly opts: OvpnProcessOptions;
+  constructor(opts: OvpnProcessOptions) {
+    this.opts = opts;
+  }
 
   get running(): boolean {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;

@@ -59,7 +59,11 @@ export class SubnetRouting {
   private egress: Egress | null = null;
   private readonly comment: string;
 
-  constructor(private readonly layout: OvpnLayout, private readonly tools: RoutingTools) {
+  private readonly layout: OvpnLayout;
+  private readonly tools: RoutingTools;
+  constructor(layout: OvpnLayout, tools: RoutingTools) {
+    this.layout = layout;
+    this.tools = tools;
     this.comment = `${COMMENT_PREFIX}${layout.dev}`;
   }
 

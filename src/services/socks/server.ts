@@ -64,7 +64,10 @@ export const systemLookup: Lookup = async (hostname) => (await dns.promises.look
  */
 export class ConnectionBudget {
   active = 0;
-  constructor(readonly max: number) {}
+  readonly max: number;
+  constructor(max: number) {
+    this.max = max;
+  }
   take(): boolean {
     if (this.active >= this.max) return false;
     this.active++;
@@ -121,7 +124,9 @@ export class SocksProxy {
   private readonly sessions = new Set<() => void>();
   private listening = false;
 
-  constructor(private readonly opts: SocksProxyOptions) {
+  private readonly opts: SocksProxyOptions;
+  constructor(opts: SocksProxyOptions) {
+    this.opts = opts;
     this.limits = { ...DEFAULT_SOCKS_LIMITS, ...opts.limits };
     this.lookup = opts.lookup ?? systemLookup;
     this.allow = opts.allowDestination ?? publicDestinations();

@@ -43,7 +43,9 @@ export class FakeGateway {
   /** How RESUME is answered: INVALID_SESSION (default, the client identifies again) or a real resume. */
   resume: 'invalid' | 'accept' = 'invalid';
 
-  constructor(private readonly opts: GatewayOptions) {
+  private readonly opts: GatewayOptions;
+  constructor(opts: GatewayOptions) {
+    this.opts = opts;
     this.wss.on('connection', (ws) => this.accept(ws));
   }
 

@@ -50,13 +50,23 @@ export function typedOptions(text: string, schema: CommandsSchema, registered: R
 export class DiscordSession implements HarnessSession {
   readonly schema: CommandsSchema;
 
+  readonly fake: FakeDiscord;
+  readonly adapter: DiscordAdapter;
+  readonly app: Composed;
+  readonly logs: string[];
+  private readonly dir: string;
   constructor(
-    readonly fake: FakeDiscord,
-    readonly adapter: DiscordAdapter,
-    readonly app: Composed,
-    readonly logs: string[],
-    private readonly dir: string,
+    fake: FakeDiscord,
+    adapter: DiscordAdapter,
+    app: Composed,
+    logs: string[],
+    dir: string,
   ) {
+    this.fake = fake;
+    this.adapter = adapter;
+    this.app = app;
+    this.logs = logs;
+    this.dir = dir;
     this.schema = buildCommandsSchema(app.app.registry);
   }
 
@@ -142,7 +152,10 @@ export class DiscordSession implements HarnessSession {
 export class DiscordHarness implements PlatformHarness {
   readonly platform = 'discord' as const;
 
-  constructor(private readonly opts: DiscordHarnessOptions = {}) {}
+  private readonly opts: DiscordHarnessOptions;
+  constructor(opts: DiscordHarnessOptions = {}) {
+    this.opts = opts;
+  }
 
   async start(env: Record<string, string> = {}): Promise<DiscordSession> {
     const fake = await FakeDiscord.start(this.opts.fake);

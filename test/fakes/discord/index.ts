@@ -67,7 +67,9 @@ export class FakeDiscord {
   private server: Server | null = null;
   private base = '';
 
-  private constructor(private readonly opts: FakeDiscordOptions) {
+  private readonly opts: FakeDiscordOptions;
+  private constructor(opts: FakeDiscordOptions) {
+    this.opts = opts;
     this.token = opts.token ?? FAKE_TOKEN;
     const user = (username: string, globalName: string, roles: string[] = [], bot = false): FakeUser => ({ id: snowflake(), username, globalName, bot, roles });
     this.bot = user('connexa', 'Connexa', [], true);

@@ -59,7 +59,14 @@ export class FakeRest {
   private seq = 0;
   onRequest: (r: RecordedRequest) => void = () => undefined;
 
-  constructor(private readonly state: FakeState, private readonly token: string, private readonly ctx: Omit<RouteContext, 'editGate' | 'editHeaders' | 'state'>) {}
+  private readonly state: FakeState;
+  private readonly token: string;
+  private readonly ctx: Omit<RouteContext, 'editGate' | 'editHeaders' | 'state'>;
+  constructor(state: FakeState, token: string, ctx: Omit<RouteContext, 'editGate' | 'editHeaders' | 'state'>) {
+    this.state = state;
+    this.token = token;
+    this.ctx = ctx;
+  }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');

@@ -91,7 +91,9 @@ export class FakeSlack {
   private nextResponse = 1;
   origin = '';
 
-  constructor(private readonly server: Server) {
+  private readonly server: Server;
+  constructor(server: Server) {
+    this.server = server;
     this.socket = new FakeSocket(FAKE_APP_ID, (frame) => this.record({ kind: 'socket', method: 'ack', auth: null, params: {}, body: frame, status: 200, rateLimited: false }).seq);
     // Classified when the scan collects (at the end of the test file): an upload is known to be
     // private only once files.completeUploadExternal has shared it.

@@ -35,11 +35,16 @@ export class FakeSocket {
   /** Connections this side dropped (dropConnections). */
   drops = 0;
 
+  private readonly appId: string;
+  private readonly record: (frame: string) => number;
   constructor(
-    private readonly appId: string,
+    appId: string,
     /** Records a frame the bot sent; returns its sequence number. */
-    private readonly record: (frame: string) => number,
-  ) {}
+    record: (frame: string) => number,
+  ) {
+    this.appId = appId;
+    this.record = record;
+  }
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
