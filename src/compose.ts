@@ -9,7 +9,9 @@ import { Alerts } from './monitor/alerts.ts';
 import { Monitor } from './monitor/monitor.ts';
 import { JobRunner } from './pipeline/job-runner.ts';
 import { checkTunnelCapability, createTunnelDriver } from './probes/tunnel/index.ts';
+import { ipRunner } from './probes/tunnel/routes.ts';
 import { createServices } from './services/index.ts';
+import { guardedDriver, TunnelGuard } from './services/tunnel-guard.ts';
 import { Store } from './store/store.ts';
 
 export interface Composed {
@@ -40,7 +42,10 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
   const registry = new CommandRegistry(COMMANDS);
   const jobs = new JobRunner(store, log);
   const monitor = new Monitor({ store, jobs, alerts, config, log });
-  const tunnels = { driver: createTunnelDriver({ TUNNEL_DRIVER: config.TUNNEL_DRIVER, dataDir: config.dataDir }), capability: () => checkTunnelCapability(config.TUNNEL_DRIVER) };
+  const rawDriver = createTunnelDriver({ TUNNEL_DRIVER: config.TUNNEL_DRIVER, dataDir: config.dataDir });
+  // Every tunnel (speed tests and node services) lets in only replies from its PPTP server.
+  const driver = rawDriver && guardedDriver(rawDriver, new TunnelGuard(ipRunner('iptables')));
+  const tunnels = { driver, capability: () => checkTunnelCapability(config.TUNNEL_DRIVER) };
   const services = createServices({ config, store, log, tunnels });
   // The monitor checks a node's tunnel, proxy and OpenVPN server after its PPTP handshake.
   monitor.checks.push(services.monitorCheck());

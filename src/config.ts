@@ -40,6 +40,12 @@ const portRange = (what: string) =>
     .refine(([a, b]) => a >= 1 && b <= 65535 && a <= b, what)
     .transform(([from, to]) => ({ from, to }));
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const resolvers = z
+  .string()
+  .transform((v) => (v.trim().toLowerCase() === 'none' ? [] : v.split(',').map((s) => s.trim()).filter(Boolean)))
+  .refine((list) => list.every((a) => IPV4.test(a)), 'a comma list of IPv4 resolver addresses, or none');
+
 const snowflake = z.string().regex(/^\d{5,25}$/, 'a numeric Discord id');
 
 export const configSchema = z.object({
@@ -82,6 +88,7 @@ export const configSchema = z.object({
   SOCKS_PORT_RANGE: withDefault(portRange('a port range such as 20000-20999'), '20000-20999'),
   OVPN_PUBLIC_HOST: opt(z.string().min(1)),
   OVPN_PORT_RANGE: withDefault(portRange('a port range such as 21000-21999'), '21000-21999'),
+  OVPN_DNS: withDefault(resolvers, '1.1.1.1,9.9.9.9'),
   MONITOR_CRON: withDefault(z.string().refine((v) => cron.validate(v), 'a cron expression such as */5 * * * *'), '*/5 * * * *'),
   MONITOR_FAILS: withDefault(int(1, 100, 'a whole number from 1 to 100'), 3),
   SECRETS_DELIVERY: withDefault(z.enum(['dm', 'thread'], { error: 'dm or thread' }), 'dm'),

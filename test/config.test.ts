@@ -5,7 +5,8 @@ import { configSchema, ConfigError, parseConfig } from '../src/config.ts';
 describe('configuration', () => {
   it('has defaults for everything optional', () => {
     const c = parseConfig({});
-    expect(c).toMatchObject({ PING_CONCURRENCY: 200, PING_TIMEOUT_MS: 3000, PING_RETRIES: 1, SOCKS_PORT_RANGE: { from: 20000, to: 20999 }, CONNEXA_ADMINS: [], SECRETS_DELIVERY: 'dm', MONITOR_FAILS: 3 });
+    expect(c).toMatchObject({ PING_CONCURRENCY: 200, PING_TIMEOUT_MS: 3000, PING_RETRIES: 1, SOCKS_PORT_RANGE: { from: 20000, to: 20999 }, CONNEXA_ADMINS: [], SECRETS_DELIVERY: 'dm', MONITOR_FAILS: 3, OVPN_DNS: ['1.1.1.1', '9.9.9.9'] });
+    expect(parseConfig({ OVPN_DNS: 'none' }).OVPN_DNS).toEqual([]);
   });
 
   it('.env.example documents every variable of the schema and parses as it is', () => {
@@ -22,6 +23,7 @@ describe('configuration', () => {
     [{ PING_TIMEOUT_MS: 'abc' }, 'PING_TIMEOUT_MS must be milliseconds from 100 to 120000 (got "abc")'],
     [{ PING_CONCURRENCY: '0' }, 'PING_CONCURRENCY must be a whole number from 1 to 2000 (got "0")'],
     [{ SOCKS_PORT_RANGE: '5-2' }, 'SOCKS_PORT_RANGE must be a port range such as 20000-20999 (got "5-2")'],
+    [{ OVPN_DNS: '1.1.1.1,dns.google' }, 'OVPN_DNS must be a comma list of IPv4 resolver addresses, or none (got "1.1.1.1,dns.google")'],
     [{ MONITOR_CRON: 'every minute' }, 'MONITOR_CRON must be a cron expression such as */5 * * * * (got "every minute")'],
     [{ CONNEXA_ADMINS: 'slack:U1,bob' }, 'CONNEXA_ADMINS must be a comma list of slack:U123, discord:123, discord-role:456 or * (got "slack:U1,bob")'],
     [{ PROBE_ALLOW: '127.0.0.0/8,localhost' }, 'PROBE_ALLOW must be a comma list of IP addresses or CIDR ranges such as 127.0.0.0/8 (got "127.0.0.0/8,localhost")'],

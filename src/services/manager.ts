@@ -16,6 +16,7 @@
  * stages.ts). Because a result can lose that race, `reconcile()` tears down services whose node is
  * no longer online/offline once a job is over.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,6 +42,7 @@ import { ensurePrivateDir } from './private-files.ts';
 import { newSocksCredentials, type SocksCredentials } from './random.ts';
 import type { DestinationPolicy } from './socks/destinations.ts';
 import { ConnectionBudget, SocksProxy, type Lookup, type SocksLimits } from './socks/server.ts';
+import { guardedDriver, guardOf, TunnelGuard } from './tunnel-guard.ts';
 import { TunnelKeeper, type Backoff } from './tunnel-keeper.ts';
 
 /** The part of Config the services read. */
@@ -53,6 +55,8 @@ export interface ServicesConfig {
   SOCKS_PORT_RANGE: PortRange;
   OVPN_PUBLIC_HOST?: string | undefined;
   OVPN_PORT_RANGE: PortRange;
+  /** Resolvers pushed to OpenVPN clients (empty: none). */
+  OVPN_DNS?: readonly string[];
 }
 
 export interface ServiceManagerOptions {
@@ -76,6 +80,10 @@ export interface ServiceManagerOptions {
   /** Nodes restored at once after a restart. Default 4. */
   restoreConcurrency?: number;
   ovpnReadyTimeoutMs?: number;
+  /** Filters what arrives on each node tunnel (default: iptables, see tunnel-guard.ts). */
+  tunnelGuard?: TunnelGuard;
+  /** Where the world-readable CRL copy lives for servers that drop root. Default /run/connexa. */
+  publicCrlDir?: string;
 }
 
 /** Why a node could not be started; `hostSide` failures say nothing about the node. */
@@ -145,6 +153,9 @@ export class ServiceManager {
   private ovpnHostCache: OvpnHost | null = null;
   private closing = false;
   private restoring: Promise<RestoreSummary> | null = null;
+  private readonly pendingRevocations = new Set<string>();
+  private guard: TunnelGuard | null = null;
+  private guarded: TunnelDriver | null = null;
 
   private readonly o: ServiceManagerOptions;
   constructor(o: ServiceManagerOptions) {
@@ -220,7 +231,7 @@ export class ServiceManager {
       // A leftover from a start whose result lost its compare-and-set: gone for good.
       await this.teardown(old);
       this.releaseById(node.id, old.socks.port);
-      if (old.serial) await (await this.pki()).revoke(old.serial);
+      if (old.serial) await this.revokeOrRemember(old.serial);
     }
     let runtime: NodeRuntime | null = null;
     const keeper = this.newKeeper(node, () => runtime);
@@ -277,7 +288,7 @@ export class ServiceManager {
         this.allocations.delete(node.id);
       }
       // Never handed to anyone, but revoked all the same: no valid certificate without a node.
-      if (serial) await (await this.pki()).revoke(serial).catch(() => {});
+      if (serial) await this.revokeOrRemember(serial);
       await keeper.close();
       if (err instanceof StartFailure) throw err;
       if (err instanceof NoFreePort) throw new StartFailure('no_free_port', err.message, true);
@@ -291,6 +302,7 @@ export class ServiceManager {
    */
   async stopNode(node: FleetNode): Promise<{ socks: null; ovpn: FleetNode['ovpn'] }> {
     await this.init();
+    await this.retryPendingRevocations();
     let ovpn = node.ovpn;
     if (ovpn && !ovpn.revokedAt) {
       const at = new Date();
@@ -299,6 +311,7 @@ export class ServiceManager {
     }
     const rt = this.running.get(node.id);
     if (rt) await this.teardown(rt);
+    await this.guard?.idle();
     this.freePorts(node);
     // A proxy started by a start whose result never reached the store holds a port node.socks does not name.
     if (rt && rt.socks.port !== node.socks?.port) this.socksPorts.release(rt.socks.port, node.id);
@@ -326,7 +339,7 @@ export class ServiceManager {
       } else {
         await this.teardown(rt);
         this.releaseById(rt.nodeId, rt.socks.port);
-        if (rt.serial) await (await this.pki()).revoke(rt.serial);
+        if (rt.serial) await this.revokeOrRemember(rt.serial);
       }
       this.o.log.warn('services of a node that is not online were torn down', { node: rt.nodeId, status: node?.status ?? 'deleted' });
       n++;
@@ -461,6 +474,7 @@ export class ServiceManager {
     await this.restoring?.catch(() => {});
     await Promise.all([...this.running.values()].map((rt) => this.teardown(rt)));
     this.running.clear();
+    await this.guard?.idle();
   }
 
   // ---- bundles ----
@@ -500,6 +514,49 @@ export class ServiceManager {
 
   // ---- internals ----
 
+  /**
+   * Revokes a certificate no node record names (a failed start, a leftover, a deleted node). When
+   * the PKI cannot write (disk full) the serial is kept here and retried by every stop: the node
+   * record cannot carry it, and swallowing the error would leave a valid certificate behind.
+   */
+  private async revokeOrRemember(serial: string): Promise<void> {
+    try {
+      await (await this.pki()).revoke(serial);
+      this.pendingRevocations.delete(serial);
+    } catch (err) {
+      this.pendingRevocations.add(serial);
+      this.o.log.error('a certificate could not be revoked; retried at the next stop', { serial, error: (err as Error).message });
+    }
+  }
+
+  /**
+   * At start-up, before anything is issued: a valid certificate that no node record names is one
+   * whose revocation failed before a restart (or whose start never reached the store). It would
+   * still open the node's server (same CN), so it is revoked now; failures are kept for stop.
+   */
+  private async revokeOrphans(): Promise<void> {
+    let pki: Pki;
+    try {
+      pki = await this.pki();
+    } catch (err) {
+      this.o.log.error('the OpenVPN PKI cannot be opened; unnamed certificates are not checked', { error: (err as Error).message });
+      return;
+    }
+    const named = new Set(this.o.store.nodes().flatMap((n) => (n.ovpn && !n.ovpn.revokedAt ? [n.ovpn.serial] : [])));
+    const orphans = pki.certs().filter((c) => !c.revokedAt && !named.has(c.serial));
+    for (const c of orphans) await this.revokeOrRemember(c.serial);
+    if (orphans.length) this.o.log.warn('revoked certificates no node names', { count: orphans.length });
+  }
+
+  private async retryPendingRevocations(): Promise<void> {
+    for (const serial of [...this.pendingRevocations]) await this.revokeOrRemember(serial);
+  }
+
+  /** Serials whose revocation failed and is still to be done (see revokeOrRemember). */
+  pendingRevocationSerials(): string[] {
+    return [...this.pendingRevocations];
+  }
+
   private init(): Promise<void> {
     this.initP ??= (async () => {
       ensurePrivateDir(this.ovpnDir);
@@ -513,16 +570,46 @@ export class ServiceManager {
         if (!this.o.store.get(id)) this.allocations.delete(id);
         else this.ovpnPorts.claim(port, id);
       }
+      await this.revokeOrphans();
     })();
     return this.initP;
   }
 
   private pki(): Promise<Pki> {
     // Loaded on first use: the X.509 library is the heaviest module a one-shot command would load.
-    this.pkiP ??= import('./ovpn/pki.ts').then((m) => m.Pki.open(this.pkiDir));
+    this.pkiP ??= import('./ovpn/pki.ts').then((m) => m.Pki.open(this.pkiDir, undefined, { crlCopy: this.crlCopyPath() ?? undefined }));
     // A failed open (disk full) is retried on the next use rather than remembered.
     this.pkiP.catch(() => (this.pkiP = null));
     return this.pkiP;
+  }
+
+  /**
+   * The CRL copy servers running as nobody read (DATA_DIR is 0700): one directory per data
+   * directory, so two instances never share one. Null when the servers keep root.
+   */
+  private crlCopyPath(): string | null {
+    const h = this.ovpnHost();
+    if (!h.capability.ok || !h.runAs) return null;
+    let real = this.o.config.dataDir;
+    try {
+      real = fs.realpathSync(real);
+    } catch {
+      /* not created yet: the configured path names it */
+    }
+    const id = createHash('sha256').update(real).digest('hex').slice(0, 16);
+    return path.join(this.o.publicCrlDir ?? '/run/connexa', `ovpn-${id}`, 'crl.pem');
+  }
+
+  /**
+   * Nothing but replies may come in from a node: the driver guards every tunnel it opens. Compose
+   * guards the driver it shares with the speed tests; a driver given bare (tests) is guarded here.
+   */
+  private guardedDriver(): TunnelDriver | null {
+    const d = this.o.driver;
+    if (!d) return null;
+    this.guard ??= guardOf(d) ?? this.o.tunnelGuard ?? new TunnelGuard(ipRunner(this.ovpnHost().iptables ?? 'iptables'));
+    this.guarded ??= guardedDriver(d, this.guard);
+    return this.guarded;
   }
 
   private routingTools(): RoutingTools {
@@ -544,13 +631,15 @@ export class ServiceManager {
       tools: this.routingTools(),
       log: this.o.log,
       readyTimeoutMs: this.o.ovpnReadyTimeoutMs,
+      dns: this.o.config.OVPN_DNS ?? [],
+      runAs: host.runAs ?? null,
     });
     await server.start();
     return server;
   }
 
   private newKeeper(node: FleetNode, runtime: () => NodeRuntime | null): TunnelKeeper {
-    const driver = this.o.driver;
+    const driver = this.guardedDriver();
     const open = (signal?: AbortSignal): Promise<OpenResult> =>
       driver
         ? driver.open({ ip: node.ip, port: node.port, login: node.login, password: node.password }, { timeoutMs: this.o.tunnelOpenTimeoutMs ?? 30_000, signal })

@@ -33,6 +33,31 @@ export function writePrivateFile(file: string, data: string | Buffer): void {
   }
 }
 
+/**
+ * Writes a file that holds nothing secret (the CRL) with mode 0644 in a 0755 directory, atomically:
+ * for a process that dropped its privileges (the OpenVPN servers run as nobody) to read.
+ */
+export function writePublicFile(file: string, data: string): void {
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  fs.chmodSync(dir, 0o755);
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = fs.openSync(tmp, 'wx', 0o644);
+  try {
+    fs.writeSync(fd, Buffer.from(data, 'utf8'));
+    fs.fsyncSync(fd);
+    fs.fchmodSync(fd, 0o644); // the umask may have taken bits away
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
 export function readTextOrNull(file: string): string | null {
   try {
     return fs.readFileSync(file, 'utf8');

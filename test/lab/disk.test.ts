@@ -1,14 +1,16 @@
 // Disk full and a read-only data directory while a job writes results: a clear alert, the data
 // kept in memory, no corrupted file, and recovery once space is back. Needs root (mount tmpfs).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compose, type Composed } from '../../src/compose.ts';
 import { parseConfig } from '../../src/config.ts';
+import { Pki } from '../../src/services/ovpn/pki.ts';
 import { createLogger } from '../../src/log.ts';
 import { RecordingPort } from '../kit/recording-port.ts';
+
 
 let mnt: string;
 let composed: Composed | null = null;
@@ -167,5 +169,27 @@ describe('the connexa command on a failing disk', () => {
     }
     expect(readFileSync(join(mnt, 'data', 'connexa.json'), 'utf8')).toBe(before);
     rmSync(dirname(list), { recursive: true });
+  });
+});
+
+describe('the OpenVPN PKI on a full disk', () => {
+  it('a revocation that cannot be written is reported as failed, and the retry once space is back really revokes', async () => {
+    const pki = await Pki.open(join(mnt, 'pki'));
+    const c = await pki.issueClient('n1');
+    const certFile = join(pki.paths.issued, `${c.serial}.crt`);
+    const filler = join(mnt, 'filler');
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=4k', 'count=2000'], { stdio: 'ignore' });
+    } catch {
+      /* ENOSPC is the point */
+    }
+    await expect(pki.revoke(c.serial)).rejects.toThrow(/ENOSPC/);
+    await expect(pki.revoke(c.serial)).rejects.toThrow(/ENOSPC/); // not "already revoked"
+    expect(pki.isRevoked(c.serial)).toBe(false);
+    rmSync(filler);
+    expect(await pki.revoke(c.serial)).toBe(true);
+    const check = spawnSync('openssl', ['verify', '-crl_check', '-CAfile', pki.paths.ca, '-CRLfile', pki.paths.crl, certFile], { encoding: 'utf8' });
+    expect(check.stdout + check.stderr).toContain('certificate revoked');
+    expect(JSON.parse(readFileSync(pki.paths.index, 'utf8')).certs[0].revokedAt).toEqual(expect.any(String));
   });
 });

@@ -164,6 +164,35 @@ describe('services with real peers (lab)', () => {
     }
   });
 
+  it('the profile keeps DNS and IPv6 inside, may be shared by two users at once, and its server runs as nobody', async () => {
+    const n = node('203.0.113.10');
+    const profile = unzipBundle(privateZips(t!.port)[0]!.data).read('n1-203.0.113.10.ovpn');
+    const vpn = await runOvpnClient({ profile, netns: client!.ns });
+    try {
+      expect(vpn.connected, vpn.output.slice(-2000)).toBe(true);
+      expect(vpn.output).toMatch(/PUSH_REPLY.*dhcp-option DNS 1\.1\.1\.1/);
+      expect(vpn.output).toMatch(/PUSH_REPLY.*block-ipv6/);
+      // IPv6 goes into the tunnel (where block-ipv6 answers it), not out of the user's own link.
+      const dev = /dev (\S+)/.exec(execFileSync('ip', ['netns', 'exec', client!.ns, 'ip', '-6', 'route', 'get', '2001:db8::1'], { encoding: 'utf8' }))![1]!;
+      expect(fs.existsSync(`/sys/class/net/${dev}`)).toBe(false); // the client's tun lives in its namespace only
+      expect(execFileSync('ip', ['netns', 'exec', client!.ns, 'ip', '-o', 'link', 'show', 'dev', dev], { encoding: 'utf8' })).toContain('POINTOPOINT');
+      // A second user of the same profile connects and the first one stays connected.
+      const second = await runOvpnClient({ profile, netns: client!.ns, handshakeOnly: true });
+      try {
+        expect(second.connected, second.output.slice(-1500)).toBe(true);
+        const out = execFileSync('ip', ['netns', 'exec', client!.ns, 'curl', '-sS', '--max-time', '10', `http://${webAddr}:${WEB_PORT}/`], { encoding: 'utf8' });
+        expect(out).toBe(`you are ${t!.services.status(n.id)!.tunnel!.localAddress}\n`);
+      } finally {
+        await second.stop();
+      }
+      // The server switched to nobody after start, reading the CRL copy it still can.
+      const pid = fs.readFileSync(path.join(t!.config.dataDir, 'ovpn', `${n.id}.pid`), 'utf8').trim();
+      expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+    } finally {
+      await vpn.stop();
+    }
+  });
+
   it('a restarted bot serves the same proxy (same port and credentials) and the same profile', async () => {
     const before = node('203.0.113.10');
     const profile = unzipBundle(privateZips(t!.port)[0]!.data).read('n1-203.0.113.10.ovpn');
@@ -290,6 +319,7 @@ describe('services with real peers (lab)', () => {
     await t!.services.close();
     expect(execFileSync('ip', ['-4', 'rule', 'show', 'pref', '17724'], { encoding: 'utf8' }).trim()).toBe('');
     for (const table of ['nat', 'mangle', 'filter']) expect(execFileSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8' })).not.toContain('connexa-ovpn:');
+    expect(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' })).not.toContain('connexa-guard:');
     expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toMatch(/cxo\d+/);
   });
 });

@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OvpnHost } from '../../src/services/ovpn/capability.ts';
+import { Pki } from '../../src/services/ovpn/pki.ts';
 import { anyDestination } from '../../src/services/socks/destinations.ts';
 import { OPERATOR, VIEWER } from '../kit/app.ts';
 import { curlViaSocks, RawSocks, whoAmIServer, type WhoAmI } from './helpers.ts';
@@ -184,6 +185,43 @@ describe('stop', () => {
     expect(again.socks!.password).not.toBe(live.socks!.password);
     expect(again.ovpn!.serial).not.toBe(live.ovpn!.serial);
     expect((await curlAs(again, live.socks)).code).toBe(97); // the old password is refused
+  });
+
+  it('a stop whose revocation cannot be written leaves the node online, and the next stop revokes it', async () => {
+    const a = await app();
+    const [n] = speedOkNodes(a.app.store, [{ ip: '203.0.113.1' }]);
+    await a.run('start', OPERATOR);
+    await a.app.jobs.idle();
+    const live = structuredClone(a.app.store.get(n!.id)!);
+    const crlFile = path.join(a.config.dataDir, 'pki', 'crl.pem');
+    // A non-empty directory where crl.pem goes: its atomic replace fails, as on a full disk.
+    fs.renameSync(crlFile, `${crlFile}.saved`);
+    fs.mkdirSync(path.join(crlFile, 'x'), { recursive: true });
+    await a.run('stop status:online', OPERATOR);
+    await a.app.jobs.idle();
+    expect(a.app.store.get(n!.id)).toMatchObject({ status: 'online', ovpn: { serial: live.ovpn!.serial, revokedAt: null } });
+    expect((await curlAs(live)).code).toBe(0); // nothing torn down: the stop is reported as not done
+    fs.rmSync(crlFile, { recursive: true });
+    fs.renameSync(`${crlFile}.saved`, crlFile);
+    await a.run('stop status:online', OPERATOR);
+    await a.app.jobs.idle();
+    expect(a.app.store.get(n!.id)).toMatchObject({ status: 'speed_ok', ovpn: { serial: live.ovpn!.serial, revokedAt: expect.any(String) } });
+    const crl = execFileSync('openssl', ['crl', '-in', crlFile, '-noout', '-text'], { encoding: 'utf8' });
+    expect(crl.toLowerCase()).toContain(live.ovpn!.serial);
+  });
+  it('a certificate no node names (its revocation failed before a restart) is revoked at the next start-up', async () => {
+    const a = await app();
+    const [n] = speedOkNodes(a.app.store, [{ ip: '203.0.113.1' }]);
+    await a.run('start', OPERATOR);
+    await a.app.jobs.idle();
+    const live = a.app.store.get(n!.id)!;
+    const ghost = await (await Pki.open(path.join(a.config.dataDir, 'pki'))).issueClient(n!.id);
+    await a.restart();
+    const pki = await Pki.open(path.join(a.config.dataDir, 'pki'));
+    expect(pki.isRevoked(ghost.serial)).toBe(true);
+    expect(pki.isRevoked(live.ovpn!.serial)).toBe(false);
+    const crl = execFileSync('openssl', ['crl', '-in', pki.paths.crl, '-noout', '-text'], { encoding: 'utf8' }).toLowerCase();
+    expect(crl).toContain(ghost.serial);
   });
 });
 

@@ -77,6 +77,41 @@ describe('Pki', () => {
     for (const c of many.slice(0, 10)) expect(crl.toLowerCase()).toContain(c.serial);
   });
 
+  it('a revocation whose CRL or index write fails is not recorded, and the retry really revokes', async () => {
+    const d = path.join(dir, 'failing');
+    const pki = await Pki.open(d);
+    const c = await pki.issueClient('n1');
+    const certFile = path.join(pki.paths.issued, `${c.serial}.crt`);
+    const verify = () => openssl(['verify', '-crl_check', '-CAfile', pki.paths.ca, '-CRLfile', pki.paths.crl, certFile]);
+    // A non-empty directory where the file goes: the atomic rename fails, as on a full disk.
+    const block = (file: string) => {
+      fs.renameSync(file, `${file}.saved`);
+      fs.mkdirSync(path.join(file, 'x'), { recursive: true });
+    };
+    const unblock = (file: string) => {
+      fs.rmSync(file, { recursive: true });
+      fs.renameSync(`${file}.saved`, file);
+    };
+    block(pki.paths.crl);
+    await expect(pki.revoke(c.serial)).rejects.toThrow();
+    expect(pki.isRevoked(c.serial)).toBe(false);
+    await expect(pki.revoke(c.serial)).rejects.toThrow(); // still failing: still not "already revoked"
+    unblock(pki.paths.crl);
+    expect(verify().stdout).toContain(': OK'); // the profile still works: the failure was reported, not hidden
+
+    // The CRL written, the index not: reported as failed; the retry writes both.
+    block(pki.paths.index);
+    await expect(pki.revoke(c.serial)).rejects.toThrow();
+    expect(pki.isRevoked(c.serial)).toBe(false);
+    unblock(pki.paths.index);
+    expect(await pki.revoke(c.serial)).toBe(true);
+    expect(await pki.revoke(c.serial)).toBe(false);
+    const revoked = verify();
+    expect(revoked.stdout + revoked.stderr).toContain('certificate revoked');
+    expect(openssl(['crl', '-in', pki.paths.crl, '-noout', '-text']).stdout.toLowerCase()).toContain(c.serial);
+    expect((await Pki.open(d)).isRevoked(c.serial)).toBe(true);
+  });
+
   it('refuses a half-present CA instead of replacing it', async () => {
     const d = path.join(dir, 'broken');
     await Pki.open(d);

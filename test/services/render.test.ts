@@ -24,11 +24,34 @@ describe('server config', () => {
       'crl-verify /d/pki/crl.pem',
       'remote-cert-tls client',
       'verify-x509-name connexa-node-n7 name',
-      'push "redirect-gateway def1 bypass-dhcp"',
+      'push "redirect-gateway def1 ipv6 bypass-dhcp"',
       'writepid /d/ovpn/n7.pid',
     ]) expect(lines, l).toContain(l);
     // The label cannot inject a directive through a line break.
     expect(lines.filter((l) => l.startsWith('Akron'))).toHaveLength(0);
+  });
+
+  it('keeps client DNS and IPv6 inside the tunnel: IPv6 routed in and refused, the resolvers pushed', () => {
+    const lines = renderServerConfig({ nodeId: 'n7', nodeLabel: 'x', layout, paths, dns: ['1.1.1.1', '9.9.9.9'] }).split('\n');
+    for (const l of [
+      'push "redirect-gateway def1 ipv6 bypass-dhcp"',
+      'push "ifconfig-ipv6 fd63:6e78:6f76::2/64 fd63:6e78:6f76::1"',
+      'push "block-ipv6"',
+      'block-ipv6',
+      'push "dhcp-option DNS 1.1.1.1"',
+      'push "dhcp-option DNS 9.9.9.9"',
+      'push "block-outside-dns"',
+    ]) expect(lines, l).toContain(l);
+    const none = renderServerConfig({ nodeId: 'n7', nodeLabel: 'x', layout, paths, dns: [] });
+    expect(none).not.toContain('dhcp-option');
+    expect(none).toContain('push "block-ipv6"');
+  });
+
+  it('lets several users share a node profile (duplicate-cn), and drops root after start when told to', () => {
+    const lines = renderServerConfig({ nodeId: 'n7', nodeLabel: 'x', layout, paths, runAs: { user: 'nobody', group: 'nogroup' } }).split('\n');
+    for (const l of ['duplicate-cn', 'persist-key', 'persist-tun', 'user nobody', 'group nogroup']) expect(lines, l).toContain(l);
+    const root = renderServerConfig({ nodeId: 'n7', nodeLabel: 'x', layout, paths, runAs: null });
+    expect(root).not.toMatch(/^(user|group) /m);
   });
 
   it('quotes paths with spaces and refuses line breaks', () => {

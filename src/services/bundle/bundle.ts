@@ -70,9 +70,13 @@ export function readme(nodes: readonly BundleNode[], part: { index: number; of: 
     '    curl --socks5 LOGIN:PASSWORD@HOST:PORT --resolve example.com:443:ADDRESS https://example.com/',
     '',
     '*.ovpn',
-    '  One OpenVPN profile per node (OpenVPN 2.4 or later, OpenVPN Connect). Import the file; all',
+    '  One OpenVPN profile per node (OpenVPN 2.5 or later, OpenVPN Connect 3). Import the file; all',
     '  your traffic then leaves through that node. Command line: openvpn --config FILE.ovpn',
     '  A profile stops working for good when its node is stopped (the certificate is revoked).',
+    '  Several people may use the same profile at once; they all leave with the node address.',
+    '  IPv6 is blocked while connected (the node has none), and DNS goes through the node. On Linux,',
+    '  DNS applies only with a resolver script (update-resolv-conf) or NetworkManager; if your',
+    '  kernel has IPv6 switched off, add the line: pull-filter ignore "ifconfig-ipv6"',
   ];
   if (o.ovpnServerNote) lines.push('', `NOTE: ${o.ovpnServerNote}`);
   lines.push('', 'Nodes:');

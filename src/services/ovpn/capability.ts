@@ -3,6 +3,7 @@
  * `iptables` (policy routing and SNAT into the node's tunnel), and CAP_NET_ADMIN. When it cannot,
  * profiles are still issued and every reply says plainly that the server side is not running here.
  */
+import { readFileSync } from 'node:fs';
 import { realHost, type HostProbe } from '../../probes/tunnel/capability.ts';
 import type { Capability } from '../../probes/tunnel/types.ts';
 
@@ -13,6 +14,27 @@ export interface OvpnHost {
   openvpn: string | null;
   ip: string | null;
   iptables: string | null;
+  /**
+   * The account the servers switch to once started (`user`/`group`), or null when this host has
+   * none we can use (not root, or no `nobody` account): then they keep running as root.
+   */
+  runAs?: { user: string; group: string } | null;
+}
+
+/** `nobody` with `nogroup` (Debian) or `nobody` (Red Hat) as its group, when we can switch to it. */
+export function unprivilegedAccount(): { user: string; group: string } | null {
+  if (process.getuid?.() !== 0) return null;
+  const names = (file: string) => {
+    try {
+      return new Set(readFileSync(file, 'utf8').split('\n').map((l) => l.split(':')[0]));
+    } catch {
+      return new Set<string>();
+    }
+  };
+  if (!names('/etc/passwd').has('nobody')) return null;
+  const groups = names('/etc/group');
+  const group = groups.has('nogroup') ? 'nogroup' : groups.has('nobody') ? 'nobody' : null;
+  return group ? { user: 'nobody', group } : null;
 }
 
 export function checkOvpnHost(host: HostProbe = realHost): OvpnHost {
@@ -43,7 +65,7 @@ export function checkOvpnHost(host: HostProbe = realHost): OvpnHost {
     missing.push('CAP_NET_ADMIN');
     fixes.push('run connexa as root or grant it CAP_NET_ADMIN');
   }
-  if (!missing.length) return { capability: { ok: true }, openvpn, ip, iptables };
+  if (!missing.length) return { capability: { ok: true }, openvpn, ip, iptables, runAs: unprivilegedAccount() };
   return {
     capability: { ok: false, missing, message: `the OpenVPN server side cannot run on this host: missing ${missing.join(', ')} — ${fixes.join('; ')}` },
     openvpn,

@@ -25,6 +25,8 @@ export interface NodeOvpnServerOptions {
   tools: RoutingTools;
   log: Logger;
   readyTimeoutMs?: number;
+  dns?: readonly string[];
+  runAs?: { user: string; group: string } | null;
 }
 
 export class NodeOvpnServer {
@@ -69,7 +71,10 @@ export class NodeOvpnServer {
         nodeId: this.o.nodeId,
         nodeLabel: this.o.nodeLabel,
         layout: this.o.layout,
-        paths: { ca: p.ca, cert: p.cert, key: p.key, tlsCrypt: p.tlsCrypt, crl: p.crl, pidFile: path.join(this.o.dir, `${this.o.nodeId}.pid`) },
+        paths: { ca: p.ca, cert: p.cert, key: p.key, tlsCrypt: p.tlsCrypt, crl: this.o.pki.servedCrlPath(), pidFile: path.join(this.o.dir, `${this.o.nodeId}.pid`) },
+        dns: this.o.dns,
+        // Only with a CRL it can still read after the switch: else it would refuse every client.
+        runAs: this.o.pki.servedCrlPath() !== p.crl ? this.o.runAs : null,
       }),
     );
   }

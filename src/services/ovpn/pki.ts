@@ -21,7 +21,7 @@ import { randomBytes, webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { ensurePrivateDir, readTextOrNull, writePrivateFile } from '../private-files.ts';
+import { ensurePrivateDir, readTextOrNull, writePrivateFile, writePublicFile } from '../private-files.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 const subtle = webcrypto.subtle;
@@ -92,8 +92,18 @@ export function renderStaticKey(bytes: Buffer = randomBytes(256)): string {
   return ['#', '# 2048 bit OpenVPN static key', '#', '-----BEGIN OpenVPN Static key V1-----', ...lines, '-----END OpenVPN Static key V1-----', ''].join('\n');
 }
 
+export interface PkiOptions {
+  /**
+   * A second, world-readable copy of the CRL, for OpenVPN servers that run as nobody (DATA_DIR is
+   * 0700, and crl-verify re-reads the file at every handshake). Written with every CRL: a revocation
+   * is done only when both are.
+   */
+  crlCopy?: string;
+}
+
 export class Pki {
   private queue: Promise<unknown> = Promise.resolve();
+  private crlCopy: string | null = null;
 
   readonly dir: string;
   private readonly ca: x509.X509Certificate;
@@ -125,7 +135,7 @@ export class Pki {
   }
 
   /** Opens the PKI in `dir`, creating whatever is missing (first use), and re-signs the CRL. */
-  static async open(dir: string, now: () => Date = () => new Date()): Promise<Pki> {
+  static async open(dir: string, now: () => Date = () => new Date(), opts: PkiOptions = {}): Promise<Pki> {
     ensurePrivateDir(dir);
     const p = (n: string) => path.join(dir, n);
     let caPem = readTextOrNull(p('ca.crt'));
@@ -165,6 +175,7 @@ export class Pki {
       index = parsed.data;
     }
     const pki = new Pki(dir, ca, caKey, index);
+    pki.crlCopy = opts.crlCopy ?? null;
     ensurePrivateDir(pki.paths.issued);
     if (readTextOrNull(pki.paths.cert) === null || readTextOrNull(pki.paths.key) === null) await pki.createServerCert(now());
     if (readTextOrNull(pki.paths.tlsCrypt) === null) writePrivateFile(pki.paths.tlsCrypt, renderStaticKey());
@@ -178,6 +189,11 @@ export class Pki {
 
   tlsCryptKey(): string {
     return fs.readFileSync(this.paths.tlsCrypt, 'utf8');
+  }
+
+  /** The CRL file the OpenVPN servers read: the world-readable copy when there is one. */
+  servedCrlPath(): string {
+    return this.crlCopy ?? this.paths.crl;
   }
 
   crlPem(): string {
@@ -203,8 +219,10 @@ export class Pki {
       writePrivateFile(path.join(this.paths.issued, `${serial}.key`), keyPem);
       writePrivateFile(path.join(this.paths.issued, `${serial}.crt`), certPem);
       const issuedAt = now.toISOString();
-      this.index.certs.push({ serial, nodeId, issuedAt, revokedAt: null });
-      this.saveIndex();
+      // Adopted only once written, as in revoke().
+      const next: PkiIndex = { ...this.index, certs: [...this.index.certs, { serial, nodeId, issuedAt, revokedAt: null }] };
+      this.saveIndex(next);
+      this.index = next;
       return { serial, certPem, keyPem, issuedAt };
     });
   }
@@ -222,15 +240,24 @@ export class Pki {
    * Revokes a certificate: the CRL is re-signed before this resolves, so an OpenVPN server that
    * checks it (crl-verify, re-read when it changes) refuses the profile from the next handshake on.
    * The client's private key is deleted: nothing will ever need it again. False when already revoked
-   * or unknown.
+   * or unknown. Rejects when the CRL or the index cannot be written (disk full): then nothing is
+   * marked revoked in memory either, so a retry signs and writes both again.
    */
   revoke(serial: string, now: Date = new Date()): Promise<boolean> {
     return this.serial(async () => {
-      const entry = this.find(serial);
+      const i = this.index.certs.findIndex((c) => c.serial === serial);
+      const entry = this.index.certs[i];
       if (!entry || entry.revokedAt) return false;
-      entry.revokedAt = now.toISOString();
-      this.saveIndex();
-      await this.writeCrl(now);
+      // Written from a copy and adopted only once on disk: a failed write must not leave the
+      // serial "revoked" here (a retry would then return false) while crl.pem still lets it in.
+      const certs = this.index.certs.slice();
+      certs[i] = { ...entry, revokedAt: now.toISOString() };
+      const next: PkiIndex = { ...this.index, certs };
+      // The CRL first: it is what OpenVPN checks. An index that lags is repaired by the retry, and
+      // open() re-signs the CRL from the index.
+      await this.writeCrl(now, next);
+      this.saveIndex(next);
+      this.index = next;
       fs.rmSync(path.join(this.paths.issued, `${serial}.key`), { force: true });
       return true;
     });
@@ -269,22 +296,24 @@ export class Pki {
     return { serial, keyPem: pemKey(await subtle.exportKey('pkcs8', keys.privateKey as never)), certPem: cert.toString('pem') };
   }
 
-  private async writeCrl(now: Date): Promise<void> {
+  private async writeCrl(now: Date, index: PkiIndex = this.index): Promise<void> {
     const crl = await x509.X509CrlGenerator.create({
       issuer: this.ca.subject,
       thisUpdate: new Date(now.getTime() - 60_000),
       nextUpdate: new Date(now.getTime() + CRL_DAYS * DAY),
       signingKey: this.caKey,
       signingAlgorithm: ALG,
-      entries: this.index.certs.filter((c) => c.revokedAt).map((c) => ({ serialNumber: c.serial, revocationDate: new Date(c.revokedAt!), reason: x509.X509CrlReason.cessationOfOperation })),
+      entries: index.certs.filter((c) => c.revokedAt).map((c) => ({ serialNumber: c.serial, revocationDate: new Date(c.revokedAt!), reason: x509.X509CrlReason.cessationOfOperation })),
       extensions: [await x509.AuthorityKeyIdentifierExtension.create(this.ca)],
     });
     // OpenSSL (and so OpenVPN) reads only the "X509 CRL" PEM label, not the library's "CRL".
-    writePrivateFile(this.paths.crl, `${x509.PemConverter.encode(crl.rawData, 'X509 CRL')}\n`);
+    const pem = `${x509.PemConverter.encode(crl.rawData, 'X509 CRL')}\n`;
+    if (this.crlCopy) writePublicFile(this.crlCopy, pem);
+    writePrivateFile(this.paths.crl, pem);
   }
 
-  private saveIndex(): void {
-    writePrivateFile(this.paths.index, `${JSON.stringify(this.index, null, 2)}\n`);
+  private saveIndex(index: PkiIndex = this.index): void {
+    writePrivateFile(this.paths.index, `${JSON.stringify(index, null, 2)}\n`);
   }
 
   /** Runs `fn` after every earlier issue/revoke has finished. */

@@ -22,7 +22,18 @@ export interface ServerConfigInput {
   layout: OvpnLayout;
   paths: { ca: string; cert: string; key: string; tlsCrypt: string; crl: string; pidFile: string };
   maxClients?: number;
+  /** IPv4 resolvers pushed to the clients (reached through the node's tunnel); none: push none. */
+  dns?: readonly string[];
+  /** Switch to this account once started (the CRL must then be readable by it). */
+  runAs?: { user: string; group: string } | null;
 }
+
+/**
+ * The IPv6 side of every client: a fixed ULA pair pushed to every client (the manual's block-ipv6
+ * recipe). Clients never send IPv6 to the server (block-ipv6 answers it on the client), so one pair
+ * for all is harmless, and the server's tun needs no IPv6.
+ */
+export const CLIENT_IPV6 = { local: 'fd63:6e78:6f76::2/64', remote: 'fd63:6e78:6f76::1' } as const;
 
 /** Quotes a path for OpenVPN's config parser (it splits on spaces and reads backslashes). */
 export function quoteConfigWord(s: string): string {
@@ -53,9 +64,23 @@ export function renderServerConfig(i: ServerConfigInput): string {
     'tls-version-min 1.2',
     // Every client leaves through the node; the host's own route is never used (a blackhole
     // route stands in for the tunnel while it is down, see routing.ts).
-    'push "redirect-gateway def1 bypass-dhcp"',
+    // IPv6 too: without a route for it a dual-stack client would send IPv6 around the node. It is
+    // routed into the tunnel and refused there (block-ipv6), as the node has no IPv6 to give.
+    'push "redirect-gateway def1 ipv6 bypass-dhcp"',
+    `push "ifconfig-ipv6 ${CLIENT_IPV6.local} ${CLIENT_IPV6.remote}"`,
+    'push "block-ipv6"',
+    'block-ipv6',
+    // The resolvers, reached through the tunnel like everything else; Windows is also told to stop
+    // asking the resolvers of its other adapters (other platforms ignore it with a warning).
+    ...(i.dns ?? []).map((a) => `push "dhcp-option DNS ${a}"`),
+    ...(i.dns?.length ? ['push "block-outside-dns"'] : []),
+    // One profile per node, handed to its users: a second user must not disconnect the first.
+    'duplicate-cn',
     'keepalive 10 60',
+    // Keys and the tun device survive an internal restart, which nobody could redo after dropping root.
     'persist-key',
+    'persist-tun',
+    ...(i.runAs ? [`user ${i.runAs.user}`, `group ${i.runAs.group}`] : []),
     'explicit-exit-notify 1',
     `writepid ${q(i.paths.pidFile)}`,
     'verb 3',
