@@ -138,7 +138,7 @@ describe("ping and this host's own services", () => {
       expect(strict.port.publicText()).toMatch(/PPTP: blocked — not probed: 127\.0\.0\.1 is .*PROBE_ALLOW/);
       strict.port.clear();
       await strict.run('help ping', VIEWER);
-      expect(strict.port.publicText()).toContain('unless PROBE_ALLOW names them');
+      expect(strict.port.privateText()).toContain('unless PROBE_ALLOW names them');
     } finally {
       await strict.dispose();
       await srv.close();
