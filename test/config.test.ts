@@ -9,6 +9,11 @@ describe('configuration', () => {
     expect(parseConfig({ OVPN_DNS: 'none' }).OVPN_DNS).toEqual([]);
   });
 
+  it('refuses an IMPORT_MAX_BYTES the parser could not hold (it takes ~13x the file in memory)', () => {
+    expect(parseConfig({ IMPORT_MAX_BYTES: String(64 * 1024 * 1024) }).IMPORT_MAX_BYTES).toBe(67108864);
+    expect(() => parseConfig({ IMPORT_MAX_BYTES: String(200 * 1024 * 1024) })).toThrow(/IMPORT_MAX_BYTES.*1024 to 67108864/);
+  });
+
   it('.env.example documents every variable of the schema and parses as it is', () => {
     const env: Record<string, string> = {};
     for (const line of readFileSync('.env.example', 'utf8').split('\n')) {
