@@ -17,20 +17,7 @@ export function ensurePrivateDir(dir: string): void {
 /** Writes `data` to `file` with mode 0600, atomically. */
 export function writePrivateFile(file: string, data: string | Buffer): void {
   ensurePrivateDir(path.dirname(file));
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, 'wx', 0o600);
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeAtomically(file, data, 0o600);
 }
 
 /**
@@ -41,12 +28,17 @@ export function writePublicFile(file: string, data: string): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   fs.chmodSync(dir, 0o755);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, 'wx', 0o644);
+  writeAtomically(file, data, 0o644);
+}
+
+/** A temp file beside `file`, written, synced and renamed over it: readers see old or new, never half. */
+function writeAtomically(file: string, data: string | Buffer, mode: number): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = fs.openSync(tmp, 'wx', mode);
   try {
-    fs.writeSync(fd, Buffer.from(data, 'utf8'));
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
     fs.fsyncSync(fd);
-    fs.fchmodSync(fd, 0o644); // the umask may have taken bits away
+    fs.fchmodSync(fd, mode); // the umask may have taken bits away
   } finally {
     fs.closeSync(fd);
   }

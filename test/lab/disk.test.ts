@@ -1,14 +1,15 @@
 // Disk full and a read-only data directory while a job writes results: a clear alert, the data
 // kept in memory, no corrupted file, and recovery once space is back. Needs root (mount tmpfs).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compose, type Composed } from '../../src/compose.ts';
 import { parseConfig } from '../../src/config.ts';
 import { Pki } from '../../src/services/ovpn/pki.ts';
 import { createLogger } from '../../src/log.ts';
+import { runConnexa, type ConnexaRun } from '../kit/connexa-process.ts';
 import { RecordingPort } from '../kit/recording-port.ts';
 
 
@@ -98,21 +99,13 @@ describe('the store on a failing disk', () => {
 });
 
 /** Runs the real `connexa` program (one-shot, or piped lines) on the tmpfs data directory. */
-function connexa(args: string[], stdin = ''): Promise<{ code: number | null; out: string; err: string }> {
+async function connexa(args: string[], stdin = ''): Promise<ConnexaRun> {
   const cwd = mkdtempSync(join(tmpdir(), 'cnx-disk-cwd-'));
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [resolve('bin/connexa.js'), ...args], { cwd, env: { PATH: process.env.PATH ?? '', HOME: cwd, DATA_DIR: join(mnt, 'data') }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', fail);
-    child.on('close', (code) => {
-      rmSync(cwd, { recursive: true, force: true });
-      done({ code, out, err });
-    });
-    child.stdin.end(stdin);
-  });
+  try {
+    return await runConnexa(args, { cwd, dataDir: join(mnt, 'data'), stdin });
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
 }
 
 function serverList(lines: string): string {

@@ -6,9 +6,9 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/store.ts';
 import { StoreLocked } from '../../src/store/lock.ts';
+import { runConnexa } from '../kit/connexa-process.ts';
 
 const CHILD = resolve('test/store/fixtures/lock-child.ts');
-const BIN = resolve('bin/connexa.js');
 let dir: string;
 const started: ChildProcess[] = [];
 const pids: number[] = [];
@@ -39,7 +39,7 @@ const procState = async (pid: number) => (await readFile(`/proc/${pid}/stat`, 'u
 describe('the data directory lock', () => {
   it('is free as soon as its holder is killed, even while the holder is an unreaped zombie whose pid still answers', async () => {
     // sh starts the holder in the background, prints its pid and becomes `sleep`, which never reaps it.
-    const sh = spawn('sh', ['-c', `"${process.execPath}" --import tsx "${CHILD}" "${dir}" hold & echo $!; exec sleep 120`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const sh = spawn('sh', ['-c', `"${process.execPath}" "${CHILD}" "${dir}" hold & echo $!; exec sleep 120`], { stdio: ['ignore', 'pipe', 'inherit'] });
     started.push(sh);
     const out = lines(sh);
     const holder = Number(await next(out));
@@ -100,15 +100,7 @@ describe('the data directory lock', () => {
   it('makes `connexa` exit 2 with one line while another Connexa holds the directory', async () => {
     const data = join(dir, 'data');
     const store = await Store.open(data);
-    const run = await new Promise<{ code: number | null; out: string; err: string }>((done, fail) => {
-      const child = spawn(process.execPath, [BIN, 'stats'], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir, DATA_DIR: data }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (err += d));
-      child.on('error', fail);
-      child.on('close', (code) => done({ code, out, err }));
-    });
+    const run = await runConnexa(['stats'], { cwd: dir, dataDir: data });
     await store.close();
     expect(run.code).toBe(2);
     expect(run.out).toBe('');

@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { JsonObjectReader, JsonSyntaxError } from '../../src/store/json-stream.ts';
 import { Store, StoreFileCorrupt, StoreOpenError } from '../../src/store/store.ts';
 import { seededRandom } from '../kit/random.ts';
+import { runConnexa } from '../kit/connexa-process.ts';
 
 let dir: string;
 beforeEach(async () => {
@@ -81,7 +81,7 @@ describe('opening the store streams the file', () => {
     ];
     for (const [make, message] of cases) {
       await make();
-      const run = await connexa(['stats'], data);
+      const run = await runConnexa(['stats'], { cwd: dir, dataDir: data });
       expect(run.code).toBe(2);
       expect(run.out).toBe('');
       expect(run.err).toMatch(message);
@@ -94,14 +94,3 @@ describe('opening the store streams the file', () => {
   });
 });
 
-function connexa(args: string[], data: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [resolve('bin/connexa.js'), ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir, DATA_DIR: data }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, out, err }));
-  });
-}
