@@ -132,7 +132,7 @@ async function server(pairs: string, port: number): Promise<void> {
   for (const pair of pairs.split(',')) {
     const [host, logFile] = pair.split('=') as [string, string];
     // open: the VM's private namespaces, which nothing outside reaches.
-    const s = await startSpeedServer({ host, port, open: true, onRequest: (i) => fs.appendFileSync(logFile, `${JSON.stringify(i)}\n`) });
+    const s = await startSpeedServer({ host, port, open: true, maxBytes: 4 * 1024 * 1024 * 1024, onRequest: (i) => fs.appendFileSync(logFile, `${JSON.stringify(i)}\n`) });
     process.stdout.write(`speed server listening ${s.url}\n`);
   }
   process.once('SIGTERM', () => process.exit(0));
