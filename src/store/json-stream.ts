@@ -100,6 +100,16 @@ export class JsonObjectReader {
         i++;
         continue;
       }
+      // The store writes one array element per line: try the rest of the line as that element with
+      // one native JSON.parse. Anything else (another layout, a line cut by the chunk) falls through
+      // to the scanner below, which accepts every layout JSON.parse does.
+      if (this.mode === 'item' && c === OPEN_BRACE) {
+        const next = this.wholeLineItem(chunk, i);
+        if (next !== -1) {
+          i = next;
+          continue;
+        }
+      }
       switch (this.mode) {
         case 'start':
           if (c !== OPEN_BRACE) this.fail(i, 'the top level is not a JSON object');
@@ -155,6 +165,30 @@ export class JsonObjectReader {
     }
     if (this.capturing && from !== -1) this.parts.push(chunk.slice(from));
     this.offset += n;
+  }
+
+  /**
+   * Parses `chunk` from `at` to the end of its line as one array element (dropping a trailing
+   * comma, which then asks for a next element). Returns where reading goes on, or -1 when the line
+   * is not exactly one element.
+   */
+  private wholeLineItem(chunk: string, at: number): number {
+    const nl = chunk.indexOf('\n', at);
+    if (nl === -1) return -1;
+    let end = nl;
+    while (end > at && isSpace(chunk.charCodeAt(end - 1))) end--;
+    const comma = chunk.charCodeAt(end - 1) === COMMA;
+    if (comma) end--;
+    let value: unknown;
+    try {
+      value = JSON.parse(chunk.slice(at, end));
+    } catch {
+      return -1;
+    }
+    this.array.push(value);
+    this.needNext = comma;
+    this.mode = comma ? 'item' : 'afterItem';
+    return comma ? end + 1 : end;
   }
 
   /** The object, once the whole text was fed. */

@@ -418,7 +418,8 @@ export class Store {
       if (t === undefined) this.auditJson.set(a, (t = JSON.stringify(a)));
       return t;
     });
-    const head = `${JSON.stringify(rest).slice(0, -1)},"audit":[${auditText.join(',')}],"nodes":[`;
+    // One audit entry and one node per line: the reader (json-stream.ts) parses such a line whole.
+    const head = `${JSON.stringify(rest).slice(0, -1)},"audit":[\n${auditText.join(',\n')}\n],"nodes":[\n`;
     this.snapshot = snapshot;
     return this.streamNodes(head, nodes, texts, snapshot);
   }
@@ -439,10 +440,10 @@ export class Store {
           }
           parts.push(text);
         }
-        yield (i ? ',' : '') + parts.join(',');
+        yield (i ? ',\n' : '') + parts.join(',\n');
         await new Promise((r) => setImmediate(r));
       }
-      yield ']}';
+      yield '\n]}\n';
     } finally {
       if (this.snapshot === snapshot) this.snapshot = null;
     }
