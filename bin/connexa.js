@@ -22,7 +22,6 @@ function currentBuild() {
 }
 
 async function entry() {
-  if (process.env.CONNEXA_FROM_SOURCE === '1') return new URL('../src/main.ts', import.meta.url);
   let current = currentBuild();
   if (!current || newestSourceMtimeMs(fileURLToPath(new URL('..', import.meta.url))) > current.sourcesMtimeMs) {
     try {

@@ -4,7 +4,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What the build reads: a newer file in here makes the build stale. */
-export const SOURCE_DIRS = ['src', 'commands', 'adapters'];
+const SOURCE_DIRS = ['src', 'commands', 'adapters'];
 
 /** The newest mtime (ms) of package.json and the TypeScript sources under `root`. */
 export function newestSourceMtimeMs(root) {

@@ -1,29 +1,41 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 
 export interface ConnexaRun {
   code: number | null;
+  signal: NodeJS.Signals | null;
   out: string;
   err: string;
 }
 
+export interface ConnexaRunOptions {
+  cwd: string;
+  dataDir: string;
+  /** Written to stdin, which is then closed (closed at once when absent). */
+  stdin?: string;
+  /** Added to the bare environment; an undefined value removes the variable. */
+  env?: Record<string, string | undefined>;
+  /** Takes over the child (stdin left open), e.g. to send it a signal mid-run. */
+  keepOpen?: (child: ChildProcess) => void;
+}
+
 /**
- * Runs the real `connexa` program with a bare environment (PATH, HOME = cwd, DATA_DIR), feeding it
- * `stdin` (closed at once when empty), and resolves with its exit code and both streams.
+ * Runs the real `connexa` program with a bare environment (PATH, HOME = cwd, DATA_DIR, plus `env`)
+ * and resolves with its exit code or signal and both streams.
  */
-export function runConnexa(args: string[], opts: { cwd: string; dataDir: string; stdin?: string }): Promise<ConnexaRun> {
+export function runConnexa(args: string[], opts: ConnexaRunOptions): Promise<ConnexaRun> {
+  const env = Object.fromEntries(
+    Object.entries({ PATH: process.env.PATH ?? '', HOME: opts.cwd, DATA_DIR: opts.dataDir, ...opts.env }).filter(([, v]) => v !== undefined),
+  ) as Record<string, string>;
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [resolve('bin/connexa.js'), ...args], {
-      cwd: opts.cwd,
-      env: { PATH: process.env.PATH ?? '', HOME: opts.cwd, DATA_DIR: opts.dataDir },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(process.execPath, [resolve('bin/connexa.js'), ...args], { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     child.on('error', fail);
-    child.on('close', (code) => done({ code, out, err }));
-    child.stdin.end(opts.stdin ?? '');
+    child.on('close', (code, signal) => done({ code, signal, out, err }));
+    if (opts.keepOpen) opts.keepOpen(child);
+    else child.stdin.end(opts.stdin ?? '');
   });
 }

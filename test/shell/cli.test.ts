@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runConnexa, type ConnexaRun, type ConnexaRunOptions } from '../kit/connexa-process.ts';
 import { startSimFleet, type SimFleet } from '../sim/fleet.ts';
 
-const BIN = resolve('bin/connexa.js');
 let dir: string;
 
 beforeEach(async () => {
@@ -15,32 +14,11 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  out: string;
-  err: string;
-}
+type Run = ConnexaRun;
 
 /** Runs the real `connexa` program with a clean environment (no tokens), in `dir`. */
-function connexa(args: string[], opts: { stdin?: string; env?: Record<string, string | undefined>; keepOpen?: (child: ReturnType<typeof spawn>) => void } = {}): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: dir,
-      env: Object.fromEntries(
-        Object.entries({ PATH: process.env.PATH ?? '', HOME: dir, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'warn', PROBE_ALLOW: '127.0.0.0/8', ...opts.env }).filter(([, v]) => v !== undefined),
-      ) as Record<string, string>,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', fail);
-    child.on('close', (code, signal) => done({ code, signal, out, err }));
-    if (opts.keepOpen) opts.keepOpen(child);
-    else child.stdin.end(opts.stdin ?? '');
-  });
+function connexa(args: string[], opts: { stdin?: string; env?: Record<string, string | undefined>; keepOpen?: ConnexaRunOptions['keepOpen'] } = {}): Promise<Run> {
+  return runConnexa(args, { ...opts, cwd: dir, dataDir: join(dir, 'data'), env: { LOG_LEVEL: 'warn', PROBE_ALLOW: '127.0.0.0/8', ...opts.env } });
 }
 
 describe('the connexa command', () => {
