@@ -1,11 +1,10 @@
-import { userInfo } from 'node:os';
+import { runHelpOnce, terminalActor } from '../adapters/shell/help.ts';
 import { Shell } from '../adapters/shell/shell.ts';
 import { ShellPort } from '../adapters/shell/port.ts';
 import { usageText, version } from '../adapters/shell/usage.ts';
 import type { RunningAdapter } from './chat-adapters.ts';
 import { AdapterStartError } from './chat/adapter-start-error.ts';
-import type { Actor } from './chat/types.ts';
-import { compose, type Composed } from './compose.ts';
+import type { Composed } from './compose.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { StoreOpenError } from './store/store.ts';
 import { StoreLocked } from './store/lock.ts';
@@ -30,6 +29,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`connexa: unknown option ${args[0].slice(0, 40)}; connexa --help lists the usage\n`);
     return 2;
   }
+  if (args[0]?.toLowerCase() === 'help') return runHelpOnce(args);
   let composed: Composed;
   let chat: RunningAdapter[] = [];
   try {
@@ -37,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
     const chatMode = args.length === 0 && Boolean(config.SLACK_BOT_TOKEN || config.DISCORD_TOKEN);
     // In the terminal, routine log lines would only interleave with the command output.
     if (!process.env.LOG_LEVEL && !chatMode) config.LOG_LEVEL = 'warn';
+    // Loaded here, after help and the flags: the store, pipeline and services are most of the start-up.
+    const { compose } = await import('./compose.ts');
     composed = await compose(config);
     if (chatMode) {
       try {
@@ -83,8 +85,7 @@ async function main(argv: string[]): Promise<number> {
 
   const port = new ShellPort({ out: process.stdout, err: process.stderr, outboxDir: composed.outboxDir });
   composed.app.alerts.register(port);
-  const user = userInfo().username;
-  const actor: Actor = { platform: 'terminal', id: user, name: user, roleIds: [] };
+  const actor = terminalActor();
   const jobs = composed.app.jobs;
   const interrupt = () => {
     const running = jobs.list().length > 0;

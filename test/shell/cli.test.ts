@@ -106,6 +106,37 @@ describe('the connexa command', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  it('answers help without opening the store: no data directory, no configuration, beside a locked store', async () => {
+    const all = await connexa(['help'], { env: { PING_TIMEOUT_MS: 'soon' } });
+    expect(all).toMatchObject({ code: 0, err: '' });
+    expect(all.out).toMatch(/^import <file> \[test=none\|ping\|speed\]\s+operator\s+Import a server list/m);
+    const one = await connexa(['/connexa', 'HELP', 'list']);
+    expect(one.code).toBe(0);
+    expect(one.out).toContain('**/connexa list [filter] [page=N]**'.replace(/\*\*/g, ''));
+    const unknown = await connexa(['help', 'frobnicate']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('there is no command `frobnicate`');
+    expect(await readdir(dir)).toEqual([]);
+    // A running bot holds the store's lock; help still answers while `stats` is refused.
+    await connexa(['stats']);
+    let whileLocked: Promise<[Run, Run]> | undefined;
+    const bot = connexa([], {
+      keepOpen: (child) => {
+        child.stdin!.write('stats\n');
+        // The bot has answered a command, so it holds the lock until its stdin ends.
+        child.stdout!.once('data', () => {
+          whileLocked = Promise.all([connexa(['help', 'stats']), connexa(['stats'])]);
+          void whileLocked.finally(() => child.stdin!.end());
+        });
+      },
+    });
+    expect((await bot).code).toBe(0);
+    const [help, stats] = await whileLocked!;
+    expect(help.code).toBe(0);
+    expect(help.out).toContain('/connexa stats');
+    expect(stats.code).toBe(2);
+  });
+
   it('reads .env, with the real environment winning', async () => {
     await writeFile(join(dir, '.env'), `DATA_DIR=${join(dir, 'from-env-file')}\nPING_RETRIES=9\n`);
     const run = await connexa(['stats'], { env: { DATA_DIR: undefined } });
