@@ -59,7 +59,7 @@ async function memory(c: { count: number; from: number; dataDir: string }): Prom
     log,
     driver: new LoopbackTunnelDriver(),
     tunnelCapability: () => ({ ok: true }),
-    ovpnHost: () => ({ capability: { ok: false, missing: ['bench'], message: 'bench' }, openvpn: null, ip: null, iptables: null }),
+    ovpnHost: () => ({ capability: { ok: false, missing: ['bench'], message: 'bench' }, openvpn: null, ip: null, nft: null }),
   });
   await services.capacity(); // init, PKI not yet
   // Warm up the code paths (and create the PKI) with one node, so the baseline holds the code.

@@ -9,8 +9,8 @@ import { Alerts } from './monitor/alerts.ts';
 import { Monitor } from './monitor/monitor.ts';
 import { JobRunner } from './pipeline/job-runner.ts';
 import { checkTunnelCapability, createTunnelDriver } from './probes/tunnel/index.ts';
-import { ipRunner } from './probes/tunnel/routes.ts';
 import { createServices } from './services/index.ts';
+import { NodeFirewall, nftRunner } from './services/node-firewall.ts';
 import { guardedDriver, TunnelGuard } from './services/tunnel-guard.ts';
 import { Store } from './store/store.ts';
 
@@ -44,7 +44,7 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
   const monitor = new Monitor({ store, jobs, alerts, config, log });
   const rawDriver = createTunnelDriver({ TUNNEL_DRIVER: config.TUNNEL_DRIVER, dataDir: config.dataDir });
   // Every tunnel (speed tests and node services) lets in only replies from its PPTP server.
-  const driver = rawDriver && guardedDriver(rawDriver, new TunnelGuard(ipRunner('iptables')));
+  const driver = rawDriver && guardedDriver(rawDriver, new TunnelGuard(new NodeFirewall(nftRunner())));
   const tunnels = { driver, capability: () => checkTunnelCapability(config.TUNNEL_DRIVER) };
   const services = createServices({ config, store, log, tunnels });
   // The monitor checks a node's tunnel, proxy and OpenVPN server after its PPTP handshake.

@@ -42,6 +42,7 @@ import { ensurePrivateDir } from './private-files.ts';
 import { newSocksCredentials, type SocksCredentials } from './random.ts';
 import type { DestinationPolicy } from './socks/destinations.ts';
 import { ConnectionBudget, SocksProxy, type Lookup, type SocksLimits } from './socks/server.ts';
+import { NodeFirewall, nftRunner } from './node-firewall.ts';
 import { guardedDriver, guardOf, TunnelGuard } from './tunnel-guard.ts';
 import { TunnelKeeper, type Backoff } from './tunnel-keeper.ts';
 
@@ -67,7 +68,7 @@ export interface ServiceManagerOptions {
   driver: TunnelDriver | null;
   /** Default: checkTunnelCapability(TUNNEL_DRIVER). */
   tunnelCapability?: () => Capability;
-  /** Default: checkOvpnHost() (openvpn, ip, iptables, /dev/net/tun, CAP_NET_ADMIN). */
+  /** Default: checkOvpnHost() (openvpn, ip, nft, /dev/net/tun, CAP_NET_ADMIN). */
   ovpnHost?: () => OvpnHost;
   socksLimits?: Partial<SocksLimits>;
   /** Client connections across every proxy (each costs two file descriptors). Default 8,000. */
@@ -80,7 +81,7 @@ export interface ServiceManagerOptions {
   /** Nodes restored at once after a restart. Default 4. */
   restoreConcurrency?: number;
   ovpnReadyTimeoutMs?: number;
-  /** Filters what arrives on each node tunnel (default: iptables, see tunnel-guard.ts). */
+  /** Filters what arrives on each node tunnel (default: Connexa's nftables table, see tunnel-guard.ts). */
   tunnelGuard?: TunnelGuard;
   /** Where the world-readable CRL copy lives for servers that drop root. Default /run/connexa. */
   publicCrlDir?: string;
@@ -155,6 +156,7 @@ export class ServiceManager {
   private restoring: Promise<RestoreSummary> | null = null;
   private readonly pendingRevocations = new Set<string>();
   private guard: TunnelGuard | null = null;
+  private ownFirewall: NodeFirewall | null = null;
   private guarded: TunnelDriver | null = null;
 
   private readonly o: ServiceManagerOptions;
@@ -397,7 +399,8 @@ export class ServiceManager {
     if (!nodes.length) return { ...summary, ms: Date.now() - t0 };
     if (this.ovpnHost().capability.ok) {
       // Only our ports' devices and tables: another instance's (another range) are not ours to touch.
-      const swept = await sweepStaleRouting(this.routingTools(), this.ovpnPorts.range);
+      const h = this.ovpnHost();
+      const swept = await sweepStaleRouting({ ip: ipRunner(h.ip ?? 'ip'), iptables: h.iptables ? ipRunner(h.iptables) : null }, this.ovpnPorts.range);
       if (swept) this.o.log.warn('removed routing rules left by an earlier run', { rules: swept });
     }
     const refusal = this.tunnelRefusal();
@@ -475,6 +478,8 @@ export class ServiceManager {
     await Promise.all([...this.running.values()].map((rt) => this.teardown(rt)));
     this.running.clear();
     await this.guard?.idle();
+    // The table goes whole: the next start creates it again (and would sweep a leftover anyway).
+    await this.ownFirewall?.close();
   }
 
   // ---- bundles ----
@@ -607,14 +612,20 @@ export class ServiceManager {
   private guardedDriver(): TunnelDriver | null {
     const d = this.o.driver;
     if (!d) return null;
-    this.guard ??= guardOf(d) ?? this.o.tunnelGuard ?? new TunnelGuard(ipRunner(this.ovpnHost().iptables ?? 'iptables'));
+    this.guard ??= guardOf(d) ?? this.o.tunnelGuard ?? new TunnelGuard(this.firewall());
     this.guarded ??= guardedDriver(d, this.guard);
     return this.guarded;
   }
 
+  /** The host's one nftables table: the tunnel guard's and the OpenVPN routing's elements share it. */
+  private firewall(): NodeFirewall {
+    const d = this.o.driver;
+    this.ownFirewall ??= (d && guardOf(d)?.firewall) ?? this.o.tunnelGuard?.firewall ?? new NodeFirewall(nftRunner(this.ovpnHost().nft ?? 'nft'));
+    return this.ownFirewall;
+  }
+
   private routingTools(): RoutingTools {
-    const h = this.ovpnHost();
-    return { ip: ipRunner(h.ip ?? 'ip'), iptables: ipRunner(h.iptables ?? 'iptables') };
+    return { ip: ipRunner(this.ovpnHost().ip ?? 'ip'), firewall: this.firewall() };
   }
 
   /** Starts the node's server when this host can run it; null when it cannot (profile only). */

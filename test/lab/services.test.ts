@@ -1,5 +1,5 @@
 /**
- * Services end to end with real peers, in network namespaces (root; iproute2, iptables, openvpn,
+ * Services end to end with real peers, in network namespaces (root; iproute2, nftables, openvpn,
  * curl, unzip). This host has no kernel PPP, so the node's tunnel is a veth into the lab namespace
  * (veth-tunnel.ts) with the same policy routing the pppd driver sets up. Topology:
  *
@@ -56,6 +56,7 @@ describe('services with real peers (lab)', () => {
       { bin: 'ip', pkg: 'iproute2' },
       { bin: 'ss', pkg: 'iproute2' },
       { bin: 'iptables', pkg: 'iptables' },
+      { bin: 'nft', pkg: 'nftables' },
       { bin: 'openvpn', pkg: 'openvpn' },
       { bin: 'curl', pkg: 'curl' },
       { bin: 'unzip', pkg: 'unzip' },
@@ -320,6 +321,8 @@ describe('services with real peers (lab)', () => {
     expect(execFileSync('ip', ['-4', 'rule', 'show', 'pref', '17724'], { encoding: 'utf8' }).trim()).toBe('');
     for (const table of ['nat', 'mangle', 'filter']) expect(execFileSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8' })).not.toContain('connexa-ovpn:');
     expect(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' })).not.toContain('connexa-guard:');
+    // Connexa's nftables table goes whole.
+    expect(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' })).not.toContain('inet connexa');
     expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toMatch(/cxo\d+/);
   });
 });

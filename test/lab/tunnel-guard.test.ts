@@ -1,7 +1,7 @@
 /**
  * A hostile node: the PPTP server at the far end of a node's tunnel tries to reach this host and,
  * with ip_forward on (as the OpenVPN side sets it), what this host can route to. Root; iproute2,
- * iptables, curl. The tunnel is a veth into the peer's namespace (veth-tunnel.ts):
+ * nftables, curl. The tunnel is a veth into the peer's namespace (veth-tunnel.ts):
  *
  *   [client ns] 10.213.B.2 ── 10.213.B.1 [host: the bot, its SOCKS proxy, an HTTP listener on 0.0.0.0]
  *                                        │ 10.214.X.1 = node egress (the "tunnel")
@@ -9,7 +9,7 @@
  *
  * Checked: from the peer, new connections to the host (its tunnel address and its other addresses)
  * and through the host to the client namespace fail; the SOCKS proxy through the same tunnel still
- * reaches the peer's web server (replies come in); the rules go with the node.
+ * reaches the peer's web server (replies come in); the guard goes with the node.
  * Run: flock /tmp/connexa-lab.lock npx vitest run -c vitest.lab.config.ts test/lab/tunnel-guard.test.ts
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -53,6 +53,7 @@ describe('a node tunnel lets in only replies (lab)', () => {
       { bin: 'ip', pkg: 'iproute2' },
       { bin: 'ss', pkg: 'iproute2' },
       { bin: 'iptables', pkg: 'iptables' },
+      { bin: 'nft', pkg: 'nftables' },
       { bin: 'curl', pkg: 'curl' },
     ]);
     forwardingBefore = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
@@ -115,10 +116,13 @@ describe('a node tunnel lets in only replies (lab)', () => {
 
   it('the rules go with the node', async () => {
     const iface = t!.services.status(node().id)!.tunnel!.iface;
-    expect(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' })).toContain(`connexa-guard:${iface}`);
+    const guarded = () => execFileSync('nft', ['list', 'set', 'inet', 'connexa', 'guarded'], { encoding: 'utf8' });
+    expect(guarded()).toContain(`"${iface}"`);
+    // No rule per node in the host's shared chains.
+    expect(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' })).not.toContain(iface);
     expect((await t!.run('stop all', OPERATOR)).kind).toBe('ok');
     await t!.app.jobs.idle();
     expect(node().status).toBe('speed_ok');
-    expect(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' })).not.toContain(`connexa-guard:${iface}`);
+    expect(guarded()).not.toContain(`"${iface}"`);
   });
 });

@@ -16,7 +16,7 @@ import { curlViaSocks, RawSocks, whoAmIServer, type WhoAmI } from './helpers.ts'
 import { privateZips, servicesApp, speedOkNodes, testRanges, type ServicesTestApp, type ServicesTestOptions } from './kit.ts';
 import { LoopbackTunnelDriver } from './loopback-tunnel.ts';
 
-const NO_OPENVPN: OvpnHost = { capability: { ok: false, missing: ['the openvpn binary'], message: 'x' }, openvpn: null, ip: null, iptables: null };
+const NO_OPENVPN: OvpnHost = { capability: { ok: false, missing: ['the openvpn binary'], message: 'x' }, openvpn: null, ip: null, nft: null };
 
 let web: WhoAmI;
 let t: ServicesTestApp | null = null;

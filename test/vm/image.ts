@@ -26,7 +26,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const SUITE = 'bookworm';
 export const MIRROR = process.env.CONNEXA_VM_MIRROR ?? 'http://deb.debian.org/debian';
 /** busybox-static instead of busybox: its static binary is the initramfs, and it gives the guest syslogd. */
-export const PACKAGES = ['linux-image-amd64', 'kmod', 'pptpd', 'pptp-linux', 'ppp', 'iproute2', 'procps', 'busybox-static', 'curl', 'iptables'];
+export const PACKAGES = ['linux-image-amd64', 'kmod', 'pptpd', 'pptp-linux', 'ppp', 'iproute2', 'procps', 'busybox-static', 'curl', 'nftables'];
 /** Modules the initramfs loads to mount the root (dependencies are added from modules.dep). */
 const INITRAMFS_MODULES = ['virtio_pci', 'virtio_blk', 'crc32c_generic', 'ext4'];
 /** Module trees the lab never needs; removing them halves the image. */

@@ -1,6 +1,6 @@
 /**
  * Can this host run the OpenVPN server side? It needs the openvpn binary, /dev/net/tun, `ip` and
- * `iptables` (policy routing and SNAT into the node's tunnel), and CAP_NET_ADMIN. When it cannot,
+ * `nft` (policy routing and SNAT into the node's tunnel), and CAP_NET_ADMIN. When it cannot,
  * profiles are still issued and every reply says plainly that the server side is not running here.
  */
 import { readFileSync } from 'node:fs';
@@ -13,7 +13,9 @@ export interface OvpnHost {
   capability: Capability;
   openvpn: string | null;
   ip: string | null;
-  iptables: string | null;
+  nft: string | null;
+  /** Only to sweep the iptables rules a crashed older Connexa left; not needed otherwise. */
+  iptables?: string | null;
   /**
    * The account the servers switch to once started (`user`/`group`), or null when this host has
    * none we can use (not root, or no `nobody` account): then they keep running as root.
@@ -42,6 +44,7 @@ export function checkOvpnHost(host: HostProbe = realHost): OvpnHost {
   const pkgs: string[] = [];
   const openvpn = host.which('openvpn');
   const ip = host.which('ip');
+  const nft = host.which('nft');
   const iptables = host.which('iptables');
   if (!openvpn) {
     missing.push('the openvpn binary');
@@ -51,9 +54,9 @@ export function checkOvpnHost(host: HostProbe = realHost): OvpnHost {
     missing.push('ip');
     pkgs.push('iproute2');
   }
-  if (!iptables) {
-    missing.push('iptables');
-    pkgs.push('iptables');
+  if (!nft) {
+    missing.push('nft');
+    pkgs.push('nftables');
   }
   const fixes = pkgs.length ? [`apt-get install -y ${pkgs.join(' ')}`] : [];
   if (!host.exists('/dev/net/tun')) {
@@ -65,11 +68,12 @@ export function checkOvpnHost(host: HostProbe = realHost): OvpnHost {
     missing.push('CAP_NET_ADMIN');
     fixes.push('run connexa as root or grant it CAP_NET_ADMIN');
   }
-  if (!missing.length) return { capability: { ok: true }, openvpn, ip, iptables, runAs: unprivilegedAccount() };
+  if (!missing.length) return { capability: { ok: true }, openvpn, ip, nft, iptables, runAs: unprivilegedAccount() };
   return {
     capability: { ok: false, missing, message: `the OpenVPN server side cannot run on this host: missing ${missing.join(', ')} — ${fixes.join('; ')}` },
     openvpn,
     ip,
+    nft,
     iptables,
   };
 }

@@ -5,20 +5,23 @@
  *   table T: 100.64.N.0/24 dev cxoPORT                         replies to the clients stay local
  *            default dev pppX metric 100                       while the tunnel is up
  *            unreachable default metric 4294967295             always: the kill switch
- *   nat POSTROUTING  -s SUBNET -o pppX -j SNAT --to LOCAL      the PPTP server knows only LOCAL
- *   mangle FORWARD   TCPMSS clamp to PMTU                      PPTP's MTU is lower than tun's 1500
- *   filter FORWARD   cxoPORT -> pppX accept, back when established
- *   filter INPUT     cxoPORT -> this host: reject             VPN users do not reach the bot host
+ *   nft egress map   cxoPORT . pppX : LOCAL                    SNAT to LOCAL (the PPTP server knows
+ *                                                              only it) and MSS clamped to the path MTU
+ *   nft ovpn_devs    cxoPORT                                   VPN users do not reach the bot host
  *
- * Without the rule the clients' traffic would leave by this host's own default route — the users
+ * The nft parts are elements of Connexa's own table (node-firewall.ts): no rule per node.
+ *
+ * Without the ip rule the clients' traffic would leave by this host's own default route — the users
  * expect the node's address, so that is never allowed. The kill switch is a permanent lowest-priority
  * route, not something swapped in when we notice the tunnel is gone: the kernel deletes the routes
  * through a ppp device the moment it disappears, and a table left without a default would let the
- * lookup fall through to the main table (a leak) until pppd's exit is noticed. Every iptables rule carries the comment `connexa-ovpn:DEV`, so a sweep at start-up
- * finds what a crashed run left behind. Commands are spawned without a shell.
+ * lookup fall through to the main table (a leak) until pppd's exit is noticed. A sweep at start-up
+ * removes the ip rules a crashed run left behind, and the iptables rules (comment `connexa-ovpn:DEV`)
+ * of a crashed older Connexa. Commands are spawned without a shell.
  */
 import fs from 'node:fs';
 import type { IpRunner } from '../../probes/tunnel/routes.ts';
+import type { NodeFirewall } from '../node-firewall.ts';
 import type { PortRange } from '../ports.ts';
 import { OVPN_RULE_PREF, OVPN_TABLE_BASE, type OvpnLayout } from './layout.ts';
 
@@ -26,7 +29,7 @@ export const COMMENT_PREFIX = 'connexa-ovpn:';
 
 export interface RoutingTools {
   ip: IpRunner;
-  iptables: IpRunner;
+  firewall: NodeFirewall;
 }
 
 export interface Egress {
@@ -57,14 +60,12 @@ async function must(r: Promise<{ ok: boolean; stderr: string }>, what: string): 
 
 export class SubnetRouting {
   private egress: Egress | null = null;
-  private readonly comment: string;
 
   private readonly layout: OvpnLayout;
   private readonly tools: RoutingTools;
   constructor(layout: OvpnLayout, tools: RoutingTools) {
     this.layout = layout;
     this.tools = tools;
-    this.comment = `${COMMENT_PREFIX}${layout.dev}`;
   }
 
   private table(): string {
@@ -79,9 +80,7 @@ export class SubnetRouting {
     await must(ip(['-4', 'route', 'replace', l.cidr, 'dev', l.dev, 'table', this.table()]), `ip route ${l.cidr} dev ${l.dev} table ${l.table}`);
     await must(ip(['-4', 'route', 'replace', 'unreachable', 'default', 'metric', KILL_SWITCH_METRIC, 'table', this.table()]), `ip route unreachable default table ${l.table}`);
     await must(ip(['-4', 'rule', 'add', 'from', l.cidr, 'lookup', this.table(), 'pref', String(OVPN_RULE_PREF)]), `ip rule from ${l.cidr}`);
-    const input = ['INPUT', '-i', l.dev, '-m', 'comment', '--comment', this.comment, '-j', 'REJECT'];
-    await this.tools.iptables(['-w', '-D', ...input]);
-    await must(this.tools.iptables(['-w', '-I', ...input]), 'iptables INPUT reject');
+    await this.firewall('reject input from', this.tools.firewall.addOvpnDevice(l.dev));
     await enableForwarding();
   }
 
@@ -92,10 +91,7 @@ export class SubnetRouting {
     const route = isPointToPoint(e.iface) ? ['default', 'dev', e.iface] : ['default', 'via', e.remoteAddress, 'dev', e.iface, 'onlink'];
     await must(ip(['-4', 'route', 'replace', ...route, 'metric', TUNNEL_METRIC, 'table', this.table()]), `ip route ${route.join(' ')} table ${this.layout.table}`);
     this.egress = e;
-    for (const [table, rule] of this.natRules(e)) {
-      await this.tools.iptables(['-w', '-t', table, '-D', ...rule]);
-      await must(this.tools.iptables(['-w', '-t', table, '-I', ...rule]), `iptables -t ${table} ${rule[0]}`);
-    }
+    await this.firewall(`SNAT to ${e.localAddress} via`, this.tools.firewall.addEgress(this.layout.dev, e.iface, e.localAddress));
   }
 
   /** The tunnel is gone: only the kill switch is left. Never rejects. */
@@ -104,7 +100,7 @@ export class SubnetRouting {
     this.egress = null;
     // Usually gone with the device already; when we close the tunnel ourselves it is not.
     await this.tools.ip(['-4', 'route', 'del', 'default', 'metric', TUNNEL_METRIC, 'table', this.table()]);
-    if (e) for (const [table, rule] of this.natRules(e)) await this.tools.iptables(['-w', '-t', table, '-D', ...rule]);
+    if (e) await this.tools.firewall.removeEgress(this.layout.dev, e.iface).catch(() => {});
   }
 
   /** Removes everything this subnet added. Never rejects. */
@@ -112,7 +108,15 @@ export class SubnetRouting {
     await this.detach();
     await this.removeRule();
     await this.tools.ip(['-4', 'route', 'flush', 'table', this.table()]);
-    await this.tools.iptables(['-w', '-D', 'INPUT', '-i', this.layout.dev, '-m', 'comment', '--comment', this.comment, '-j', 'REJECT']);
+    await this.tools.firewall.removeOvpnDevice(this.layout.dev).catch(() => {});
+  }
+
+  private async firewall(what: string, change: Promise<void>): Promise<void> {
+    try {
+      await change;
+    } catch (err) {
+      throw new RoutingError(`${what} ${this.layout.dev}: ${(err as Error).message}`);
+    }
   }
 
   private async removeRule(): Promise<void> {
@@ -121,17 +125,6 @@ export class SubnetRouting {
       const r = await this.tools.ip(['-4', 'rule', 'del', 'from', this.layout.cidr, 'lookup', this.table(), 'pref', String(OVPN_RULE_PREF)]);
       if (!r.ok) break;
     }
-  }
-
-  private natRules(e: Egress): Array<[string, string[]]> {
-    const l = this.layout;
-    const c = ['-m', 'comment', '--comment', this.comment];
-    return [
-      ['nat', ['POSTROUTING', '-s', l.cidr, '-o', e.iface, ...c, '-j', 'SNAT', '--to-source', e.localAddress]],
-      ['mangle', ['FORWARD', '-s', l.cidr, '-o', e.iface, '-p', 'tcp', '--tcp-flags', 'SYN,RST', 'SYN', ...c, '-j', 'TCPMSS', '--clamp-mss-to-pmtu']],
-      ['filter', ['FORWARD', '-i', l.dev, '-o', e.iface, ...c, '-j', 'ACCEPT']],
-      ['filter', ['FORWARD', '-i', e.iface, '-o', l.dev, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', ...c, '-j', 'ACCEPT']],
-    ];
   }
 }
 
@@ -146,11 +139,12 @@ async function enableForwarding(): Promise<void> {
 }
 
 /**
- * Removes what a crashed run left: rules with our preference (and their tables) and iptables rules
- * with our comment — for the ports of `range` only. Called before any server is started, so nothing
- * live of ours is touched.
+ * Removes what a crashed run left: rules with our preference (and their tables) and, where iptables
+ * is installed, the per-node iptables rules of an older Connexa (comment `connexa-ovpn:`) — for the
+ * ports of `range` only. Called before any server is started, so nothing live of ours is touched
+ * (the nftables table is replaced whole by its first change).
  */
-export async function sweepStaleRouting(tools: RoutingTools, range: PortRange): Promise<number> {
+export async function sweepStaleRouting(tools: { ip: IpRunner; iptables: IpRunner | null }, range: PortRange): Promise<number> {
   const ours = (port: number) => port >= range.from && port <= range.to;
   let removed = 0;
   const rules = await tools.ip(['-4', 'rule', 'show', 'pref', String(OVPN_RULE_PREF)]);
@@ -163,6 +157,7 @@ export async function sweepStaleRouting(tools: RoutingTools, range: PortRange): 
     }
   }
   for (const [table, chain] of [['nat', 'POSTROUTING'], ['mangle', 'FORWARD'], ['filter', 'FORWARD'], ['filter', 'INPUT']] as const) {
+    if (!tools.iptables) break;
     const list = await tools.iptables(['-w', '-t', table, '-S', chain]);
     if (!list.ok) continue;
     for (const line of list.stdout.split('\n')) {
