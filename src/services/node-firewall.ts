@@ -7,8 +7,9 @@
  *                  what they forward may only go to an OpenVPN device (tunnel-guard.ts)
  *   set ovpn_devs  OpenVPN server devices: their clients do not reach this host (INPUT reject)
  *   map egress     OpenVPN device . tunnel -> the tunnel's local address: the clients' traffic is
- *                  SNATed to it (the PPTP server knows only that address), and TCP SYNs are clamped
- *                  to the path MTU (PPTP's MTU is lower than tun's 1500) (ovpn/routing.ts)
+ *                  SNATed to it (the PPTP server knows only that address) (ovpn/routing.ts)
+ *   (and every TCP SYN forwarded into a tunnel is clamped to the path MTU: PPTP's is lower than
+ *   tun's 1500. Matched on the set, not the map: kernels before 6.x refuse a map as a plain lookup.)
  *
  * Changes are queued and applied in batches, one `nft -f -` each, which the kernel applies atomically.
  * The first batch replaces whatever table a crashed run left (the sweep), and `close` deletes it
@@ -54,7 +55,7 @@ export function tableDefinition(table = NFT_TABLE): string {
     type filter hook forward priority mangle; policy accept;
     iifname @guarded ct state != { established, related } drop
     iifname @guarded oifname != "${OVPN_DEVICES}" drop
-    iifname . oifname @egress tcp flags syn / syn,rst tcp option maxseg size set rt mtu
+    oifname @guarded tcp flags syn / syn,rst tcp option maxseg size set rt mtu
   }
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
