@@ -1,8 +1,8 @@
-import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { FleetNode, Status } from '../fleet/node.ts';
 import { canRun, nextStatus } from '../fleet/status-machine.ts';
 import type { Logger } from '../log.ts';
+import { onAbort } from '../on-abort.ts';
 import type { JobRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { Stage, StageOutcome } from './stage.ts';
@@ -89,8 +89,6 @@ export class Job {
     this.log = log;
     this.req = req;
     this.record = store.createJob({ kind: req.stage.kind, actor: req.actor, selection: req.selection, total: req.nodes.length });
-    // Each node in flight listens for the job's cancellation: hundreds at once is expected, not a leak.
-    setMaxListeners(0, this.controller.signal);
     this.done = this.run();
   }
 
@@ -228,8 +226,8 @@ export class Job {
   /** Runs the stage for one node; past the deadline the node fails with `deadline` whatever the stage does. */
   private withDeadline(node: FleetNode, ms: number): Promise<StageOutcome> {
     const nodeController = new AbortController();
-    const onJobAbort = () => nodeController.abort(this.controller.signal.reason);
-    this.controller.signal.addEventListener('abort', onJobAbort, { once: true });
+    const jobSignal = this.controller.signal;
+    const stopWaiting = onAbort(jobSignal, () => nodeController.abort(jobSignal.reason));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<StageOutcome>((resolve) => {
       timer = setTimeout(() => {
@@ -245,7 +243,7 @@ export class Job {
     );
     return Promise.race([work, deadline]).then((out) => {
       clearTimeout(timer);
-      this.controller.signal.removeEventListener('abort', onJobAbort);
+      stopWaiting();
       // A node cut short by the job's cancellation learnt nothing: keep its status.
       if (this.controller.signal.aborted && out.result !== 'ok' && out.outcome !== 'deadline') {
         return { ...out, result: 'inconclusive' as const, outcome: 'cancelled' };
