@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import type { FleetNode, Status } from '../fleet/node.ts';
-import { canRun, nextStatus } from '../fleet/status-machine.ts';
+import { canRun, leadsTo } from '../fleet/status-machine.ts';
 import type { Logger } from '../log.ts';
 import { onAbort } from '../on-abort.ts';
 import type { JobRecord } from '../store/schema.ts';
@@ -203,8 +203,9 @@ export class Job {
       this.count(out.outcome);
       return;
     }
-    const next = nextStatus(stage.action, from, out.result, out.failsReached ?? true);
+    const next = leadsTo(stage.action, from, out.result, out.failsReached ?? true);
     if (!next.ok) {
+      // Only a stage that reports a result its action cannot have (auth_failed from ping) gets here.
       this.count('not_allowed');
       return;
     }
@@ -212,7 +213,7 @@ export class Job {
     const write = this.store.transition({ id, from, to: next.to, patch: out.patch, reason, actor });
     if (!write.ok) {
       // The node changed meanwhile (another job, the monitor, a user): recorded in its history, not applied.
-      this.count(write.why === 'changed_meanwhile' ? 'changed_meanwhile' : write.why);
+      this.count(write.why);
       return;
     }
     this.count(out.outcome);
