@@ -72,7 +72,10 @@ export interface StartJob {
  * Every status write is a compare-and-set against the status the node had when its check began.
  */
 export class Job {
-  readonly record: JobRecord;
+  /** The store's record of this job: read here, written only through the store. */
+  readonly record: Readonly<JobRecord>;
+  private doneCount = 0;
+  private readonly counts: Record<string, number> = {};
   readonly done: Promise<JobSummary>;
   private readonly controller = new AbortController();
   private readonly startedAt = Date.now();
@@ -104,24 +107,25 @@ export class Job {
 
   snapshot(): JobSnapshot {
     const elapsed = Math.max(1, Date.now() - this.startedAt);
-    const rate = (this.record.done * 1000) / elapsed;
-    const left = this.record.total - this.record.done;
+    const done = this.doneCount;
+    const rate = (done * 1000) / elapsed;
+    const left = this.record.total - done;
     return {
       id: this.record.id,
       kind: this.record.kind,
       selection: this.record.selection,
       total: this.record.total,
-      done: this.record.done,
-      counts: { ...this.record.counts },
+      done,
+      counts: { ...this.counts },
       startedAt: this.startedAt,
       rate,
-      etaMs: this.record.done > 0 ? (left / rate) * 1000 : null,
+      etaMs: done > 0 ? (left / rate) * 1000 : null,
       state: this.record.state,
     };
   }
 
   private count(key: string): void {
-    this.record.counts[key] = (this.record.counts[key] ?? 0) + 1;
+    this.counts[key] = (this.counts[key] ?? 0) + 1;
   }
 
   private async run(): Promise<JobSummary> {
@@ -130,8 +134,8 @@ export class Job {
     const ids = nodes.map((n) => n.id);
     const { taken, busy } = this.store.lease(ids, jobId);
     const takenSet = new Set(taken);
-    if (busy.length) this.record.counts.busy = busy.length;
-    this.record.done += busy.length;
+    if (busy.length) this.counts.busy = busy.length;
+    this.doneCount += busy.length;
     try {
       await reporter?.started?.(this.snapshot());
     } catch (err) {
@@ -155,8 +159,8 @@ export class Job {
               await this.one(n.id, actor);
             } finally {
               this.store.release([n.id], jobId);
-              this.record.done++;
-              this.store.updateJob(jobId, {}); // marks the job record dirty: progress is persisted, coalesced
+              this.doneCount++;
+              this.store.recordJobProgress(jobId, { done: this.doneCount, counts: this.counts }); // persisted, coalesced
               reporter?.update?.(this.snapshot());
               const wake = slotFreed;
               slotFreed = null;
@@ -170,7 +174,8 @@ export class Job {
       this.store.release(taken, jobId);
     }
     const cancelled = this.controller.signal.aborted;
-    const note = cancelled ? `cancelled by ${this.cancelledBy} after ${this.record.done - (this.record.counts.cancelled ?? 0)} of ${this.record.total}` : null;
+    const note = cancelled ? `cancelled by ${this.cancelledBy} after ${this.doneCount - (this.counts.cancelled ?? 0)} of ${this.record.total}` : null;
+    this.store.recordJobProgress(jobId, { done: this.doneCount, counts: this.counts });
     this.store.updateJob(jobId, { state: cancelled ? 'cancelled' : 'done', finishedAt: new Date().toISOString(), note });
     const summary: JobSummary = { ...this.snapshot(), elapsedMs: Date.now() - this.startedAt, failures: this.failures, transitions: this.transitions, changes: this.changes, note };
     try {

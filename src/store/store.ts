@@ -284,7 +284,7 @@ export class Store {
 
   // ---- jobs ----
 
-  createJob(job: Omit<JobRecord, 'id' | 'createdAt' | 'finishedAt' | 'state' | 'done' | 'counts' | 'note'>): JobRecord {
+  createJob(job: Omit<JobRecord, 'id' | 'createdAt' | 'finishedAt' | 'state' | 'done' | 'counts' | 'note'>): Readonly<JobRecord> {
     const record: JobRecord = { ...job, id: `j${this.db.data.meta.nextJobId++}`, state: 'running', createdAt: this.opts.now(), finishedAt: null, done: 0, counts: {}, note: null };
     this.db.data.jobs.push(record);
     // Keep the jobs list bounded: the newest 500 finished jobs are plenty for `jobs`.
@@ -297,15 +297,31 @@ export class Store {
     return record;
   }
 
-  updateJob(id: string, patch: Partial<Omit<JobRecord, 'id'>>): JobRecord | undefined {
-    const job = this.db.data.jobs.find((j) => j.id === id);
+  updateJob(id: string, patch: Partial<Omit<JobRecord, 'id'>>): Readonly<JobRecord> | undefined {
+    const job = this.findJob(id);
     if (!job) return undefined;
     Object.assign(job, patch);
     this.changed();
     return job;
   }
 
-  jobs(): readonly JobRecord[] {
+  /** A running job's progress: copied into its record, written with the next coalesced flush. */
+  recordJobProgress(id: string, progress: { done: number; counts: Readonly<Record<string, number>> }): void {
+    const job = this.findJob(id);
+    if (!job) return;
+    job.done = progress.done;
+    job.counts = { ...progress.counts };
+    this.changed();
+  }
+
+  private findJob(id: string): JobRecord | undefined {
+    // The running jobs are the newest: search from the end.
+    const jobs = this.db.data.jobs;
+    for (let i = jobs.length - 1; i >= 0; i--) if (jobs[i]!.id === id) return jobs[i];
+    return undefined;
+  }
+
+  jobs(): ReadonlyArray<Readonly<JobRecord>> {
     return this.db.data.jobs;
   }
 
