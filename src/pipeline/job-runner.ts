@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts';
 import { onAbort } from '../on-abort.ts';
 import type { JobRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
+import { Leases } from './leases.ts';
 import type { Stage, StageOutcome } from './stage.ts';
 import { StartPacer } from './start-pacer.ts';
 
@@ -85,10 +86,12 @@ export class Job {
   readonly changes: Record<string, number> = {};
 
   private readonly store: Store;
+  private readonly leases: Leases;
   private readonly log: Logger;
   private readonly req: StartJob;
-  constructor(store: Store, log: Logger, req: StartJob) {
+  constructor(store: Store, leases: Leases, log: Logger, req: StartJob) {
     this.store = store;
+    this.leases = leases;
     this.log = log;
     this.req = req;
     this.record = store.createJob({ kind: req.stage.kind, actor: req.actor, selection: req.selection, total: req.nodes.length });
@@ -132,7 +135,7 @@ export class Job {
     const { stage, nodes, reporter } = this.req;
     const jobId = this.record.id;
     const ids = nodes.map((n) => n.id);
-    const { taken, busy } = this.store.lease(ids, jobId);
+    const { taken, busy } = this.leases.lease(ids, jobId);
     const takenSet = new Set(taken);
     if (busy.length) this.counts.busy = busy.length;
     this.doneCount += busy.length;
@@ -158,7 +161,7 @@ export class Job {
             try {
               await this.one(n.id, actor);
             } finally {
-              this.store.release([n.id], jobId);
+              this.leases.release([n.id], jobId);
               this.doneCount++;
               this.store.recordJobProgress(jobId, { done: this.doneCount, counts: this.counts }); // persisted, coalesced
               reporter?.update?.(this.snapshot());
@@ -171,7 +174,7 @@ export class Job {
       }
       await Promise.all(running);
     } finally {
-      this.store.release(taken, jobId);
+      this.leases.release(taken, jobId);
     }
     const cancelled = this.controller.signal.aborted;
     const note = cancelled ? `cancelled by ${this.cancelledBy} after ${this.doneCount - (this.counts.cancelled ?? 0)} of ${this.record.total}` : null;
@@ -265,13 +268,16 @@ export class JobRunner {
 
   private readonly store: Store;
   private readonly log: Logger;
-  constructor(store: Store, log: Logger) {
+  /** Which job holds each node; the services' restore takes its leases here too. */
+  readonly leases: Leases;
+  constructor(store: Store, log: Logger, leases: Leases = new Leases()) {
     this.store = store;
     this.log = log;
+    this.leases = leases;
   }
 
   start(req: StartJob): Job {
-    const job = new Job(this.store, this.log, req);
+    const job = new Job(this.store, this.leases, this.log, req);
     this.running.set(job.id, job);
     this.log.info('job started', { job: job.id, kind: req.stage.kind, nodes: req.nodes.length, by: req.actor });
     void job.done

@@ -57,8 +57,6 @@ export class Store {
   private readonly byId = new Map<string, FleetNode>();
   /** ip -> nodes on that ip (several accounts can share an address). */
   private readonly byIp = new Map<string, FleetNode[]>();
-  /** Node id -> id of the job that holds it (a node is in at most one running job). */
-  private readonly leases = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> | null = null;
   private dirty = false;
@@ -234,13 +232,16 @@ export class Store {
     return { ok: true, node, changed };
   }
 
-  /** Removes nodes; the caller stops services of online nodes first. Leased nodes are not removed. */
-  deleteNodes(ids: readonly string[]): { deleted: string[]; busy: string[] } {
+  /**
+   * Removes nodes; the caller stops services of online nodes first. Nodes `isBusy` names (held by a
+   * running job: pipeline/leases.ts) are kept and come back as busy.
+   */
+  deleteNodes(ids: readonly string[], isBusy: (id: string) => boolean = () => false): { deleted: string[]; busy: string[] } {
     const drop = new Set<string>();
     const busy: string[] = [];
     for (const id of ids) {
       if (!this.byId.has(id)) continue;
-      if (this.leases.has(id)) busy.push(id);
+      if (isBusy(id)) busy.push(id);
       else drop.add(id);
     }
     if (drop.size) {
@@ -255,31 +256,6 @@ export class Store {
       this.changed();
     }
     return { deleted: [...drop], busy };
-  }
-
-  // ---- leases: a node is in at most one running job ----
-
-  /** Takes the lease on each free node for `jobId`; nodes held by another job come back as busy. */
-  lease(ids: readonly string[], jobId: string): { taken: string[]; busy: string[] } {
-    const taken: string[] = [];
-    const busy: string[] = [];
-    for (const id of ids) {
-      const holder = this.leases.get(id);
-      if (holder !== undefined && holder !== jobId) busy.push(id);
-      else {
-        this.leases.set(id, jobId);
-        taken.push(id);
-      }
-    }
-    return { taken, busy };
-  }
-
-  release(ids: readonly string[], jobId: string): void {
-    for (const id of ids) if (this.leases.get(id) === jobId) this.leases.delete(id);
-  }
-
-  leaseHolder(id: string): string | undefined {
-    return this.leases.get(id);
   }
 
   // ---- jobs ----
