@@ -137,8 +137,11 @@ export class Job {
     const ids = nodes.map((n) => n.id);
     const { taken, busy } = this.leases.lease(ids, jobId);
     const takenSet = new Set(taken);
-    if (busy.length) this.counts.busy = busy.length;
-    this.doneCount += busy.length;
+    if (busy.length) {
+      this.counts.busy = busy.length;
+      this.doneCount += busy.length;
+      this.store.recordJobProgress(jobId, { done: this.doneCount, counts: this.counts });
+    }
     try {
       await reporter?.started?.(this.snapshot());
     } catch (err) {
