@@ -149,6 +149,19 @@ describe('store', () => {
     await store.close();
   });
 
+  it('records a running job\'s progress through its own call, as a copy, and writes it with the next flush', async () => {
+    const store = await Store.open(dir);
+    const job = store.createJob({ kind: 'ping', actor: 't', selection: 'all', total: 10 });
+    const counts: Record<string, number> = { ok: 2, refused: 1 };
+    store.recordJobProgress(job.id, { done: 3, counts });
+    counts.ok = 99; // the caller's own tally: the store keeps what it was handed
+    expect(store.jobs().find((j) => j.id === job.id)).toMatchObject({ state: 'running', done: 3, counts: { ok: 2, refused: 1 } });
+    await store.flush();
+    const written = JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8')) as { jobs: Array<{ id: string; done: number; counts: Record<string, number> }> };
+    expect(written.jobs.find((j) => j.id === job.id)).toMatchObject({ done: 3, counts: { ok: 2, refused: 1 } });
+    await store.close();
+  });
+
   it('marks running jobs interrupted on restart and keeps committed results', async () => {
     const store = await Store.open(dir);
     const [n] = store.addNodes([fields(1)], null);
