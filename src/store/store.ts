@@ -37,7 +37,9 @@ export interface OpenReport {
 
 /**
  * The one store: nodes (indexed by id and ip), jobs, the audit trail and settings, held in memory.
- * Writing them to disk, atomically and coalesced, is persistence.ts's; every change here tells it.
+ * Writing them to disk, atomically and coalesced, is persistence.ts's; every change here tells it,
+ * and a node is announced before it changes (its cached JSON goes stale). So whatever changes a
+ * record must go through this class: what it hands out is for reading.
  */
 export class Store {
   private readonly byId = new Map<string, FleetNode>();
