@@ -49,6 +49,7 @@ async function source(c: { host: string; port: number }): Promise<void> {
 async function memory(c: { count: number; from: number; dataDir: string }): Promise<void> {
   const { Store } = await import('../src/store/store.ts');
   const { ServiceManager } = await import('../src/services/manager.ts');
+  const { Leases } = await import('../src/pipeline/leases.ts');
   const { LoopbackTunnelDriver } = await import('../test/services/loopback-tunnel.ts');
   const store = await Store.open(c.dataDir);
   const nodes = store.addNodes(Array.from({ length: c.count }, (_, i) => ({ ip: `198.51.${Math.floor(i / 250)}.${(i % 250) + 1}`, login: `u${i}`, password: 'p' })), 'bench');
@@ -56,6 +57,7 @@ async function memory(c: { count: number; from: number; dataDir: string }): Prom
   const services = new ServiceManager({
     config: { dataDir: c.dataDir, TUNNEL_DRIVER: 'pppd', SOCKS_BIND: '127.0.0.1', SOCKS_PORT_RANGE: { from: c.from, to: c.from + c.count + 99 }, OVPN_PORT_RANGE: { from: c.from + c.count + 100, to: c.from + 2 * c.count + 199 } },
     store,
+    leases: new Leases(),
     log,
     driver: new LoopbackTunnelDriver(),
     tunnelCapability: () => ({ ok: true }),

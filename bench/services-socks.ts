@@ -23,6 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
+import { Leases } from '../src/pipeline/leases.ts';
 import { randomString } from '../src/services/random.ts';
 
 const execFileP = promisify(execFile);
@@ -368,6 +369,7 @@ async function ovpnFigures(web: Awaited<ReturnType<typeof import('../test/lab/ne
   const services = new ServiceManager({
     config: { dataDir, TUNNEL_DRIVER: 'pppd', SOCKS_BIND: '127.0.0.1', OVPN_PUBLIC_HOST: client.hostAddr, SOCKS_PORT_RANGE: { from: 25000, to: 25099 }, OVPN_PORT_RANGE: { from: 25100, to: 25199 } },
     store,
+    leases: new Leases(),
     log: createLogger('error'),
     driver,
     tunnelCapability: () => ({ ok: true }),

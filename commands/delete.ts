@@ -26,13 +26,13 @@ export const deleteCommand = command({
   async run(input, ctx) {
     const missing = requireSelection(input, 'delete');
     if (missing) return failed(missing);
-    const { store } = ctx.app;
+    const { store, jobs } = ctx.app;
     const nodes = selected(store, input);
     if (!nodes.length) return failed(`no nodes match ${selectionWords(input)}`);
     // Online and offline nodes are stopped first: services torn down, profiles revoked.
-    const live = nodes.filter((n) => (n.status === 'online' || n.status === 'offline') && !store.leaseHolder(n.id));
+    const live = nodes.filter((n) => (n.status === 'online' || n.status === 'offline') && !jobs.leases.isLeased(n.id));
     if (live.length) await ctx.app.services.retire(live);
-    const { deleted, busy } = store.deleteNodes(nodes.map((n) => n.id));
+    const { deleted, busy } = store.deleteNodes(nodes.map((n) => n.id), jobs.leases.isLeased);
     const rows: Array<[string, number]> = [['deleted', deleted.length]];
     if (live.length) rows.push(['of which online/offline, stopped first', live.length]);
     if (busy.length) rows.push(['busy in a running job: kept', busy.length]);

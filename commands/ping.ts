@@ -3,7 +3,7 @@ import { failed, ok } from '../src/chat/command.ts';
 import { plural } from '../src/chat/render.ts';
 import { describeFilter, isEmptyFilter, selectNodes, type Filter } from '../src/fleet/filter.ts';
 import type { FleetNode } from '../src/fleet/node.ts';
-import { canRun } from '../src/fleet/status-machine.ts';
+import { splitByStatus } from '../src/fleet/status-machine.ts';
 import type { App } from '../src/app.ts';
 import { pingStage } from '../src/pipeline/stages/ping.ts';
 import { probePolicy } from '../src/probes/pptp/policy.ts';
@@ -20,13 +20,7 @@ export function pingStageFor(app: App) {
 
 /** Splits a selection into the nodes ping may run on and a count of the others by status. */
 export function pingable(nodes: readonly FleetNode[]): { runnable: FleetNode[]; refused: Record<string, number> } {
-  const runnable: FleetNode[] = [];
-  const refused: Record<string, number> = {};
-  for (const n of nodes) {
-    if (canRun('ping', n.status)) runnable.push(n);
-    else refused[n.status] = (refused[n.status] ?? 0) + 1;
-  }
-  return { runnable, refused };
+  return splitByStatus('ping', nodes);
 }
 
 export const ping = command({

@@ -18,13 +18,13 @@ export const reset = command({
   async run(input, ctx) {
     const missing = requireSelection(input, 'reset');
     if (missing) return failed(missing);
-    const { store } = ctx.app;
+    const { store, jobs } = ctx.app;
     const nodes = selected(store, input);
     if (!nodes.length) return failed(`no nodes match ${selectionWords(input)}`);
     const actor = principalOf(ctx.actor);
     const counts = { reset: 0, unchanged: 0, online: 0, busy: 0 };
     for (const n of nodes) {
-      if (store.leaseHolder(n.id)) counts.busy++;
+      if (jobs.leases.isLeased(n.id)) counts.busy++;
       else if (!canRun('reset', n.status)) counts.online++;
       else if (n.status === 'not_tested') counts.unchanged++;
       else {

@@ -46,7 +46,7 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
   // Every tunnel (speed tests and node services) lets in only replies from its PPTP server.
   const driver = rawDriver && guardedDriver(rawDriver, new TunnelGuard(new NodeFirewall(nftRunner())));
   const tunnels = { driver, capability: () => checkTunnelCapability(config.TUNNEL_DRIVER) };
-  const services = createServices({ config, store, log, tunnels });
+  const services = createServices({ config, store, leases: jobs.leases, log, tunnels });
   // The monitor checks a node's tunnel, proxy and OpenVPN server after its PPTP handshake.
   monitor.checks.push(services.monitorCheck());
   const app: App = { config, store, log, registry, jobs, alerts, monitor, tunnels, services };

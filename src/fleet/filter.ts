@@ -113,5 +113,3 @@ export function describeFilter(f: Filter): string {
   if (f.limit) parts.push(`limit:${f.limit}`);
   return parts.join(' ');
 }
-
-export const STATUS_LIST: readonly string[] = STATUSES;

@@ -81,9 +81,6 @@ export interface NodeFields {
   comment?: string | null;
 }
 
-/** Fields that are secrets: never in public messages or logs. */
-export const SECRET_FIELDS = ['password'] as const;
-
 export function newNode(id: string, fields: NodeFields, importedFrom: string | null, now: string): FleetNode {
   return {
     id,

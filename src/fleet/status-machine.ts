@@ -1,9 +1,10 @@
-import type { Status } from './node.ts';
+import type { FleetNode, Status } from './node.ts';
 import { STATUSES } from './node.ts';
 
 /**
- * The status machine of DESIGN.md, in one place. Every status write in the product asks this module
- * where a result leads; the store refuses any change that is not an edge of this machine.
+ * The status machine of DESIGN.md, in one place and asked once on each path: a command splits its
+ * selection here (splitByStatus), a job asks canRun before a node's check and leadsTo after it, and
+ * a write that names its own target status (reset, setup in tests) is checked against LEGAL_CHANGES.
  */
 export const ACTIONS = ['ping', 'speed', 'start', 'stop', 'monitor', 'reset', 'delete'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -29,6 +30,17 @@ export function canRun(action: Action, status: Status): boolean {
   return ALLOWED_FROM[action].includes(status);
 }
 
+/** Splits a selection into the nodes `action` may run on and a count of the others by status. */
+export function splitByStatus<N extends FleetNode>(action: Action, nodes: readonly N[]): { runnable: N[]; refused: Record<string, number> } {
+  const runnable: N[] = [];
+  const refused: Record<string, number> = {};
+  for (const n of nodes) {
+    if (canRun(action, n.status)) runnable.push(n);
+    else refused[n.status] = (refused[n.status] ?? 0) + 1;
+  }
+  return { runnable, refused };
+}
+
 export type Next = { ok: true; to: Status } | { ok: false; reason: string };
 
 /**
@@ -39,6 +51,11 @@ export function nextStatus(action: Action, from: Status, result: StageResult, mo
   if (!canRun(action, from)) {
     return { ok: false, reason: `${action} is not allowed on a ${from} node (allowed from: ${ALLOWED_FROM[action].join(', ')})` };
   }
+  return leadsTo(action, from, result, monitorFailsReached);
+}
+
+/** nextStatus for a node the caller already asked canRun about before the work began. */
+export function leadsTo(action: Action, from: Status, result: StageResult, monitorFailsReached = true): Next {
   if (result === 'auth_failed' && action !== 'speed') {
     return { ok: false, reason: `only speed can report auth_failed, not ${action}` };
   }

@@ -26,12 +26,6 @@ export interface MonitorRun {
   alertsSent: number;
 }
 
-export interface MonitorHooks {
-  /** Services are suspended for nodes that went offline and resumed for those that came back. */
-  onOffline?(ids: readonly string[]): Promise<void>;
-  onOnline?(ids: readonly string[]): Promise<void>;
-}
-
 /**
  * Re-checks online and offline nodes on a node-cron schedule (MONITOR_CRON) that never overlaps
  * itself, moves nodes between online and offline through the status machine, and alerts once per
@@ -43,9 +37,9 @@ export class Monitor {
   private current: Promise<MonitorRun> | null = null;
   readonly checks: ServiceCheck[] = [];
 
-  private readonly deps: { store: Store; jobs: JobRunner; alerts: Alerts; config: Config; log: Logger; hooks?: MonitorHooks };
+  private readonly deps: { store: Store; jobs: JobRunner; alerts: Alerts; config: Config; log: Logger };
   constructor(
-    deps: { store: Store; jobs: JobRunner; alerts: Alerts; config: Config; log: Logger; hooks?: MonitorHooks },
+    deps: { store: Store; jobs: JobRunner; alerts: Alerts; config: Config; log: Logger },
   ) {
     this.deps = deps;
   }
@@ -107,8 +101,6 @@ export class Monitor {
     const summary = await job.done;
     const down = summary.transitions.filter((t) => t.to === 'offline');
     const up = summary.transitions.filter((t) => t.from === 'offline' && t.to === 'online');
-    if (down.length) await this.deps.hooks?.onOffline?.(down.map((t) => t.id));
-    if (up.length) await this.deps.hooks?.onOnline?.(up.map((t) => t.id));
     let alertsSent = 0;
     if (down.length) {
       await alerts.send(this.alert('🔴', down, 'went offline', `after ${config.MONITOR_FAILS} failed check${config.MONITOR_FAILS > 1 ? 's' : ''} in a row`, summary));

@@ -1,10 +1,11 @@
-import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { FleetNode, Status } from '../fleet/node.ts';
-import { canRun, nextStatus } from '../fleet/status-machine.ts';
+import { canRun, leadsTo } from '../fleet/status-machine.ts';
 import type { Logger } from '../log.ts';
+import { onAbort } from '../on-abort.ts';
 import type { JobRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
+import { Leases } from './leases.ts';
 import type { Stage, StageOutcome } from './stage.ts';
 import { StartPacer } from './start-pacer.ts';
 
@@ -72,7 +73,10 @@ export interface StartJob {
  * Every status write is a compare-and-set against the status the node had when its check began.
  */
 export class Job {
-  readonly record: JobRecord;
+  /** The store's record of this job: read here, written only through the store. */
+  readonly record: Readonly<JobRecord>;
+  private doneCount = 0;
+  private readonly counts: Record<string, number> = {};
   readonly done: Promise<JobSummary>;
   private readonly controller = new AbortController();
   private readonly startedAt = Date.now();
@@ -82,15 +86,15 @@ export class Job {
   readonly changes: Record<string, number> = {};
 
   private readonly store: Store;
+  private readonly leases: Leases;
   private readonly log: Logger;
   private readonly req: StartJob;
-  constructor(store: Store, log: Logger, req: StartJob) {
+  constructor(store: Store, leases: Leases, log: Logger, req: StartJob) {
     this.store = store;
+    this.leases = leases;
     this.log = log;
     this.req = req;
     this.record = store.createJob({ kind: req.stage.kind, actor: req.actor, selection: req.selection, total: req.nodes.length });
-    // Each node in flight listens for the job's cancellation: hundreds at once is expected, not a leak.
-    setMaxListeners(0, this.controller.signal);
     this.done = this.run();
   }
 
@@ -106,34 +110,38 @@ export class Job {
 
   snapshot(): JobSnapshot {
     const elapsed = Math.max(1, Date.now() - this.startedAt);
-    const rate = (this.record.done * 1000) / elapsed;
-    const left = this.record.total - this.record.done;
+    const done = this.doneCount;
+    const rate = (done * 1000) / elapsed;
+    const left = this.record.total - done;
     return {
       id: this.record.id,
       kind: this.record.kind,
       selection: this.record.selection,
       total: this.record.total,
-      done: this.record.done,
-      counts: { ...this.record.counts },
+      done,
+      counts: { ...this.counts },
       startedAt: this.startedAt,
       rate,
-      etaMs: this.record.done > 0 ? (left / rate) * 1000 : null,
+      etaMs: done > 0 ? (left / rate) * 1000 : null,
       state: this.record.state,
     };
   }
 
   private count(key: string): void {
-    this.record.counts[key] = (this.record.counts[key] ?? 0) + 1;
+    this.counts[key] = (this.counts[key] ?? 0) + 1;
   }
 
   private async run(): Promise<JobSummary> {
     const { stage, nodes, reporter } = this.req;
     const jobId = this.record.id;
     const ids = nodes.map((n) => n.id);
-    const { taken, busy } = this.store.lease(ids, jobId);
+    const { taken, busy } = this.leases.lease(ids, jobId);
     const takenSet = new Set(taken);
-    if (busy.length) this.record.counts.busy = busy.length;
-    this.record.done += busy.length;
+    if (busy.length) {
+      this.counts.busy = busy.length;
+      this.doneCount += busy.length;
+      this.store.recordJobProgress(jobId, { done: this.doneCount, counts: this.counts });
+    }
     try {
       await reporter?.started?.(this.snapshot());
     } catch (err) {
@@ -156,9 +164,9 @@ export class Job {
             try {
               await this.one(n.id, actor);
             } finally {
-              this.store.release([n.id], jobId);
-              this.record.done++;
-              this.store.updateJob(jobId, {}); // marks the job record dirty: progress is persisted, coalesced
+              this.leases.release([n.id], jobId);
+              this.doneCount++;
+              this.store.recordJobProgress(jobId, { done: this.doneCount, counts: this.counts }); // persisted, coalesced
               reporter?.update?.(this.snapshot());
               const wake = slotFreed;
               slotFreed = null;
@@ -169,10 +177,11 @@ export class Job {
       }
       await Promise.all(running);
     } finally {
-      this.store.release(taken, jobId);
+      this.leases.release(taken, jobId);
     }
     const cancelled = this.controller.signal.aborted;
-    const note = cancelled ? `cancelled by ${this.cancelledBy} after ${this.record.done - (this.record.counts.cancelled ?? 0)} of ${this.record.total}` : null;
+    const note = cancelled ? `cancelled by ${this.cancelledBy} after ${this.doneCount - (this.counts.cancelled ?? 0)} of ${this.record.total}` : null;
+    this.store.recordJobProgress(jobId, { done: this.doneCount, counts: this.counts });
     this.store.updateJob(jobId, { state: cancelled ? 'cancelled' : 'done', finishedAt: new Date().toISOString(), note });
     const summary: JobSummary = { ...this.snapshot(), elapsedMs: Date.now() - this.startedAt, failures: this.failures, transitions: this.transitions, changes: this.changes, note };
     try {
@@ -205,8 +214,9 @@ export class Job {
       this.count(out.outcome);
       return;
     }
-    const next = nextStatus(stage.action, from, out.result, out.failsReached ?? true);
+    const next = leadsTo(stage.action, from, out.result, out.failsReached ?? true);
     if (!next.ok) {
+      // Only a stage that reports a result its action cannot have (auth_failed from ping) gets here.
       this.count('not_allowed');
       return;
     }
@@ -214,7 +224,7 @@ export class Job {
     const write = this.store.transition({ id, from, to: next.to, patch: out.patch, reason, actor });
     if (!write.ok) {
       // The node changed meanwhile (another job, the monitor, a user): recorded in its history, not applied.
-      this.count(write.why === 'changed_meanwhile' ? 'changed_meanwhile' : write.why);
+      this.count(write.why);
       return;
     }
     this.count(out.outcome);
@@ -228,8 +238,8 @@ export class Job {
   /** Runs the stage for one node; past the deadline the node fails with `deadline` whatever the stage does. */
   private withDeadline(node: FleetNode, ms: number): Promise<StageOutcome> {
     const nodeController = new AbortController();
-    const onJobAbort = () => nodeController.abort(this.controller.signal.reason);
-    this.controller.signal.addEventListener('abort', onJobAbort, { once: true });
+    const jobSignal = this.controller.signal;
+    const stopWaiting = onAbort(jobSignal, () => nodeController.abort(jobSignal.reason));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<StageOutcome>((resolve) => {
       timer = setTimeout(() => {
@@ -245,7 +255,7 @@ export class Job {
     );
     return Promise.race([work, deadline]).then((out) => {
       clearTimeout(timer);
-      this.controller.signal.removeEventListener('abort', onJobAbort);
+      stopWaiting();
       // A node cut short by the job's cancellation learnt nothing: keep its status.
       if (this.controller.signal.aborted && out.result !== 'ok' && out.outcome !== 'deadline') {
         return { ...out, result: 'inconclusive' as const, outcome: 'cancelled' };
@@ -261,13 +271,16 @@ export class JobRunner {
 
   private readonly store: Store;
   private readonly log: Logger;
-  constructor(store: Store, log: Logger) {
+  /** Which job holds each node; the services' restore takes its leases here too. */
+  readonly leases: Leases;
+  constructor(store: Store, log: Logger, leases: Leases = new Leases()) {
     this.store = store;
     this.log = log;
+    this.leases = leases;
   }
 
   start(req: StartJob): Job {
-    const job = new Job(this.store, this.log, req);
+    const job = new Job(this.store, this.leases, this.log, req);
     this.running.set(job.id, job);
     this.log.info('job started', { job: job.id, kind: req.stage.kind, nodes: req.nodes.length, by: req.actor });
     void job.done

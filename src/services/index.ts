@@ -2,7 +2,7 @@
  * Services of online nodes: SOCKS5 proxies, OpenVPN PKI/servers/profiles, bundles, and the manager
  * that runs them. Composition (src/compose.ts) needs only this module:
  *
- *   const services = createServices({ config, store, log, tunnels });   // App.services
+ *   const services = createServices({ config, store, leases: jobs.leases, log, tunnels });   // App.services
  *   monitor.checks.push(services.monitorCheck());                        // tunnel + proxy + server up
  *   void services.restore();                                             // after the store is open
  *   ...
@@ -11,6 +11,7 @@
  */
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
+import type { Leases } from '../pipeline/leases.ts';
 import type { Capability, TunnelDriver } from '../probes/tunnel/types.ts';
 import type { Store } from '../store/store.ts';
 import { ServiceManager, type ServiceManagerOptions } from './manager.ts';
@@ -24,12 +25,13 @@ export { buildBundles, BundleTooSmall, type BundleNode } from './bundle/bundle.t
  * and the services share (it queues tunnels to the same server, which pptpd serves one at a time).
  */
 export function createServices(
-  deps: { config: Config; store: Store; log: Logger; tunnels: { driver: TunnelDriver | null; capability(): Capability } },
+  deps: { config: Config; store: Store; leases: Leases; log: Logger; tunnels: { driver: TunnelDriver | null; capability(): Capability } },
   overrides: Partial<ServiceManagerOptions> = {},
 ): ServiceManager {
   return new ServiceManager({
     config: deps.config,
     store: deps.store,
+    leases: deps.leases,
     log: deps.log,
     driver: deps.tunnels.driver,
     tunnelCapability: () => deps.tunnels.capability(),

@@ -28,6 +28,7 @@ import { checkTunnelCapability } from '../probes/tunnel/capability.ts';
 import { ipRunner } from '../probes/tunnel/routes.ts';
 import type { Capability, OpenResult, Tunnel, TunnelDriver } from '../probes/tunnel/types.ts';
 import { HOST_SIDE_FAILURES } from '../probes/tunnel/types.ts';
+import type { Leases } from '../pipeline/leases.ts';
 import type { Store } from '../store/store.ts';
 import { profileFileName, type BundleNode } from './bundle/bundle.ts';
 import { OvpnAllocations } from './ovpn/allocations.ts';
@@ -63,6 +64,8 @@ export interface ServicesConfig {
 export interface ServiceManagerOptions {
   config: ServicesConfig;
   store: Store;
+  /** The job runner's leases: a node a job holds is left alone, and the restore holds its nodes. */
+  leases: Leases;
   log: Logger;
   /** null for TUNNEL_DRIVER=none. */
   driver: TunnelDriver | null;
@@ -334,7 +337,7 @@ export class ServiceManager {
     let n = 0;
     for (const rt of [...this.running.values()]) {
       const node = this.o.store.get(rt.nodeId);
-      if (isLive(node) || this.o.store.leaseHolder(rt.nodeId)) continue;
+      if (isLive(node) || this.o.leases.holder(rt.nodeId)) continue;
       if (node) {
         // The record must not keep credentials and a certificate that no longer work (nor hold the port).
         this.o.store.patchNode(node.id, await this.stopNode(node));
@@ -405,7 +408,7 @@ export class ServiceManager {
     }
     const refusal = this.tunnelRefusal();
     if (refusal) this.o.log.warn('online nodes are restored without tunnels', { nodes: nodes.length, reason: refusal });
-    const { taken, busy } = this.o.store.lease(nodes.map((n) => n.id), RESTORE_LEASE);
+    const { taken, busy } = this.o.leases.lease(nodes.map((n) => n.id), RESTORE_LEASE);
     summary.busy = busy.length;
     const limit = pLimit(this.o.restoreConcurrency ?? 4);
     try {
@@ -426,7 +429,7 @@ export class ServiceManager {
         ),
       );
     } finally {
-      this.o.store.release(taken, RESTORE_LEASE);
+      this.o.leases.release(taken, RESTORE_LEASE);
     }
     summary.ms = Date.now() - t0;
     this.o.log.info('node services restored', { ...summary, failed: summary.failed.length });

@@ -181,7 +181,7 @@ describe('reset, delete, export', () => {
     s.transition({ id: 'n2', from: 'not_tested', to: 'ping_ok', reason: 'ok', actor: 't' });
     s.transition({ id: 'n2', from: 'ping_ok', to: 'speed_ok', reason: 'ok', actor: 't' });
     s.transition({ id: 'n2', from: 'speed_ok', to: 'online', reason: 'started', actor: 't' });
-    s.lease(['n3'], 'j9');
+    t.app.jobs.leases.lease(['n3'], 'j9');
     expect((await t.run('reset', OPERATOR)).kind).toBe('failed');
     expect(t.port.privateText()).toContain('reset needs a filter');
     t.port.clear();

@@ -146,7 +146,7 @@ describe('monitor', () => {
 
   it('skips nodes another job holds', async () => {
     const [a] = online(IPS.slice(0, 1));
-    t.app.store.lease([a!], 'j99');
+    t.app.jobs.leases.lease([a!], 'j99');
     const run = await t.app.monitor.run('test');
     expect(run.counts).toEqual({ busy: 1 });
   });

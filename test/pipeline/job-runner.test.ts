@@ -66,7 +66,7 @@ describe('job runner', () => {
     expect(summary.failures.map((f) => f.id)).toEqual(['n4', 'n8', 'n12', 'n16', 'n20']);
     expect(store.get('n4')!.history.at(-1)).toMatchObject({ from: 'not_tested', to: 'ping_failed', reason: 'ping: refused — connection refused', actor: `${job.id} (ping) by slack:U1` });
     expect(store.jobs().find((j) => j.id === job.id)).toMatchObject({ state: 'done', total: 20, done: 20, counts: { ok: 15, refused: 5 } });
-    for (const n of nodes) expect(store.leaseHolder(n.id)).toBeUndefined();
+    for (const n of nodes) expect(runner.leases.holder(n.id)).toBeUndefined();
   });
 
   it('skips nodes held by another job as busy', async () => {

@@ -55,7 +55,7 @@ it(`survives ${INPUTS.toLocaleString('en-US')} mutated and random imports (seed 
   const outcomes: Record<string, number> = {};
   for (let i = 0; i < INPUTS; i++) {
     // Keep the store small so that comparing it before and after stays cheap.
-    if (t.app.store.nodes().length > 200) t.app.store.deleteNodes(t.app.store.nodes().map((n) => n.id));
+    if (t.app.store.nodes().length > 200) t.app.store.deleteNodes(t.app.store.nodes().map((n) => n.id), t.app.jobs.leases.isLeased);
     const input = mutate(rand);
     const before = fingerprint(t);
     t.port.clear();

@@ -90,22 +90,22 @@ it(`keeps every status change legal over ${STEPS.toLocaleString('en-US')} random
       } else if (r < 0.9 && nodes.length) {
         // What the reset command does: skip leased nodes, go through a compare-and-set.
         const n = pick(nodes);
-        if (!store.leaseHolder(n.id) && canRun('reset', n.status) && n.status !== 'not_tested') {
+        if (!runner.leases.holder(n.id) && canRun('reset', n.status) && n.status !== 'not_tested') {
           store.transition({ id: n.id, from: n.status, to: 'not_tested', reason: 'reset', actor: 'prop' });
         }
         op = 'reset';
       } else if (r < 0.93 && nodes.length) {
         // A writer that ignores leases (as a user or the monitor could): jobs holding the node must
         // then lose their compare-and-set instead of overwriting this newer status.
-        const leased = nodes.filter((x) => store.leaseHolder(x.id));
+        const leased = nodes.filter((x) => runner.leases.holder(x.id));
         const n = leased.length && rand() < 0.7 ? pick(leased) : pick(nodes);
         const to = pick(['not_tested', 'ping_ok', 'ping_failed', 'speed_ok', 'online', 'offline'] as const);
         if (n.status !== to && isLegalChange(n.status, to)) store.transition({ id: n.id, from: n.status, to, reason: 'outside write', actor: 'prop' });
         op = 'outside-write';
       } else if (r < 0.95 && nodes.length) {
         const victim = pick(nodes);
-        if (!store.leaseHolder(victim.id)) verify(victim); // its history goes with it
-        store.deleteNodes([victim.id]);
+        if (!runner.leases.holder(victim.id)) verify(victim); // its history goes with it
+        store.deleteNodes([victim.id], runner.leases.isLeased);
         op = 'delete';
       } else {
         // Few nodes, so that jobs, resets and outside writes keep meeting on the same ones.
@@ -126,7 +126,7 @@ it(`keeps every status change legal over ${STEPS.toLocaleString('en-US')} random
 
     for (const node of store.nodes()) {
       verify(node);
-      expect(store.leaseHolder(node.id)).toBeUndefined();
+      expect(runner.leases.holder(node.id)).toBeUndefined();
     }
     const finished = jobs.filter((j) => j.record.state !== 'running').length;
     console.log(`interleavings: seed ${SEED}, ${STEPS} steps in ${Date.now() - started} ms, ${jobs.length} jobs (${finished} finished), ${checked.size} status changes checked, ops ${JSON.stringify(counts)}`);

@@ -41,7 +41,7 @@ export interface ServicesTestApp {
 export interface ServicesTestOptions {
   env?: Record<string, string>;
   driver: TunnelDriver | null;
-  manager?: Partial<Omit<ServiceManagerOptions, 'config' | 'store' | 'log' | 'driver'>>;
+  manager?: Partial<Omit<ServiceManagerOptions, 'config' | 'store' | 'leases' | 'log' | 'driver'>>;
   limits?: Partial<PortLimits>;
 }
 
@@ -66,7 +66,7 @@ export async function servicesApp(o: ServicesTestOptions): Promise<ServicesTestA
 
   const boot = async () => {
     const composed = await compose(config, { log: createLogger('debug', (l) => logs.push(l)) });
-    const services = new ServiceManager({ config, store: composed.app.store, log: composed.app.log, driver: o.driver, ...o.manager });
+    const services = new ServiceManager({ config, store: composed.app.store, leases: composed.app.jobs.leases, log: composed.app.log, driver: o.driver, ...o.manager });
     // App.services once src/app.ts declares it; until then the field is set through a cast.
     (composed.app as App & { services?: ServiceManager }).services = services;
     const dispatcher = new Dispatcher<App>({

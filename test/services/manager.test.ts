@@ -363,7 +363,7 @@ describe('bundle, reconcile, retire', () => {
     await a.run('start', OPERATOR);
     await a.app.jobs.idle();
     const nx = structuredClone(a.app.store.get(x!.id)!);
-    a.app.store.deleteNodes([nx.id]);
+    a.app.store.deleteNodes([nx.id], a.app.jobs.leases.isLeased);
     expect(await a.services.reconcile()).toBe(1);
     expect((await curlAs(nx)).code).toBe(7);
     expect(a.services.socksPorts.ownerOf(nx.socks!.port)).toBeUndefined();

@@ -2,6 +2,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile, readdir } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Leases } from '../../src/pipeline/leases.ts';
 import { applyImport } from '../../src/store/apply-import.ts';
 import { Store, StoreFileCorrupt } from '../../src/store/store.ts';
 import { StoreLocked } from '../../src/store/lock.ts';
@@ -136,14 +137,28 @@ describe('store', () => {
 
   it('leases a node to one job at a time', async () => {
     const store = await Store.open(dir);
+    const leases = new Leases();
     const ids = store.addNodes([fields(1), fields(2)], null).map((n) => n.id);
-    expect(store.lease(ids, 'j1')).toEqual({ taken: ids, busy: [] });
-    expect(store.lease(ids, 'j2')).toEqual({ taken: [], busy: ids });
-    store.release([ids[0]!], 'j2'); // not the holder: no effect
-    expect(store.leaseHolder(ids[0]!)).toBe('j1');
-    store.release(ids, 'j1');
-    expect(store.lease(ids, 'j2').taken).toEqual(ids);
-    expect(store.deleteNodes(ids)).toEqual({ deleted: [], busy: ids });
+    expect(leases.lease(ids, 'j1')).toEqual({ taken: ids, busy: [] });
+    expect(leases.lease(ids, 'j2')).toEqual({ taken: [], busy: ids });
+    leases.release([ids[0]!], 'j2'); // not the holder: no effect
+    expect(leases.holder(ids[0]!)).toBe('j1');
+    leases.release(ids, 'j1');
+    expect(leases.lease(ids, 'j2').taken).toEqual(ids);
+    expect(store.deleteNodes(ids, leases.isLeased)).toEqual({ deleted: [], busy: ids });
+    await store.close();
+  });
+
+  it('records a running job\'s progress through its own call, as a copy, and writes it with the next flush', async () => {
+    const store = await Store.open(dir);
+    const job = store.createJob({ kind: 'ping', actor: 't', selection: 'all', total: 10 });
+    const counts: Record<string, number> = { ok: 2, refused: 1 };
+    store.recordJobProgress(job.id, { done: 3, counts });
+    counts.ok = 99; // the caller's own tally: the store keeps what it was handed
+    expect(store.jobs().find((j) => j.id === job.id)).toMatchObject({ state: 'running', done: 3, counts: { ok: 2, refused: 1 } });
+    await store.flush();
+    const written = JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8')) as { jobs: Array<{ id: string; done: number; counts: Record<string, number> }> };
+    expect(written.jobs.find((j) => j.id === job.id)).toMatchObject({ done: 3, counts: { ok: 2, refused: 1 } });
     await store.close();
   });
 

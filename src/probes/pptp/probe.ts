@@ -14,8 +14,10 @@ import {
   errorCodeMeaning,
   resultCodeMeaning,
   SccrpReader,
+  type PartialVerdict,
   type Sccrp,
 } from './codec.ts';
+import { onAbort } from '../../on-abort.ts';
 import { probePolicy, type ProbePolicy } from './policy.ts';
 
 export type PptpOutcome =
@@ -59,15 +61,11 @@ export interface PptpTarget {
 export interface PptpProbeOptions {
   /** Deadline of ONE attempt, covering connect and reply. */
   timeoutMs: number;
-  /** Extra attempts after a timeout or a reset (0 = one attempt). */
+  /** Extra attempts after a retryable outcome (0 = one attempt). */
   retries: number;
   signal?: AbortSignal;
   localAddress?: string;
-  /**
-   * Outcomes that earn another attempt (default RETRYABLE_OUTCOMES: timeouts and resets). The real
-   * pptpd, probed by several clients at once, also accepts and then closes some connections
-   * without a reply (outcome 'closed'); add 'closed' here to retry those too.
-   */
+  /** Outcomes that earn another attempt (default RETRYABLE_OUTCOMES: timeouts, resets and `closed`). */
   retryOn?: ReadonlySet<PptpOutcome> | readonly PptpOutcome[];
   /** Pause before a retry (default 100 ms). */
   retryDelayMs?: number;
@@ -109,33 +107,6 @@ interface AttemptResult {
   reason: string | null;
   latencyMs: number | null;
   reply: Sccrp | null;
-}
-
-// ---- cancellation: one listener per signal, not one per probe --------------------------------
-// A batch shares one AbortSignal among hundreds of in-flight probes; adding an 'abort' listener per
-// probe trips Node's MaxListeners warning and makes removal O(n). A hub keeps one listener.
-const hubs = new WeakMap<AbortSignal, Set<() => void>>();
-
-function onAbort(signal: AbortSignal, fn: () => void): () => void {
-  let set = hubs.get(signal);
-  if (set === undefined) {
-    const s = new Set<() => void>();
-    set = s;
-    hubs.set(signal, s);
-    signal.addEventListener(
-      'abort',
-      () => {
-        for (const f of [...s]) f();
-        s.clear();
-      },
-      { once: true },
-    );
-  }
-  set.add(fn);
-  const owner = set;
-  return () => {
-    owner.delete(fn);
-  };
 }
 
 // ---- results ---------------------------------------------------------------------------------
@@ -235,160 +206,139 @@ function classifyError(err: NodeJS.ErrnoException, connected: boolean, target: P
 
 // ---- one attempt -----------------------------------------------------------------------------
 
-function attempt(
-  target: PptpTarget,
-  opts: PptpProbeOptions,
-): { promise: Promise<AttemptResult>; cancel: () => void } {
-  let cancel: () => void = () => {};
-  const promise = new Promise<AttemptResult>((resolve) => {
-    const started = performance.now();
-    const reader = new SccrpReader();
-    let connected = false;
-    let done = false;
-    let graceTimer: NodeJS.Timeout | null = null;
+function attempt(target: PptpTarget, opts: PptpProbeOptions): { promise: Promise<AttemptResult>; cancel: () => void } {
+  const started = performance.now();
+  let socket: net.Socket;
+  try {
+    socket = net.connect({ host: target.host, port: target.port, localAddress: opts.localAddress, noDelay: true });
+  } catch (err) {
+    // A connect that throws (a bad localAddress, a refusal by this host) says nothing about the server.
+    const result = failure('local_error', `this host could not open a connection: ${(err as Error).message}`);
+    return { promise: Promise.resolve(result), cancel: noop };
+  }
+  const a = new Attempt(socket, target, opts, started);
+  return { promise: a.result, cancel: () => a.finish(failure('cancelled', 'the probe was cancelled')) };
+}
 
-    let socket: net.Socket;
-    try {
-      socket = net.connect({ host: target.host, port: target.port, localAddress: opts.localAddress, noDelay: true });
-    } catch (err) {
-      // A connect that throws (a bad localAddress, a refusal by this host) says nothing about the server.
-      resolve({ outcome: 'local_error', reason: `this host could not open a connection: ${(err as Error).message}`, latencyMs: null, reply: null });
-      return;
-    }
+/** One connection: send the request, read the reply, settle on the first thing that decides it. */
+class Attempt {
+  readonly result: Promise<AttemptResult>;
+  private resolve: (r: AttemptResult) => void = noop;
+  private readonly reader = new SccrpReader();
+  private connected = false;
+  private done = false;
+  private readonly deadline: NodeJS.Timeout;
+  private readonly socket: net.Socket;
+  private readonly target: PptpTarget;
+  private readonly opts: PptpProbeOptions;
+  private readonly started: number;
 
-    const deadline = setTimeout(() => {
-      if (done) return;
-      if (!connected) {
-        finish({
-          outcome: 'timeout_connect',
-          reason: `no answer to the TCP connection attempt within ${opts.timeoutMs} ms: the host is down or a firewall drops the packets`,
-          latencyMs: null,
-          reply: null,
-        });
-        return;
-      }
-      const p = reader.partial();
-      if (p.kind === 'not_pptp') {
-        finish({ outcome: 'not_pptp', reason: p.reason, latencyMs: null, reply: null });
-      } else if (p.kind === 'truncated') {
-        finish({
-          outcome: 'timeout_reply',
-          reason: `accepted the connection but sent only ${p.reason} within ${opts.timeoutMs} ms`,
-          latencyMs: null,
-          reply: null,
-        });
-      } else {
-        finish({
-          outcome: 'timeout_reply',
-          reason: `accepted the connection but sent no Start-Control-Connection-Reply within ${opts.timeoutMs} ms`,
-          latencyMs: null,
-          reply: null,
-        });
-      }
-    }, opts.timeoutMs);
+  constructor(socket: net.Socket, target: PptpTarget, opts: PptpProbeOptions, started: number) {
+    this.socket = socket;
+    this.target = target;
+    this.opts = opts;
+    this.started = started;
+    this.result = new Promise((resolve) => (this.resolve = resolve));
+    this.deadline = setTimeout(this.onDeadline, opts.timeoutMs);
+    socket.on('connect', this.onConnect);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    // 'close' without 'end' or 'error' should not happen, but never leave the promise pending.
+    socket.on('close', this.onEnd);
+  }
 
-    function detach(): void {
-      socket.removeListener('connect', onConnect);
-      socket.removeListener('data', onData);
-      socket.removeListener('end', onEnd);
-      socket.removeListener('close', onClose);
-      // Keep an error listener: a late error on a closing socket must not crash the process.
-      socket.removeListener('error', onError);
-      socket.on('error', noop);
-    }
+  /** Settles once; says goodbye after a reply (`stop`, `end`) or drops the connection (`none`). */
+  finish(result: AttemptResult, goodbye: 'stop' | 'end' | 'none' = 'none'): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.deadline);
+    this.detach();
+    closeSocket(this.socket, goodbye, this.opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
+    this.resolve(result);
+  }
 
-    function finish(result: AttemptResult, polite: 'stop' | 'end' | 'none' = 'none'): void {
-      if (done) return;
-      done = true;
-      clearTimeout(deadline);
-      detach();
-      if (polite === 'none' || socket.destroyed) {
-        socket.destroy();
-      } else {
-        // Say goodbye, then close; do not wait long for the Stop-Control-Connection-Reply.
-        if (polite === 'stop') socket.write(STOP_CCRQ);
-        socket.end();
-        socket.resume(); // drain whatever comes (the Stop reply) without keeping it
-        graceTimer = setTimeout(destroyNow, opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
-        graceTimer.unref();
-        socket.once('close', clearGrace);
-        socket.unref();
-      }
-      resolve(result);
-    }
+  private detach(): void {
+    const s = this.socket;
+    s.removeListener('connect', this.onConnect);
+    s.removeListener('data', this.onData);
+    s.removeListener('end', this.onEnd);
+    s.removeListener('close', this.onEnd);
+    // Keep an error listener: a late error on a closing socket must not crash the process.
+    s.removeListener('error', this.onError);
+    s.on('error', noop);
+  }
 
-    function destroyNow(): void {
-      graceTimer = null;
-      socket.destroy();
-    }
+  private readonly onConnect = (): void => {
+    this.connected = true;
+    this.socket.write(SCCRQ);
+  };
 
-    function clearGrace(): void {
-      if (graceTimer !== null) {
-        clearTimeout(graceTimer);
-        graceTimer = null;
-      }
-    }
+  private readonly onData = (chunk: Buffer): void => {
+    const d = this.reader.push(chunk);
+    if (d === null) return;
+    if (d.kind === 'not_pptp') return this.finish(failure('not_pptp', d.reason));
+    const latencyMs = round1(performance.now() - this.started);
+    const reply = d.reply;
+    if (reply.resultCode === 1) this.finish({ outcome: 'ok', reason: null, latencyMs, reply }, 'stop');
+    else this.finish({ outcome: 'rejected', reason: rejectionReason(reply), latencyMs, reply }, 'end');
+  };
 
-    function onConnect(): void {
-      connected = true;
-      socket.write(SCCRQ);
-    }
+  private readonly onDeadline = (): void => {
+    if (!this.done) this.finish(timeoutResult(this.connected, this.reader.partial(), this.opts.timeoutMs));
+  };
 
-    function onData(chunk: Buffer): void {
-      const d = reader.push(chunk);
-      if (d === null) return;
-      if (d.kind === 'not_pptp') {
-        finish({ outcome: 'not_pptp', reason: d.reason, latencyMs: null, reply: null });
-        return;
-      }
-      const latencyMs = round1(performance.now() - started);
-      const reply = d.reply;
-      if (reply.resultCode === 1) {
-        finish({ outcome: 'ok', reason: null, latencyMs, reply }, 'stop');
-      } else {
-        finish({ outcome: 'rejected', reason: rejectionReason(reply), latencyMs, reply }, 'end');
-      }
-    }
+  private readonly onEnd = (): void => {
+    this.finish(closedResult(this.reader.partial()));
+  };
 
-    function onEnd(): void {
-      const p = reader.partial();
-      if (p.kind === 'not_pptp') {
-        finish({ outcome: 'not_pptp', reason: p.reason, latencyMs: null, reply: null });
-      } else if (p.kind === 'truncated') {
-        finish({ outcome: 'closed', reason: `the server closed the connection after sending ${p.reason}`, latencyMs: null, reply: null });
-      } else {
-        finish({ outcome: 'closed', reason: 'the server accepted the connection and closed it without replying', latencyMs: null, reply: null });
-      }
-    }
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    this.finish(errorResult(err, this.connected, this.reader.partial(), this.target));
+  };
+}
 
-    function onError(err: NodeJS.ErrnoException): void {
-      // An error after some bytes that already prove "not PPTP" is still "not PPTP".
-      const p = reader.partial();
-      if (p.kind === 'not_pptp') {
-        finish({ outcome: 'not_pptp', reason: p.reason, latencyMs: null, reply: null });
-        return;
-      }
-      const c = classifyError(err, connected, target);
-      if (c.outcome === 'reset' && p.kind === 'truncated') c.reason += ` after sending ${p.reason}`;
-      finish({ outcome: c.outcome, reason: c.reason, latencyMs: null, reply: null });
-    }
+function failure(outcome: PptpOutcome, reason: string): AttemptResult {
+  return { outcome, reason, latencyMs: null, reply: null };
+}
 
-    function onClose(): void {
-      // 'close' without 'end' or 'error' (should not happen, but never leave the promise pending).
-      onEnd();
-    }
+/** No full reply within the deadline: what arrived by then says which timeout it was. */
+function timeoutResult(connected: boolean, p: PartialVerdict, timeoutMs: number): AttemptResult {
+  if (!connected) {
+    return failure('timeout_connect', `no answer to the TCP connection attempt within ${timeoutMs} ms: the host is down or a firewall drops the packets`);
+  }
+  if (p.kind === 'not_pptp') return failure('not_pptp', p.reason);
+  if (p.kind === 'truncated') return failure('timeout_reply', `accepted the connection but sent only ${p.reason} within ${timeoutMs} ms`);
+  return failure('timeout_reply', `accepted the connection but sent no Start-Control-Connection-Reply within ${timeoutMs} ms`);
+}
 
-    socket.on('connect', onConnect);
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('error', onError);
-    socket.on('close', onClose);
+/** The server closed the connection before a full reply. */
+function closedResult(p: PartialVerdict): AttemptResult {
+  if (p.kind === 'not_pptp') return failure('not_pptp', p.reason);
+  if (p.kind === 'truncated') return failure('closed', `the server closed the connection after sending ${p.reason}`);
+  return failure('closed', 'the server accepted the connection and closed it without replying');
+}
 
-    cancel = () => {
-      finish({ outcome: 'cancelled', reason: 'the probe was cancelled', latencyMs: null, reply: null });
-    };
-  });
-  return { promise, cancel };
+function errorResult(err: NodeJS.ErrnoException, connected: boolean, p: PartialVerdict, target: PptpTarget): AttemptResult {
+  // An error after some bytes that already prove "not PPTP" is still "not PPTP".
+  if (p.kind === 'not_pptp') return failure('not_pptp', p.reason);
+  const c = classifyError(err, connected, target);
+  if (c.outcome === 'reset' && p.kind === 'truncated') c.reason += ` after sending ${p.reason}`;
+  return failure(c.outcome, c.reason);
+}
+
+/** Destroys the socket, or says goodbye and closes it without waiting long for the Stop reply. */
+function closeSocket(socket: net.Socket, goodbye: 'stop' | 'end' | 'none', graceMs: number): void {
+  if (goodbye === 'none' || socket.destroyed) {
+    socket.destroy();
+    return;
+  }
+  if (goodbye === 'stop') socket.write(STOP_CCRQ);
+  socket.end();
+  socket.resume(); // drain whatever comes (the Stop reply) without keeping it
+  const grace = setTimeout(() => socket.destroy(), graceMs);
+  grace.unref();
+  socket.once('close', () => clearTimeout(grace));
+  socket.unref();
 }
 
 function noop(): void {}
@@ -416,7 +366,7 @@ function delay(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
 /**
  * Probes one PPTP server. Never hangs, and never throws for anything the network does (only for a
  * bad timeoutMs, a programming error): every attempt has a deadline
- * (opts.timeoutMs, covering connect and reply), and only timeouts and resets are retried.
+ * (opts.timeoutMs, covering connect and reply), and only retryable outcomes (opts.retryOn) are retried.
  */
 export async function probePptp(target: PptpTarget, opts: PptpProbeOptions): Promise<PptpProbeResult> {
   const host = typeof target.host === 'string' ? target.host.trim() : '';

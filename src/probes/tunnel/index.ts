@@ -2,7 +2,7 @@
  * Tunnel drivers (TUNNEL_DRIVER): `pppd` opens real PPTP tunnels; `none` opens nothing and says so.
  */
 import path from 'node:path';
-import { checkTunnelCapability, type HostProbe } from './capability.ts';
+import type { HostProbe } from './capability.ts';
 import { PppdDriver } from './pppd.ts';
 import type { TunnelDriver } from './types.ts';
 
@@ -27,5 +27,3 @@ export function createTunnelDriver(s: TunnelSettings, host?: HostProbe): TunnelD
   if (s.TUNNEL_DRIVER === 'none') return null;
   return new PppdDriver({ runDir: runDirOf(s.dataDir), ...(host ? { host } : {}) });
 }
-
-export { checkTunnelCapability as tunnelCapability };

@@ -24,6 +24,7 @@ import type { FleetNode } from '../../../src/fleet/node.ts';
 import { parseConfig } from '../../../src/config.ts';
 import { createLogger } from '../../../src/log.ts';
 import { createServices } from '../../../src/services/index.ts';
+import { Leases } from '../../../src/pipeline/leases.ts';
 import { Store } from '../../../src/store/store.ts';
 import { LAB, UNICODE_LOGIN, WEIRD } from './lab-constants.ts';
 
@@ -393,6 +394,7 @@ async function client(out: string): Promise<number> {
     const services = createServices({
       config: parseConfig({ DATA_DIR: dir, SOCKS_BIND: '127.0.0.1', SOCKS_PORT_RANGE: '20000-20009' }),
       store,
+      leases: new Leases(),
       log: createLogger('error', () => {}),
       tunnels: { driver, capability: () => ({ ok: true }) },
     });
