@@ -15,25 +15,16 @@ import { FileTooLarge } from '../../src/chat/types.ts';
 import { compose } from '../../src/compose.ts';
 import { parseConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
-import { eventually, slackHarness, startSlackSession, type SlackSession } from '../fakes/slack/harness.ts';
+import { slackHarness, startSlackSession, type SlackSession } from '../fakes/slack/harness.ts';
 import { BOT_USER } from '../fakes/slack/model.ts';
 import { FAKE_APP_TOKEN, FAKE_BOT_TOKEN, startFakeSlack, type FakeSlack } from '../fakes/slack/server.ts';
-import { startSimFleet, type SimFleet, type SimServer } from '../sim/fleet.ts';
+import type { SimServer } from '../sim/fleet.ts';
+import { MIXED, useSimFleet } from '../kit/sim-fleet.ts';
+import { eventually } from '../kit/wait.ts';
 import { SCENARIOS } from './scenarios.ts';
 
 const PING_ENV = { PING_TIMEOUT_MS: '400', PING_RETRIES: '0', PING_CONCURRENCY: '60' };
-let fleet: SimFleet;
-beforeAll(async () => {
-  fleet = await startSimFleet({
-    count: 60,
-    seed: 11,
-    mix: { good: 0.5, slow: 0.1, silent: 0.1, rejecting: 0.1, garbage: 0.1, closed: 0.1 },
-    slowDelayMs: 50,
-  });
-});
-afterAll(async () => {
-  await fleet?.close();
-});
+const fleet = useSimFleet({ count: 60, seed: 11, mix: MIXED, slowDelayMs: 50 });
 
 /** Format 7 lines of fleet servers (loopback only: nothing here may probe another network). */
 const lines = (servers: readonly SimServer[]) => servers.map((s) => `${s.ip}:${s.login}:${s.password}`).join('\n') + '\n';

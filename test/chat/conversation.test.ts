@@ -4,7 +4,7 @@ import type { Actor, ChatPort, PortLimits } from '../../src/chat/types.ts';
 import { RecordingPort } from '../kit/recording-port.ts';
 
 const ACTOR: Actor = { platform: 'slack', id: 'U1', name: 'ada', roleIds: [] };
-const file = (name: string, bytes: number) => ({ name, data: Buffer.alloc(bytes, 0x61) });
+const file = (name: string, bytes: number) => ({ name, contentType: 'text/csv', data: Buffer.alloc(bytes, 0x61) });
 
 function conversation(o: { limits?: Partial<PortLimits>; platform?: ChatPort['platform']; delivery?: 'dm' | 'thread' } = {}) {
   const port = new RecordingPort({ limits: o.limits, platform: o.platform });
