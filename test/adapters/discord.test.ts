@@ -4,19 +4,15 @@
  * First the shared SCENARIOS, then what only Discord has: deferrals, ephemeral vs channel output,
  * attachments and mentions, 429s, the 15-minute token, malformed gateway packets, start-up errors.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDiscordAdapter } from '../../adapters/discord/index.ts';
 import { interactionWhere } from '../../adapters/discord/refs.ts';
-import { compose } from '../../src/compose.ts';
-import { parseConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { toCsv } from '../../src/fleet/export.ts';
 import { DiscordHarness, type DiscordHarnessOptions, type DiscordSession } from '../fakes/discord/harness.ts';
 import { FakeDiscord, type RecordedRequest } from '../fakes/discord/index.ts';
 import type { SimServer } from '../sim/fleet.ts';
+import { testBot } from '../kit/app.ts';
 import { MIXED, useSimFleet } from '../kit/sim-fleet.ts';
 import { eventually } from '../kit/wait.ts';
 import { SCENARIOS } from './scenarios.ts';
@@ -358,23 +354,24 @@ describe('Discord only', () => {
 
   it('rejects a bad token at start-up with one clear line, quickly', async () => {
     const fake = await FakeDiscord.start();
-    const dir = await mkdtemp(join(tmpdir(), 'cnx-discord-bad-'));
     try {
-      const config = parseConfig({ DATA_DIR: join(dir, 'data'), DISCORD_TOKEN: 'definitely-not-the-right-token', DISCORD_API_URL: fake.apiUrl, LOG_LEVEL: 'error' });
-      const app = await compose(config, { log: createLogger('error', () => undefined) });
-      const started = Date.now();
-      const err = await startDiscordAdapter({ config, dispatcher: app.dispatcher, registry: app.app.registry, log: createLogger('error', () => undefined) }).then(
-        () => null,
-        (e: Error) => e,
-      );
+      const bot = await testBot({ DISCORD_TOKEN: 'definitely-not-the-right-token', DISCORD_API_URL: fake.apiUrl }, 'cnx-discord-bad-');
+      let started = 0;
+      const err = await bot
+        .boot((app) => {
+          started = Date.now();
+          return startDiscordAdapter({ config: bot.config, dispatcher: app.dispatcher, registry: app.app.registry, log: bot.log });
+        })
+        .then(
+          () => null,
+          (e: Error) => e,
+        );
       expect(Date.now() - started).toBeLessThan(5000);
       expect(err?.message).toMatch(/^DISCORD_TOKEN was refused by Discord \(401 Unauthorized\)/);
       expect(err?.message).not.toContain('\n');
       expect(fake.gatewayStats().identifies).toBe(0);
-      await app.close();
     } finally {
       await fake.close();
-      await rm(dir, { recursive: true, force: true });
     }
   });
 });
