@@ -62,17 +62,20 @@ async function main(): Promise<void> {
   const fleet = await startFleet(fleetFile);
   const h = await new DiscordHarness({ fake: { heartbeatMs: 1000 } }).start(PING_ENV);
   const loop = monitorEventLoopDelay({ resolution: 10 });
+  // This runs outside vitest (no vi.waitFor): poll the channel for the message waited for.
+  const shown = async (match: (m: ReturnType<typeof h.publicMessages>[number]) => boolean, ms: number, what: string) => {
+    for (const until = Date.now() + ms; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+      const m = h.publicMessages().find(match);
+      if (m) return m;
+    }
+    throw new Error(what);
+  };
   try {
     const data = readFileSync(fleetFile);
     const t0 = performance.now();
     const importAck = await h.send('import test=ping', 'operator', { name: 'fleet.txt', data }).acked;
     // The job has started once its progress message is up.
-    let parentId = '';
-    await h.eventually(() => {
-      const parent = h.publicMessages().find((m) => /^⏳ \*\*ping j1\*\*/.test(m.text));
-      if (!parent) throw new Error('no progress message yet');
-      parentId = parent.id;
-    }, 120_000);
+    const parentId = (await shown((m) => /^⏳ \*\*ping j1\*\*/.test(m.text), 120_000, 'no progress message yet')).id;
     const jobStart = performance.now();
     console.log(`  import of ${(data.length / 1024).toFixed(0)} KiB deferred in ${importAck} ms; report and progress message after ${((jobStart - t0) / 1000).toFixed(1)} s`);
     loop.enable();
@@ -89,9 +92,7 @@ async function main(): Promise<void> {
     await h.app.idle();
     loop.disable();
     const jobMs = performance.now() - jobStart;
-    await h.eventually(() => {
-      if (!h.publicMessages().some((m) => m.id === parentId && m.text.includes('finished'))) throw new Error('no summary yet');
-    }, 60_000);
+    await shown((m) => m.id === parentId && m.text.includes('finished'), 60_000, 'no summary yet');
     const job = h.app.app.store.jobs().find((j) => j.id === 'j1')!;
     const ms = acks.map((a) => a.ms).sort((a, b) => a - b);
     const during = acks.filter((a) => a.duringJob).length;

@@ -11,12 +11,12 @@
  *       then prints {"rssBefore","rssAfter","heapBefore","heapAfter","ms"} after a GC
  * and runs until stdin closes.
  */
-import http from 'node:http';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { createLogger } from '../src/log.ts';
 import { anyDestination } from '../src/services/socks/destinations.ts';
 import { SocksProxy } from '../src/services/socks/server.ts';
+import { bytesAsked, sendBytes, startHttp } from '../test/kit/http.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -27,21 +27,7 @@ async function proxy(c: { bind: string; port: number; login: string; password: s
 
 async function source(c: { host: string; port: number }): Promise<void> {
   const block = Buffer.alloc(1024 * 1024, 0x5a);
-  const server = http.createServer((req, res) => {
-    const total = Number(/^\/bytes\/(\d+)$/.exec(req.url ?? '')?.[1] ?? 0);
-    res.writeHead(200, { 'content-length': String(total), 'content-type': 'application/octet-stream' });
-    let left = total;
-    const pump = () => {
-      while (left > 0) {
-        const n = Math.min(left, block.length);
-        left -= n;
-        if (!res.write(n === block.length ? block : block.subarray(0, n))) return void res.once('drain', pump);
-      }
-      res.end();
-    };
-    pump();
-  });
-  await new Promise<void>((r) => server.listen(c.port, c.host, r));
+  await startHttp((req, res) => sendBytes(res, bytesAsked(req) ?? 0, block), c.host, c.port);
   const closer = net.createServer((s) => s.destroy());
   await new Promise<void>((r) => closer.listen(c.port + 1, c.host, r));
 }

@@ -3,8 +3,6 @@
  * registry, the command line rebuilt from typed options, formatting, opaque keys, the edit window,
  * the raw-packet guard, attachment downloads with a cap, the invite URL.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApplicationCommandOptionType } from 'discord.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -20,6 +18,7 @@ import { splitArgs, tokenize } from '../../src/chat/args.ts';
 import { defineCommand, ok } from '../../src/chat/command.ts';
 import { CommandRegistry, type AnyCommand } from '../../src/chat/registry.ts';
 import { FileTooLarge } from '../../src/chat/types.ts';
+import { startHttp, type TestHttpServer } from '../kit/http.ts';
 
 type Opt = { type: number; name: string; description: string; required?: boolean; choices?: Array<{ name: string; value: string }>; min_value?: number; max_value?: number };
 type Sub = { type: number; name: string; description: string; options: Opt[] };
@@ -189,11 +188,11 @@ describe('the raw interaction guard', () => {
 });
 
 describe('attachment downloads with a cap', () => {
-  let server: Server;
+  let server: TestHttpServer;
   let base = '';
   const hits: string[] = [];
   beforeAll(async () => {
-    server = createServer((req, res) => {
+    server = await startHttp((req, res) => {
       hits.push(req.url ?? '');
       const body = Buffer.alloc(5000, 0x61);
       if (req.url === '/chunked') {
@@ -203,10 +202,9 @@ describe('attachment downloads with a cap', () => {
       } else if (req.url === '/missing') res.writeHead(404).end();
       else res.writeHead(200, { 'content-length': String(body.length) }).end(body);
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = server.url('');
   });
-  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  afterAll(() => server.close());
 
   it('refuses by the reported size without a request, by Content-Length, and by counting', async () => {
     await expect(attachmentFile({ name: 'a.txt', size: 5000, contentType: null, url: `${base}/sized` }).download(1000)).rejects.toThrow(FileTooLarge);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FAKE_TOKEN, FakeDiscord } from '../fakes/discord/index.ts';
-import { eventually } from '../fakes/slack/harness.ts';
+import { eventually } from '../kit/wait.ts';
 import { FAKE_APP_TOKEN, FAKE_BOT_TOKEN, startFakeSlack, type FakeSlack } from '../fakes/slack/server.ts';
 
 const BIN = resolve('bin/connexa.js');

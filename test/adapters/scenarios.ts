@@ -6,6 +6,7 @@
  */
 import { expect } from 'vitest';
 import type { Composed } from '../../src/compose.ts';
+import { eventually } from '../kit/wait.ts';
 import type { SimFleet } from '../sim/fleet.ts';
 
 export type HarnessUser = 'admin' | 'operator' | 'viewer' | 'stranger';
@@ -40,8 +41,6 @@ export interface HarnessSession {
   privateMessages(user: HarnessUser): SeenMessage[];
   /** Every request body the bot sent to the fake platform, as text (for the secrets scan). */
   publicRequestBodies(): string[];
-  /** Waits until `check` passes (it throws until then), or fails after timeoutMs. */
-  eventually(check: () => void, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -64,7 +63,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'help lists every command of the registry',
     async run(h) {
       await h.command('help', 'viewer');
-      await h.eventually(() => {
+      await eventually(() => {
         for (const c of h.app.app.registry.list) expect(all(h.publicMessages()) + all(h.privateMessages('viewer'))).toContain(c.name);
       });
     },
@@ -73,7 +72,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'a viewer is refused an operator command, privately, with the role named',
     async run(h) {
       await h.command('export all', 'viewer');
-      await h.eventually(() => expect(all(h.privateMessages('viewer'))).toMatch(/needs the \*?\*?operator\*?\*? role/));
+      await eventually(() => expect(all(h.privateMessages('viewer'))).toMatch(/needs the \*?\*?operator\*?\*? role/));
       expect(all(h.publicMessages())).not.toMatch(/operator role/);
     },
   },
@@ -81,7 +80,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'a user with no role is told which variable an admin must set',
     async run(h) {
       await h.command('stats', 'stranger');
-      await h.eventually(() => expect(all(h.privateMessages('stranger'))).toMatch(/no Connexa role .*CONNEXA_VIEWERS/));
+      await eventually(() => expect(all(h.privateMessages('stranger'))).toMatch(/no Connexa role .*CONNEXA_VIEWERS/));
     },
   },
   {
@@ -89,7 +88,7 @@ export const SCENARIOS: Scenario[] = [
     async run(h) {
       await h.command('lsit', 'viewer');
       await h.command('list colour:red', 'viewer');
-      await h.eventually(() => {
+      await eventually(() => {
         const text = all(h.privateMessages('viewer'));
         expect(text).toContain('Did you mean');
         expect(text).toContain('/connexa list [filter] [page=N]');
@@ -101,7 +100,7 @@ export const SCENARIOS: Scenario[] = [
     async run(h) {
       const data = Buffer.from('203.0.113.5:alice:pw-alice\n999.1.1.1:bob:pw-bob\n198.51.100.7 carol pw-carol OH\n', 'utf8');
       await h.command('import', 'operator', { name: 'servers.txt', data });
-      await h.eventually(() => {
+      await eventually(() => {
         const report = h.publicMessages().find((m) => m.text.includes('Imported'));
         expect(report?.text).toMatch(/2 added.*0 updated, 0 duplicate, 1 rejected/);
         const csv = h.publicMessages().flatMap((m) => m.files).find((f) => f.name === 'rejected-servers.csv');
@@ -116,7 +115,7 @@ export const SCENARIOS: Scenario[] = [
       h.app.app.store.addNodes(fleet.servers.map((s) => ({ ip: s.ip, port: s.port, login: s.login, password: s.password })), 'sim');
       await h.command('ping', 'operator');
       const good = fleet.servers.filter((s) => s.behaviour === 'good' || s.behaviour === 'slow').length;
-      await h.eventually(() => {
+      await eventually(() => {
         const parent = h.publicMessages().find((m) => /ping j\d+/.test(m.text) && m.threadOf === null);
         expect(parent?.text).toContain('finished');
         expect(parent?.text).toContain(`ok ${good}`);
@@ -133,7 +132,7 @@ export const SCENARIOS: Scenario[] = [
       h.app.app.store.addNodes([{ ip: '203.0.113.9', login: 'zed', password: 'Sup3r-Secret-PW' }], null);
       await h.command('secrets 203.0.113.9', 'operator');
       await h.command('export all format=txt', 'operator');
-      await h.eventually(() => {
+      await eventually(() => {
         expect(all(h.privateMessages('operator'))).toContain('Sup3r-Secret-PW');
         expect(h.privateMessages('operator').flatMap((m) => m.files).map((f) => f.data.toString())).toContain('203.0.113.9:zed:Sup3r-Secret-PW\n');
       });
@@ -148,13 +147,13 @@ export const SCENARIOS: Scenario[] = [
       h.app.app.store.addNodes([{ ip: '203.0.113.20', login: 'a', password: 'b' }], null);
       await h.command('delete 203.0.113.20', 'admin');
       let code = '';
-      await h.eventually(() => {
+      await eventually(() => {
         const m = /confirm=([0-9a-f]{6})/.exec(all(h.privateMessages('admin')));
         expect(m).not.toBeNull();
         code = m![1]!;
       });
       await h.command(`delete 203.0.113.20 confirm=${code}`, 'admin');
-      await h.eventually(() => expect(h.app.app.store.onIp('203.0.113.20')).toHaveLength(0));
+      await eventually(() => expect(h.app.app.store.onIp('203.0.113.20')).toHaveLength(0));
     },
   },
 ];

@@ -4,36 +4,22 @@
  * First the shared SCENARIOS, then what only Slack has: acks, uploads, 429s, start-up errors.
  */
 import { createHmac } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSlackAdapter, SlackStartError } from '../../adapters/slack/index.ts';
 import { slackFile } from '../../adapters/slack/files.ts';
 import { FileTooLarge } from '../../src/chat/types.ts';
-import { compose } from '../../src/compose.ts';
-import { parseConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/log.ts';
-import { eventually, slackHarness, startSlackSession, type SlackSession } from '../fakes/slack/harness.ts';
+import { slackHarness, startSlackSession, type SlackSession } from '../fakes/slack/harness.ts';
 import { BOT_USER } from '../fakes/slack/model.ts';
 import { FAKE_APP_TOKEN, FAKE_BOT_TOKEN, startFakeSlack, type FakeSlack } from '../fakes/slack/server.ts';
-import { startSimFleet, type SimFleet, type SimServer } from '../sim/fleet.ts';
+import type { SimServer } from '../sim/fleet.ts';
+import { testBot } from '../kit/app.ts';
+import { MIXED, useSimFleet } from '../kit/sim-fleet.ts';
+import { eventually } from '../kit/wait.ts';
 import { SCENARIOS } from './scenarios.ts';
 
 const PING_ENV = { PING_TIMEOUT_MS: '400', PING_RETRIES: '0', PING_CONCURRENCY: '60' };
-let fleet: SimFleet;
-beforeAll(async () => {
-  fleet = await startSimFleet({
-    count: 60,
-    seed: 11,
-    mix: { good: 0.5, slow: 0.1, silent: 0.1, rejecting: 0.1, garbage: 0.1, closed: 0.1 },
-    slowDelayMs: 50,
-  });
-});
-afterAll(async () => {
-  await fleet?.close();
-});
+const fleet = useSimFleet({ count: 60, seed: 11, mix: MIXED, slowDelayMs: 50 });
 
 /** Format 7 lines of fleet servers (loopback only: nothing here may probe another network). */
 const lines = (servers: readonly SimServer[]) => servers.map((s) => `${s.ip}:${s.login}:${s.password}`).join('\n') + '\n';
@@ -331,30 +317,27 @@ describe('Slack only', () => {
 
 describe('Slack start-up', () => {
   let fake: FakeSlack;
-  let dir: string;
   beforeAll(async () => {
     fake = await startFakeSlack();
-    dir = await mkdtemp(join(tmpdir(), 'cnx-slack-start-'));
   });
   afterAll(async () => {
     await fake.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   async function start(env: Record<string, string>, startTimeoutMs?: number) {
-    const config = parseConfig({ DATA_DIR: join(dir, `d${Math.random()}`), SLACK_API_URL: fake.apiUrl, ...env });
-    const logs: string[] = [];
-    const log = createLogger('debug', (l) => logs.push(l));
-    const composed = await compose(config, { log });
-    const began = Date.now();
+    const bot = await testBot({ SLACK_API_URL: fake.apiUrl, ...env }, 'cnx-slack-start-');
+    let began = 0;
     try {
-      const adapter = await startSlackAdapter({ config, dispatcher: composed.dispatcher, log, ...(startTimeoutMs ? { startTimeoutMs } : {}) });
-      await adapter.stop();
+      const { app, started } = await bot.boot((app) => {
+        began = Date.now();
+        return startSlackAdapter({ config: bot.config, dispatcher: app.dispatcher, log: bot.log, ...(startTimeoutMs ? { startTimeoutMs } : {}) });
+      });
+      await started.stop();
+      await app.close();
+      await bot.remove();
       return { error: null, ms: Date.now() - began };
     } catch (err) {
       return { error: err as Error, ms: Date.now() - began };
-    } finally {
-      await composed.close();
     }
   }
 
@@ -384,15 +367,8 @@ describe('Slack start-up', () => {
 
   it('an unreachable API is a clear error', async () => {
     const port = await freePort();
-    const config = parseConfig({ DATA_DIR: join(dir, 'x'), SLACK_API_URL: `http://127.0.0.1:${port}/api/`, SLACK_BOT_TOKEN: FAKE_BOT_TOKEN, SLACK_APP_TOKEN: FAKE_APP_TOKEN });
-    const composed = await compose(config, { log: createLogger('error', () => {}) });
-    try {
-      await expect(startSlackAdapter({ config, dispatcher: composed.dispatcher, log: createLogger('error', () => {}) })).rejects.toThrow(
-        new RegExp(`^cannot connect to Slack at http://127.0.0.1:${port}/api/`),
-      );
-    } finally {
-      await composed.close();
-    }
+    const { error } = await start({ SLACK_API_URL: `http://127.0.0.1:${port}/api/`, SLACK_BOT_TOKEN: FAKE_BOT_TOKEN, SLACK_APP_TOKEN: FAKE_APP_TOKEN });
+    expect(error?.message).toMatch(new RegExp(`^cannot connect to Slack at http://127.0.0.1:${port}/api/`));
   });
 });
 
@@ -400,19 +376,9 @@ describe('Slack HTTP mode (signed requests)', () => {
   const SECRET = '8f742231b10e8888abcd99eeeeee85a5';
   it('runs a correctly signed slash command and answers 401 to a wrong signature', async () => {
     const fake = await startFakeSlack();
-    const dir = await mkdtemp(join(tmpdir(), 'cnx-slack-http-'));
     const port = await freePort();
-    const config = parseConfig({
-      DATA_DIR: join(dir, 'data'),
-      SLACK_BOT_TOKEN: FAKE_BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_PORT: String(port),
-      SLACK_API_URL: fake.apiUrl,
-      CONNEXA_VIEWERS: 'slack:UVIEW',
-    });
-    const log = createLogger('error', () => {});
-    const composed = await compose(config, { log });
-    const adapter = await startSlackAdapter({ config, dispatcher: composed.dispatcher, log, httpHost: '127.0.0.1' });
+    const bot = await testBot({ SLACK_BOT_TOKEN: FAKE_BOT_TOKEN, SLACK_SIGNING_SECRET: SECRET, SLACK_PORT: String(port), SLACK_API_URL: fake.apiUrl }, 'cnx-slack-http-');
+    const { app: composed, started: adapter } = await bot.boot((app) => startSlackAdapter({ config: bot.config, dispatcher: app.dispatcher, log: bot.log, httpHost: '127.0.0.1' }));
     try {
       expect(adapter.mode).toBe('http');
       const body = new URLSearchParams({ command: '/connexa', text: 'stats', user_id: 'UVIEW', user_name: 'vera', channel_id: 'CGENERAL', team_id: 'T0FAKE', response_url: `${fake.origin}/respond/1`, trigger_id: 't' }).toString();
@@ -436,7 +402,7 @@ describe('Slack HTTP mode (signed requests)', () => {
       await adapter.stop();
       await composed.close();
       await fake.close();
-      await rm(dir, { recursive: true, force: true });
+      await bot.remove();
     }
   });
 });

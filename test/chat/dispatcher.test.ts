@@ -137,31 +137,3 @@ describe('audit trail size', () => {
     expect(entries[1]!.command).toBe(`stats${'y'.repeat(59)}…[100005 characters]`);
   });
 });
-
-describe('progress message', () => {
-  it('retries a failed final edit instead of posting the text twice, and posts anew only when the message is gone', async () => {
-    const { ProgressMessage } = await import('../../src/chat/progress.ts');
-    const { MessageGone } = await import('../../src/chat/types.ts');
-    const { RecordingPort } = await import('../kit/recording-port.ts');
-    const port = new RecordingPort();
-    const ref = await port.post({ key: 'C1' }, { text: 'working' });
-    let failures = 1;
-    const edit = port.edit.bind(port);
-    port.edit = async (r, m) => {
-      if (failures-- > 0) throw new Error('HTTP 500 (maybe applied)');
-      return edit(r, m);
-    };
-    await ProgressMessage.of(port, { key: 'C1' }, ref).finish({ text: 'done' });
-    expect(port.calls.map((c) => c.verb)).toEqual(['post', 'edit']);
-
-    const gone = new RecordingPort();
-    const ref2 = await gone.post({ key: 'C1' }, { text: 'working' });
-    gone.edit = async () => {
-      throw new MessageGone('deleted');
-    };
-    const p = ProgressMessage.of(gone, { key: 'C1' }, ref2);
-    await p.finish({ text: 'done' });
-    expect(gone.calls.map((c) => c.verb)).toEqual(['post', 'post']);
-    expect(p.message.key).not.toBe(ref2.key);
-  }, 15_000);
-});

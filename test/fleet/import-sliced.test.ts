@@ -1,13 +1,12 @@
 // A big import yields to the event loop while it is parsed and applied, with the same outcome.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseImport, parseImportSliced } from '../../src/fleet/import/index.ts';
 import { applyImport, applyImportSliced } from '../../src/store/apply-import.ts';
 import { Store } from '../../src/store/store.ts';
 import { splitLines, splitLinesSliced } from '../../src/fleet/import/text.ts';
 import { seededRandom } from '../kit/random.ts';
+import { useTempDir } from '../kit/temp-dir.ts';
 
 /** Counts event-loop turns (setImmediate callbacks) until stopped. */
 function loopTurns(): { stop(): number } {
@@ -38,13 +37,7 @@ function bigFile(n: number): string {
   return `${out.join('\n')}\n`;
 }
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cnx-sliced-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('cnx-sliced-');
 
 describe('a big import does not hold the event loop', () => {
   it('parses in slices that yield, with exactly the outcome of the one-piece parser', async () => {
@@ -75,9 +68,9 @@ describe('a big import does not hold the event loop', () => {
   it('applies in slices that yield, with the result of applyImport, and two imports at once do not interleave', async () => {
     const parsed = parseImport(bigFile(20_000));
     if (!parsed.ok) throw new Error(parsed.reason);
-    const one = await Store.open(join(dir, 'one'));
+    const one = await Store.open(join(tmp.path, 'one'));
     const expected = applyImport(one, parsed.records, 'f');
-    const two = await Store.open(join(dir, 'two'));
+    const two = await Store.open(join(tmp.path, 'two'));
     const turns = loopTurns();
     const [a, b] = await Promise.all([applyImportSliced(two, parsed.records, 'f'), applyImportSliced(two, parsed.records, 'f')]);
     expect(turns.stop()).toBeGreaterThan(1);

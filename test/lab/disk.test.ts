@@ -11,6 +11,7 @@ import { Pki } from '../../src/services/ovpn/pki.ts';
 import { createLogger } from '../../src/log.ts';
 import { runConnexa, type ConnexaRun } from '../kit/connexa-process.ts';
 import { RecordingPort } from '../kit/recording-port.ts';
+import { eventually } from '../kit/wait.ts';
 
 
 let mnt: string;
@@ -41,14 +42,6 @@ async function start(): Promise<{ c: Composed; port: RecordingPort }> {
   return { c, port };
 }
 
-const waitFor = async (check: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
-
 describe('the store on a failing disk', () => {
   it('alerts once when the disk is full, keeps the last good file intact, and recovers when space is back', async () => {
     const { c, port } = await start();
@@ -65,7 +58,7 @@ describe('the store on a failing disk', () => {
     }
     c.app.store.addNodes(Array.from({ length: 3000 }, (_, i) => ({ ip: `10.0.${i >> 8}.${i & 255}`, login: 'u', password: `p${i}` })), null);
     await expect(c.app.store.flush()).rejects.toThrow(/ENOSPC/);
-    await waitFor(() => port.calls.some((x) => x.verb === 'postAlert'));
+    await eventually(() => expect(port.calls.some((x) => x.verb === 'postAlert')).toBe(true));
     const alerts = port.calls.filter((x) => x.verb === 'postAlert');
     expect(alerts).toHaveLength(1);
     expect(alerts[0]!.verb === 'postAlert' && alerts[0]!.msg.text).toMatch(/cannot save its data.*ENOSPC/);
@@ -78,7 +71,7 @@ describe('the store on a failing disk', () => {
     // Space comes back: the retry saves everything and a recovery notice follows.
     rmSync(filler);
     await c.app.store.flush();
-    await waitFor(() => port.calls.filter((x) => x.verb === 'postAlert').length === 2);
+    await eventually(() => expect(port.calls.filter((x) => x.verb === 'postAlert')).toHaveLength(2));
     expect(JSON.parse(readFileSync(join(mnt, 'data', 'connexa.json'), 'utf8')).nodes).toHaveLength(3001);
   });
 
@@ -90,7 +83,7 @@ describe('the store on a failing disk', () => {
     execFileSync('mount', ['-o', 'remount,ro', mnt]);
     c.app.store.addNodes([{ ip: '203.0.113.2', login: 'a', password: 'b' }], null);
     await expect(c.app.store.flush()).rejects.toThrow(/EROFS/);
-    await waitFor(() => port.calls.some((x) => x.verb === 'postAlert'));
+    await eventually(() => expect(port.calls.some((x) => x.verb === 'postAlert')).toBe(true));
     expect(readFileSync(join(mnt, 'data', 'connexa.json'), 'utf8')).toBe(good);
     execFileSync('mount', ['-o', 'remount,rw', mnt]);
     await c.app.store.flush();

@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetNode } from '../../src/fleet/node.ts';
 import { OPERATOR } from '../kit/app.ts';
 import { curlViaSocks } from '../services/helpers.ts';
-import { privateZips, servicesApp, speedOkNodes, testRanges, type ServicesTestApp } from '../services/kit.ts';
+import { privateZips, servicesApp, speedOkNodes, testRanges, type ServicesTestApp } from '../kit/services-app.ts';
 import { runOvpnClient } from '../services/ovpn-client.ts';
 import { createNamespacePair, requireLab, type NamespacePair } from './netns.ts';
 import { VethTunnelDriver } from './veth-tunnel.ts';

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import type { Stage, StageOutcome } from '../../src/pipeline/stage.ts';
 import { pingStage } from '../../src/pipeline/stages/ping.ts';
 import { probePolicy } from '../../src/probes/pptp/policy.ts';
 import { Store } from '../../src/store/store.ts';
-import { startSimFleet, type SimFleet } from '../sim/fleet.ts';
+import { useSimFleet } from '../kit/sim-fleet.ts';
 
 
 /** The simulated fleet listens on loopback, which the probe refuses unless told. */
@@ -143,13 +143,7 @@ describe('job runner', () => {
 });
 
 describe('ping over a simulated fleet', () => {
-  let fleet: SimFleet;
-  beforeAll(async () => {
-    fleet = await startSimFleet({ count: 240, seed: 7, mix: { good: 0.4, slow: 0.1, silent: 0.3, rejecting: 0.05, garbage: 0.05, closed: 0.1 }, slowDelayMs: 100 });
-  });
-  afterAll(async () => {
-    await fleet.close();
-  });
+  const fleet = useSimFleet({ count: 240, seed: 7, mix: { good: 0.4, slow: 0.1, silent: 0.3, rejecting: 0.05, garbage: 0.05, closed: 0.1 }, slowDelayMs: 100 });
 
   it('decides every server by its behaviour; a third silent does not hang the batch', async () => {
     const nodes = store.addNodes(fleet.servers.map((s) => ({ ip: s.ip, port: s.port, login: s.login, password: s.password })), 'sim');

@@ -2,11 +2,12 @@
  * Probes a simulated fleet of 500 servers (on a loopback block of its own) at concurrency 100 and checks that every
  * outcome matches the behaviour the seed gave the server.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { probePolicy } from '../../src/probes/pptp/policy.ts';
 import { probePptp, type PptpOutcome, type PptpProbeResult } from '../../src/probes/pptp/probe.ts';
 import { parseImport } from '../../src/fleet/import/index.ts';
-import { behaviourCounts, loopbackAddresses, planSimFleet, simImportText, startSimFleet, type SimBehaviour, type SimFleet } from '../sim/fleet.ts';
+import { behaviourCounts, loopbackAddresses, planSimFleet, simImportText, type SimBehaviour } from '../sim/fleet.ts';
+import { useSimFleet } from '../kit/sim-fleet.ts';
 import { mapLimit } from '../sim/probe-all.ts';
 
 /** The servers here listen on loopback, which the probe refuses unless told (PROBE_ALLOW). */
@@ -60,24 +61,15 @@ describe('sim fleet planning', () => {
 });
 
 describe('probing a sim fleet of 500 servers at concurrency 100', () => {
-  let fleet: SimFleet;
+  const fleet = useSimFleet({ count: 500, seed: 2024, mix: { good: 0.6, slow: 0.08, silent: 0.08, rejecting: 0.08, garbage: 0.08, closed: 0.08 }, slowDelayMs: 200 }, 60_000);
   let results: PptpProbeResult[];
   let wallMs = 0;
 
   beforeAll(async () => {
-    fleet = await startSimFleet({
-      count: 500,
-      seed: 2024,
-      mix: { good: 0.6, slow: 0.08, silent: 0.08, rejecting: 0.08, garbage: 0.08, closed: 0.08 },
-      slowDelayMs: 200,
-    });
     const t0 = performance.now();
     results = await mapLimit(fleet.servers, 100, (s) => probePptp({ host: s.ip, port: s.port }, { policy: LOOPBACK, timeoutMs: 1000, retries: 1 }));
     wallMs = performance.now() - t0;
   }, 60_000);
-  afterAll(async () => {
-    await fleet?.close();
-  });
 
   it('every outcome matches the seeded behaviour', () => {
     const mismatches = fleet.servers

@@ -9,7 +9,8 @@ import { encodeSccrp, SCCRQ_LENGTH } from '../../src/probes/pptp/codec.ts';
 import { probePolicy } from '../../src/probes/pptp/policy.ts';
 import { probePptp, toStoredPptp, type PptpProbeResult } from '../../src/probes/pptp/probe.ts';
 import { pptpResultSchema } from '../../src/fleet/node.ts';
-import { startSimFleet, type SimBehaviour, type SimFleet } from '../sim/fleet.ts';
+import type { SimBehaviour } from '../sim/fleet.ts';
+import { useSimFleet } from '../kit/sim-fleet.ts';
 
 /** The servers here listen on loopback, which the probe refuses unless told (PROBE_ALLOW). */
 const LOOPBACK = probePolicy('127.0.0.0/8');
@@ -64,25 +65,16 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const local = (port: number) => ({ host: '127.0.0.1', port });
 
 describe('probePptp against each simulated behaviour', () => {
-  let fleet: SimFleet;
+  const fleet = useSimFleet({ count: 6, seed: 7, mix: { good: 1, slow: 1, silent: 1, rejecting: 1, garbage: 1, closed: 1 }, slowDelayMs: 150 });
   const results = new Map<SimBehaviour, PptpProbeResult>();
   const server = (b: SimBehaviour) => fleet.servers.find((s) => s.behaviour === b)!;
 
   beforeAll(async () => {
-    fleet = await startSimFleet({
-      count: 6,
-      seed: 7,
-      mix: { good: 1, slow: 1, silent: 1, rejecting: 1, garbage: 1, closed: 1 },
-      slowDelayMs: 150,
-    });
     await Promise.all(
       fleet.servers.map(async (s) => {
         results.set(s.behaviour, await probePptp({ host: s.ip, port: s.port }, { policy: LOOPBACK, timeoutMs: 600, retries: 1 }));
       }),
     );
-  });
-  afterAll(async () => {
-    await fleet?.close();
   });
 
   it('good: ok with the server\'s own fields and a latency', () => {

@@ -1,9 +1,9 @@
-import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeMeasurement, measureDownload, measureUpload } from '../../src/probes/speed/measure.ts';
 import { startSpeedServer, type SpeedServer } from '../../src/probes/speed/server.ts';
+import { startHttp } from '../kit/http.ts';
 
 let server: SpeedServer;
 let stalling: SpeedServer;
@@ -110,13 +110,11 @@ describe('measureUpload', () => {
   });
 
   it('a server that never answers the upload fails as stalled or timeout, not as a figure', async () => {
-    const deaf = http.createServer(() => {
+    const deaf = await startHttp(() => {
       // reads nothing, answers nothing
     });
-    await new Promise<void>((r) => deaf.listen(0, '127.0.0.1', r));
-    const r = await measureUpload({ url: `http://127.0.0.1:${(deaf.address() as AddressInfo).port}/`, bytes: 50_000_000, timeoutMs: 3000, stallMs: 500 });
-    deaf.closeAllConnections();
-    deaf.close();
+    const r = await measureUpload({ url: deaf.url(), bytes: 50_000_000, timeoutMs: 3000, stallMs: 500 });
+    await deaf.close();
     expect(r.ok).toBe(false);
     expect(['stalled', 'timeout']).toContain(!r.ok && r.kind);
   });

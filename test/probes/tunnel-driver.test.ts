@@ -11,6 +11,7 @@ import type { HostProbe } from '../../src/probes/tunnel/capability.ts';
 import { readPppdWords } from '../../src/probes/tunnel/pppd-options.ts';
 import { PppdDriver } from '../../src/probes/tunnel/pppd.ts';
 import type { IpRunner } from '../../src/probes/tunnel/routes.ts';
+import { eventually } from '../kit/wait.ts';
 
 let dir: string;
 let runDir: string;
@@ -88,15 +89,6 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until(cond: () => boolean, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return cond();
-}
-
 const creds = { port: 1723, login: 'bob "the" #1 ü', password: 'pa ss"#\\wörd' };
 const driver = () => new PppdDriver({ runDir, host, ip, killGraceMs: 300 });
 
@@ -144,7 +136,7 @@ describe('the pppd driver (fake pppd)', () => {
     expect(ipCalls).toContainEqual(['-4', 'rule', 'del', 'from', '192.168.90.10/32', 'table', '17003', 'pref', '17723']);
     expect(ipCalls).toContainEqual(['-4', 'route', 'flush', 'table', '17003']);
     expect(alive(c!.pid)).toBe(false);
-    expect(await until(() => !alive(c!.kid!))).toBe(true);
+    await eventually(() => expect(alive(c!.kid!)).toBe(false), 3000);
     await t.close(); // idempotent
   });
 
@@ -169,7 +161,7 @@ describe('the pppd driver (fake pppd)', () => {
     expect(Date.now() - t0).toBeLessThan(1500 + 300 + 1000);
     const [c] = captures();
     expect(alive(c!.pid)).toBe(false);
-    expect(await until(() => !alive(c!.kid!))).toBe(true);
+    await eventually(() => expect(alive(c!.kid!)).toBe(false), 3000);
     expect(fs.readdirSync(runDir)).toEqual([]);
   });
 
@@ -177,7 +169,7 @@ describe('the pppd driver (fake pppd)', () => {
     const ac = new AbortController();
     const opening = driver().open({ ip: '10.0.0.4', ...creds }, { timeoutMs: 10_000, signal: ac.signal });
     // Cancel once the fake pppd is really running (node starts slowly on a busy machine).
-    expect(await until(() => captures().length > 0, 8000)).toBe(true);
+    await eventually(() => expect(captures().length).toBeGreaterThan(0), 8000);
     ac.abort();
     const r = await opening;
     expect(r).toMatchObject({ ok: false, kind: 'cancelled' });
@@ -192,7 +184,7 @@ describe('the pppd driver (fake pppd)', () => {
     expect(c.why).toBe('dropped');
     expect(c.exitCode).toBe(16);
     expect(c.reason).toMatch(/^the tunnel dropped: the server hung up after authentication/);
-    expect(await until(() => ipCalls.some((a) => a[2] === 'del' && a[4] === '192.168.90.15/32'))).toBe(true);
+    await eventually(() => expect(ipCalls.some((a) => a[2] === 'del' && a[4] === '192.168.90.15/32')).toBe(true), 3000);
   });
 
   it('exit 4 (no kernel PPP) -> host_not_capable', async () => {

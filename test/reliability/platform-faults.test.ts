@@ -19,12 +19,14 @@
  * file is imported line for line; no unhandled rejection or exception.
  * Addresses: each fleet takes a loopback block of its own (test/kit/loopback.ts).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DiscordHarness, type DiscordSession } from '../fakes/discord/harness.ts';
 import type { RecordedRequest as DiscordRequest } from '../fakes/discord/index.ts';
 import { startSlackSession, type SlackSession } from '../fakes/slack/harness.ts';
 import { BOT_USER } from '../fakes/slack/model.ts';
-import { startSimFleet, type SimFleet, type SimServer } from '../sim/fleet.ts';
+import { eventually } from '../kit/wait.ts';
+import type { SimServer } from '../sim/fleet.ts';
+import { useSimFleet } from '../kit/sim-fleet.ts';
 
 const MIX = { good: 0.5, silent: 0.2, rejecting: 0.1, closed: 0.1, garbage: 0.1 };
 // Every server at once: the silent ones hold the job for PING_TIMEOUT_MS.
@@ -53,14 +55,8 @@ function crashWatch() {
 }
 
 describe('Slack: platform faults during a ping job', () => {
-  let fleet: SimFleet;
+  const fleet = useSimFleet({ count: 30, seed: 31, mix: MIX });
   let s: SlackSession | null = null;
-  beforeAll(async () => {
-    fleet = await startSimFleet({ count: 30, seed: 31, mix: MIX });
-  });
-  afterAll(async () => {
-    await fleet?.close();
-  });
   afterEach(async () => {
     await s?.stop();
     s = null;
@@ -83,7 +79,7 @@ describe('Slack: platform faults during a ping job', () => {
       );
       const began = Date.now();
       await fake.slashCommand({ user: 'UOPER', text: 'ping' });
-      await s.eventually(() => expect(fake.applied('chat.postMessage')).toHaveLength(1));
+      await eventually(() => expect(fake.applied('chat.postMessage')).toHaveLength(1));
       await new Promise((r) => setTimeout(r, 300));
       // Mid-job: a second of 429s on edits, and the websocket is cut.
       expect(bot()[0]!.text).not.toContain('finished');
@@ -93,7 +89,7 @@ describe('Slack: platform faults during a ping job', () => {
       expect(fake.socket.connected).toBe(false);
 
       // The job finishes over the Web API while the socket is down; the summary is edited in.
-      await s.eventually(() => {
+      await eventually(() => {
         const parent = bot().find((m) => /ping j1/.test(m.text) && m.threadTs === null);
         expect(parent?.text).toContain('finished');
         expect(parent?.text).toContain(`ok ${passing(fleet.servers)}`);
@@ -108,7 +104,7 @@ describe('Slack: platform faults during a ping job', () => {
       expect(fake.faults.failAfterApplyIf).toHaveLength(1); // every injected 500 so far happened
 
       // Bolt reconnects by itself: a new URL from apps.connections.open, a new socket.
-      await s.eventually(() => {
+      await eventually(() => {
         expect(fake.socket.connections).toBe(2);
         expect(fake.socket.connected).toBe(true);
       }, 15_000);
@@ -119,7 +115,7 @@ describe('Slack: platform faults during a ping job', () => {
       const list = slowList(40);
       fake.faults.downloadTrickle = { chunks: 20, overMs: 2000 };
       await fake.shareFile({ user: 'UOPER', name: 'slow.txt', data: Buffer.from(list.text) });
-      await s.eventually(() => expect(bot().some((m) => m.text.includes('Imported *slow.txt*: *40 added*, 0 updated, 0 duplicate, 0 rejected'))).toBe(true), 15_000);
+      await eventually(() => expect(bot().some((m) => m.text.includes('Imported *slow.txt*: *40 added*, 0 updated, 0 duplicate, 0 rejected'))).toBe(true), 15_000);
       expect(fake.faults.failAfterApplyIf).toHaveLength(0);
       const download = fake.requests.find((r) => r.kind === 'download')!;
       const report = fake.calls('chat.postMessage').find((r) => r.params.text?.startsWith('Imported *slow.txt*'))!;
@@ -127,12 +123,12 @@ describe('Slack: platform faults during a ping job', () => {
       expect(report.at - download.at).toBeGreaterThanOrEqual(1800);
       for (const e of list.entries) expect(s.app.app.store.onIp(e.ip).map((n) => [n.login, n.password])).toEqual([[e.login, e.password]]);
       // The report's answer was lost: the operator is told privately, the import is not run again.
-      await s.eventually(() => expect(fake.model.ephemerals.filter((e) => e.user === 'UOPER').map((e) => e.text)).toEqual(['❌ an internal error stopped the command; it is in the bot log']));
+      await eventually(() => expect(fake.model.ephemerals.filter((e) => e.user === 'UOPER').map((e) => e.text)).toEqual(['❌ an internal error stopped the command; it is in the bot log']));
       expect(s.logs.filter((l) => l.includes(' INFO import '))).toHaveLength(1);
 
       // Still up and answering.
       await fake.slashCommand({ user: 'UVIEW', text: 'stats' });
-      await s.eventually(() => expect(bot().filter((m) => m.text.includes('nodes*'))).toHaveLength(1));
+      await eventually(() => expect(bot().filter((m) => m.text.includes('nodes*'))).toHaveLength(1));
       await s.app.idle();
 
       // Nothing twice: every post counted by kind.
@@ -159,14 +155,8 @@ describe('Slack: platform faults during a ping job', () => {
 });
 
 describe('Discord: platform faults during a ping job', () => {
-  let fleet: SimFleet;
+  const fleet = useSimFleet({ count: 30, seed: 41, mix: MIX });
   let s: DiscordSession | null = null;
-  beforeAll(async () => {
-    fleet = await startSimFleet({ count: 30, seed: 41, mix: MIX });
-  });
-  afterAll(async () => {
-    await fleet?.close();
-  });
   afterEach(async () => {
     await s?.stop();
     s = null;
@@ -193,7 +183,7 @@ describe('Discord: platform faults during a ping job', () => {
       );
       const began = Date.now();
       await s.command('ping', 'operator');
-      await s.eventually(() => expect(s!.publicMessages().some((m) => /ping j1/.test(m.text))).toBe(true));
+      await eventually(() => expect(s!.publicMessages().some((m) => /ping j1/.test(m.text))).toBe(true));
       await new Promise((r) => setTimeout(r, 300));
       expect(s.publicMessages().find((m) => /ping j1/.test(m.text))!.text).not.toContain('finished');
 
@@ -204,7 +194,7 @@ describe('Discord: platform faults during a ping job', () => {
       expect(deferMs).toBeLessThan(3000);
       expect(fake.gatewayStats()).toMatchObject({ drops: 1, resumes: 1, identifies: 1 });
 
-      await s.eventually(() => {
+      await eventually(() => {
         const parent = s!.publicMessages().find((m) => /ping j1\*\* finished/.test(m.text) && m.threadOf === null);
         expect(parent?.text).toContain(`ok ${passing(fleet.servers)}`);
       }, 20_000);
@@ -216,14 +206,14 @@ describe('Discord: platform faults during a ping job', () => {
       // Cut again, and this time the session cannot be resumed (INVALID_SESSION): a fresh IDENTIFY.
       fake.gatewayResume = 'invalid';
       expect(fake.dropGateway()).toBe(1);
-      await s.eventually(() => expect(fake.gatewayStats()).toMatchObject({ drops: 2, resumes: 1, identifies: 2, connected: 1 }), 10_000);
+      await eventually(() => expect(fake.gatewayStats()).toMatchObject({ drops: 2, resumes: 1, identifies: 2, connected: 1 }), 10_000);
 
       // A slow upload: 40 lines trickling in over 2 s.
       const list = slowList(40);
       const attachment = fake.addAttachment('slow.txt', Buffer.from(list.text), { trickleMs: 2000 });
       const imp = fake.interaction({ user: 'operator', sub: 'import', attachments: [attachment] });
       expect(await imp.acked).toBeLessThan(3000);
-      await s.eventually(() => expect(s!.publicMessages().some((m) => m.text.includes('Imported **slow.txt**: **40 added**, 0 updated, 0 duplicate, 0 rejected'))).toBe(true), 15_000);
+      await eventually(() => expect(s!.publicMessages().some((m) => m.text.includes('Imported **slow.txt**: **40 added**, 0 updated, 0 duplicate, 0 rejected'))).toBe(true), 15_000);
       const download = fake.requests.find((r) => r.route === 'GET /attachments/:id/:name')!;
       const reported = fake.requests.find((r) => r.status < 300 && content(r).startsWith('Imported **slow.txt**'))!;
       expect(reported.at - download.at).toBeGreaterThanOrEqual(1800);
@@ -231,10 +221,10 @@ describe('Discord: platform faults during a ping job', () => {
 
       // Still up and answering.
       await s.command('stats', 'viewer');
-      await s.eventually(() => expect(s!.publicMessages().filter((m) => m.text.includes('nodes**'))).toHaveLength(2));
+      await eventually(() => expect(s!.publicMessages().filter((m) => m.text.includes('nodes**'))).toHaveLength(2));
       expect(fake.gatewayStats()).toMatchObject({ drops: 2, resumes: 1, identifies: 2 });
       await s.app.idle();
-      await s.eventually(() => expect(fake.pendingPlaceholders()).toEqual([]));
+      await eventually(() => expect(fake.pendingPlaceholders()).toEqual([]));
 
       // Nothing twice: every message counted by kind, as people see them and as requests applied.
       const shown = s.publicMessages();

@@ -4,8 +4,8 @@
  * bare SOCKS5 client for protocol-level checks.
  */
 import { spawn } from 'node:child_process';
-import http from 'node:http';
 import net from 'node:net';
+import { bytesAsked, sendBytes, startHttp } from '../kit/http.ts';
 
 export interface WhoAmI {
   url(host?: string): string;
@@ -15,51 +15,17 @@ export interface WhoAmI {
   close(): Promise<void>;
 }
 
-/** GET / answers `you are <remote address>`; GET /bytes/N answers N bytes of a fixed pattern. */
+/** GET / answers `you are <remote address>`; GET /bytes/N answers N bytes of the kit's pattern. */
 export async function whoAmIServer(host = '127.0.0.1'): Promise<WhoAmI> {
   const seen: string[] = [];
-  const server = http.createServer((req, res) => {
+  const server = await startHttp((req, res) => {
     const remote = req.socket.remoteAddress ?? '?';
     seen.push(remote);
-    const m = /^\/bytes\/(\d+)$/.exec(req.url ?? '');
-    if (m) {
-      const total = Number(m[1]);
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
-      const chunk = patternChunk();
-      let left = total;
-      const pump = () => {
-        while (left > 0) {
-          const n = Math.min(left, chunk.length);
-          left -= n;
-          if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
-      return;
-    }
-    res.end(`you are ${remote}\n`);
-  });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    port,
-    seen,
-    url: (h = host) => `http://${h}:${port}/`,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
-}
-
-let pattern: Buffer | null = null;
-export function patternChunk(): Buffer {
-  if (!pattern) {
-    pattern = Buffer.alloc(64 * 1024);
-    for (let i = 0; i < pattern.length; i++) pattern[i] = (i * 31 + 7) & 255;
-  }
-  return pattern;
+    const bytes = bytesAsked(req);
+    if (bytes !== null) sendBytes(res, bytes);
+    else res.end(`you are ${remote}\n`);
+  }, host);
+  return { port: server.port, seen, url: (h = host) => server.url('/', h), close: server.close };
 }
 
 export interface CurlResult {

@@ -13,7 +13,7 @@ import { Pki } from '../../src/services/ovpn/pki.ts';
 import { anyDestination } from '../../src/services/socks/destinations.ts';
 import { OPERATOR, VIEWER } from '../kit/app.ts';
 import { curlViaSocks, RawSocks, whoAmIServer, type WhoAmI } from './helpers.ts';
-import { privateZips, servicesApp, speedOkNodes, testRanges, type ServicesTestApp, type ServicesTestOptions } from './kit.ts';
+import { privateZips, servicesApp, speedOkNodes, testRanges, type ServicesTestApp, type ServicesTestOptions } from '../kit/services-app.ts';
 import { LoopbackTunnelDriver } from './loopback-tunnel.ts';
 
 const NO_OPENVPN: OvpnHost = { capability: { ok: false, missing: ['the openvpn binary'], message: 'x' }, openvpn: null, ip: null, nft: null };

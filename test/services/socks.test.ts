@@ -8,7 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { anyDestination, isSpecialPurpose, publicDestinations } from '../../src/services/socks/destinations.ts';
 import { buildReply, parseAuth, parseGreeting, parseRequest, Reply } from '../../src/services/socks/protocol.ts';
 import { ConnectionBudget, DEFAULT_SOCKS_LIMITS, SocksProxy, type SocksProxyOptions } from '../../src/services/socks/server.ts';
-import { curlViaSocks, patternChunk, RawSocks, whoAmIServer, type WhoAmI } from './helpers.ts';
+import { patternChunk } from '../kit/http.ts';
+import { curlViaSocks, RawSocks, whoAmIServer, type WhoAmI } from './helpers.ts';
 
 const CREDS = { login: 'cxalice', password: 'S3cretS3cretS3cretS3cret' };
 const lookup = async (name: string) => {

@@ -1,13 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startDiscordAdapter, type DiscordAdapter, type DiscordAdapterOptions } from '../../../adapters/discord/index.ts';
 import { buildCommandsSchema, quoteArg, type CommandsSchema } from '../../../adapters/discord/commands-schema.ts';
 import { splitArgs, tokenize } from '../../../src/chat/args.ts';
 import { stripPrefix } from '../../../src/chat/dispatcher.ts';
-import { compose, type Composed } from '../../../src/compose.ts';
-import { parseConfig } from '../../../src/config.ts';
-import { createLogger } from '../../../src/log.ts';
+import type { Composed } from '../../../src/compose.ts';
+import { testBot, type TestBot } from '../../kit/app.ts';
 import type { HarnessSession, HarnessUser, PlatformHarness, SeenFile, SeenMessage } from '../../adapters/scenarios.ts';
 import { FakeDiscord, type FakeDiscordOptions, type FakeMessage, type SentInteraction, type SentOption } from './index.ts';
 
@@ -54,19 +50,13 @@ export class DiscordSession implements HarnessSession {
   readonly adapter: DiscordAdapter;
   readonly app: Composed;
   readonly logs: string[];
-  private readonly dir: string;
-  constructor(
-    fake: FakeDiscord,
-    adapter: DiscordAdapter,
-    app: Composed,
-    logs: string[],
-    dir: string,
-  ) {
+  private readonly bot: TestBot;
+  constructor(fake: FakeDiscord, adapter: DiscordAdapter, app: Composed, bot: TestBot) {
     this.fake = fake;
     this.adapter = adapter;
     this.app = app;
-    this.logs = logs;
-    this.dir = dir;
+    this.logs = bot.logs;
+    this.bot = bot;
     this.schema = buildCommandsSchema(app.app.registry);
   }
 
@@ -125,26 +115,13 @@ export class DiscordSession implements HarnessSession {
     return this.fake.requests.filter((r) => r.visibility.kind === 'public').map((r) => r.bodyText);
   }
 
-  async eventually(check: () => void, timeoutMs = 10_000): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        check();
-        return;
-      } catch (err) {
-        if (Date.now() > until) throw err;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
-  }
-
   async stop(): Promise<void> {
     this.app.app.jobs.cancelAll('test teardown');
     await this.app.idle();
     await this.adapter.stop();
     await this.app.close();
     await this.fake.close();
-    await rm(this.dir, { recursive: true, force: true });
+    await this.bot.remove();
   }
 }
 
@@ -159,32 +136,26 @@ export class DiscordHarness implements PlatformHarness {
 
   async start(env: Record<string, string> = {}): Promise<DiscordSession> {
     const fake = await FakeDiscord.start(this.opts.fake);
-    const dir = await mkdtemp(join(tmpdir(), 'cnx-discord-'));
-    const config = parseConfig({
-      DATA_DIR: join(dir, 'data'),
-      DISCORD_TOKEN: fake.token,
-      DISCORD_API_URL: fake.apiUrl,
-      DISCORD_GUILD_ID: fake.ids.guild,
-      DISCORD_ALERT_CHANNEL: fake.ids.alertChannel,
-      CONNEXA_ADMINS: `discord:${fake.users.admin.id}`,
-      CONNEXA_OPERATORS: `discord-role:${fake.ids.operatorRole}`,
-      CONNEXA_VIEWERS: `discord:${fake.users.viewer.id}`,
-      // The simulated servers listen on loopback, which the probe refuses unless PROBE_ALLOW names it.
-      PROBE_ALLOW: '127.0.0.0/8',
-      LOG_LEVEL: 'debug',
-      ...env,
-    });
-    const logs: string[] = [];
-    const log = createLogger('debug', (l) => logs.push(l));
-    const app = await compose(config, { log });
-    try {
-      const adapter = await startDiscordAdapter({ config, dispatcher: app.dispatcher, registry: app.app.registry, log, ...this.opts.adapter });
-      return new DiscordSession(fake, adapter, app, logs, dir);
-    } catch (err) {
-      await app.close();
-      await fake.close();
-      await rm(dir, { recursive: true, force: true });
-      throw err;
-    }
+    const bot = await testBot(
+      {
+        DISCORD_TOKEN: fake.token,
+        DISCORD_API_URL: fake.apiUrl,
+        DISCORD_GUILD_ID: fake.ids.guild,
+        DISCORD_ALERT_CHANNEL: fake.ids.alertChannel,
+        CONNEXA_ADMINS: `discord:${fake.users.admin.id}`,
+        CONNEXA_OPERATORS: `discord-role:${fake.ids.operatorRole}`,
+        CONNEXA_VIEWERS: `discord:${fake.users.viewer.id}`,
+        ...env,
+      },
+      'cnx-discord-',
+    );
+    const { config, log } = bot;
+    const { app, started } = await bot
+      .boot((app) => startDiscordAdapter({ config, dispatcher: app.dispatcher, registry: app.app.registry, log, ...this.opts.adapter }))
+      .catch(async (err: unknown) => {
+        await fake.close();
+        throw err;
+      });
+    return new DiscordSession(fake, started, app, bot);
   }
 }

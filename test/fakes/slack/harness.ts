@@ -1,15 +1,11 @@
 /**
  * The Slack PlatformHarness: the fake Slack, the real Bolt client inside the real adapter, and the
- * real app (compose) on a temp DATA_DIR. Harness users map to the ids in CONNEXA_* below.
+ * real app on the kit's test bot (test/kit/app.ts). Harness users map to the kit's role ids.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startSlackAdapter, type SlackAdapter } from '../../../adapters/slack/index.ts';
 import { unescapeMrkdwn } from '../../../adapters/slack/format.ts';
-import { compose, type Composed } from '../../../src/compose.ts';
-import { parseConfig, type Config } from '../../../src/config.ts';
-import { createLogger } from '../../../src/log.ts';
+import type { Config } from '../../../src/config.ts';
+import { testBot } from '../../kit/app.ts';
 import type { HarnessSession, HarnessUser, PlatformHarness, SeenMessage } from '../../adapters/scenarios.ts';
 import type { FakeMessage } from './model.ts';
 import { FAKE_APP_TOKEN, FAKE_BOT_TOKEN, startFakeSlack, type FakeSlack } from './server.ts';
@@ -35,50 +31,16 @@ export function seen(m: FakeMessage): SeenMessage {
   };
 }
 
-export async function eventually(check: () => void, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
-
 export async function startSlackSession(env: Record<string, string> = {}): Promise<SlackSession> {
   const fake = await startFakeSlack();
-  const dir = await mkdtemp(join(tmpdir(), 'cnx-slack-'));
-  const config = parseConfig({
-    DATA_DIR: join(dir, 'data'),
-    CONNEXA_ADMINS: 'slack:UADMIN',
-    CONNEXA_OPERATORS: 'slack:UOPER',
-    CONNEXA_VIEWERS: 'slack:UVIEW',
-    SLACK_BOT_TOKEN: FAKE_BOT_TOKEN,
-    SLACK_APP_TOKEN: FAKE_APP_TOKEN,
-    SLACK_API_URL: fake.apiUrl,
-    // The simulated servers listen on loopback, which the probe refuses unless PROBE_ALLOW names it.
-    PROBE_ALLOW: '127.0.0.0/8',
-    LOG_LEVEL: 'debug',
-    ...env,
-  });
-  const logs: string[] = [];
-  const log = createLogger('debug', (l) => logs.push(l));
-  let app: Composed | null = null;
-  let adapter: SlackAdapter | null = null;
-  try {
-    app = await compose(config, { log });
-    adapter = await startSlackAdapter({ config, dispatcher: app.dispatcher, log, store: app.app.store });
-  } catch (err) {
-    await app?.close();
-    await fake.close();
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
-  const composed = app;
-  const started = adapter;
+  const bot = await testBot({ SLACK_BOT_TOKEN: FAKE_BOT_TOKEN, SLACK_APP_TOKEN: FAKE_APP_TOKEN, SLACK_API_URL: fake.apiUrl, ...env }, 'cnx-slack-');
+  const { config, log, logs } = bot;
+  const { app: composed, started } = await bot
+    .boot((app) => startSlackAdapter({ config, dispatcher: app.dispatcher, log, store: app.app.store }))
+    .catch(async (err: unknown) => {
+      await fake.close();
+      throw err;
+    });
   return {
     app: composed,
     fake,
@@ -108,12 +70,11 @@ export async function startSlackSession(env: Record<string, string> = {}): Promi
     publicRequestBodies() {
       return fake.publicBodies();
     },
-    eventually,
     async stop() {
       await started.stop();
       await composed.close();
       await fake.close();
-      await rm(dir, { recursive: true, force: true });
+      await bot.remove();
     },
   };
 }

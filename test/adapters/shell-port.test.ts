@@ -1,11 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ShellPort } from '../../adapters/shell/port.ts';
 import { displayWidth, fitLine } from '../../adapters/shell/format.ts';
 import { progressText } from '../../commands/job-report.ts';
 import type { JobSnapshot } from '../../src/pipeline/job-runner.ts';
+import { useTempDir } from '../kit/temp-dir.ts';
 
 /**
  * A small terminal: wraps at `columns` (with the usual pending wrap in the last column), moves
@@ -91,19 +89,13 @@ const snapshot = (done: number): JobSnapshot => ({
   state: 'running',
 });
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cnx-port-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('cnx-port-');
 
 describe('the terminal progress line', () => {
   it('fits an 80-column terminal and every redraw leaves no stale row', async () => {
     expect(progressText(snapshot(1000)).split('\n')[1]!.length).toBeGreaterThan(120);
     const screen = new Screen(80);
-    const port = new ShellPort({ out: screen as never, outboxDir: dir, color: false });
+    const port = new ShellPort({ out: screen as never, outboxDir: tmp.path, color: false });
     const ref = await port.post({ key: 'terminal' }, { text: progressText(snapshot(1000)) });
     for (const done of [2000, 3000, 4000]) await port.edit(ref, { text: progressText(snapshot(done)) });
     const shown = screen.text();
@@ -116,7 +108,7 @@ describe('the terminal progress line', () => {
 
   it('redraws over a first post that wrapped', async () => {
     const screen = new Screen(40);
-    const port = new ShellPort({ out: screen as never, outboxDir: dir, color: false });
+    const port = new ShellPort({ out: screen as never, outboxDir: tmp.path, color: false });
     const ref = await port.post({ key: 'terminal' }, { text: `first line\n${'x'.repeat(100)}` });
     await port.edit(ref, { text: 'first line\ndone' });
     expect(screen.text()).toEqual(['first line', 'done']);
@@ -124,7 +116,7 @@ describe('the terminal progress line', () => {
 
   it('redraws from the start of the row when a prompt was printed after the message', async () => {
     const screen = new Screen(80);
-    const port = new ShellPort({ out: screen as never, outboxDir: dir, color: false });
+    const port = new ShellPort({ out: screen as never, outboxDir: tmp.path, color: false });
     const ref = await port.post({ key: 'terminal' }, { text: progressText(snapshot(1000)) });
     screen.write('connexa> ');
     await port.edit(ref, { text: progressText(snapshot(5000)) });
@@ -145,7 +137,7 @@ describe('the terminal progress line', () => {
   it('leaves a pipe untouched: no cutting without a terminal width', async () => {
     let written = '';
     const out = { isTTY: false, write: (s: string) => ((written += s), true) };
-    const port = new ShellPort({ out: out as never, outboxDir: dir });
+    const port = new ShellPort({ out: out as never, outboxDir: tmp.path });
     const ref = await port.post({ key: 'terminal' }, { text: progressText(snapshot(1000)) });
     await port.edit(ref, { text: progressText(snapshot(2000)) });
     expect(written).toBe(`${progressText(snapshot(1000))}\n${progressText(snapshot(2000))}\n`.replaceAll('**', ''));
@@ -163,11 +155,11 @@ describe('terminal colours and streams', () => {
     try {
       delete process.env.NO_COLOR;
       const a = tty();
-      await new ShellPort({ out: a as never, outboxDir: dir }).post({ key: 'terminal' }, { text: '**Connexa** ready' });
+      await new ShellPort({ out: a as never, outboxDir: tmp.path }).post({ key: 'terminal' }, { text: '**Connexa** ready' });
       expect(a.written).toBe('\x1b[1mConnexa\x1b[22m ready\n');
       process.env.NO_COLOR = '1';
       const b = tty();
-      await new ShellPort({ out: b as never, outboxDir: dir }).post({ key: 'terminal' }, { text: '**Connexa** ready' });
+      await new ShellPort({ out: b as never, outboxDir: tmp.path }).post({ key: 'terminal' }, { text: '**Connexa** ready' });
       expect(b.written).toBe('Connexa ready\n');
     } finally {
       if (saved === undefined) delete process.env.NO_COLOR;
@@ -178,7 +170,7 @@ describe('terminal colours and streams', () => {
   it('sends refusals and errors to the error stream and private results to the output', async () => {
     const out = tty();
     const err = tty();
-    const port = new ShellPort({ out: out as never, err: err as never, outboxDir: dir, color: false });
+    const port = new ShellPort({ out: out as never, err: err as never, outboxDir: tmp.path, color: false });
     const who = { platform: 'terminal' as const, id: 'me', name: 'me', roleIds: [] };
     await port.postPrivate({ key: 'terminal' }, who, { text: '⚠️ unknown filter key "colour"' });
     await port.postPrivate({ key: 'terminal' }, who, { text: '❌ an internal error stopped the command' });

@@ -3,9 +3,6 @@
  * stop / bundle commands, a ServiceManager with an injected tunnel driver, a recording chat port.
  * `restart()` closes everything and composes again on the same DATA_DIR, as a restarted bot would.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { bundle } from '../../commands/bundle.ts';
 import { COMMANDS } from '../../commands/index.ts';
 import { start } from '../../commands/start.ts';
@@ -14,15 +11,14 @@ import type { App } from '../../src/app.ts';
 import { Dispatcher } from '../../src/chat/dispatcher.ts';
 import { CommandRegistry, type AnyCommand } from '../../src/chat/registry.ts';
 import type { Actor, PortLimits } from '../../src/chat/types.ts';
-import { compose, type Composed } from '../../src/compose.ts';
-import { parseConfig, type Config } from '../../src/config.ts';
+import type { Composed } from '../../src/compose.ts';
+import type { Config } from '../../src/config.ts';
 import type { FleetNode } from '../../src/fleet/node.ts';
-import { createLogger } from '../../src/log.ts';
 import type { TunnelDriver } from '../../src/probes/tunnel/types.ts';
 import { ServiceManager, type RestoreSummary, type ServiceManagerOptions } from '../../src/services/index.ts';
 import type { Store } from '../../src/store/store.ts';
-import { ADMIN } from '../kit/app.ts';
-import { RecordingPort } from '../kit/recording-port.ts';
+import { ADMIN, testBot } from './app.ts';
+import { RecordingPort } from './recording-port.ts';
 
 export interface ServicesTestApp {
   dir: string;
@@ -48,24 +44,14 @@ export interface ServicesTestOptions {
 export const SERVICE_COMMANDS: readonly AnyCommand[] = [start, stop, bundle];
 
 export async function servicesApp(o: ServicesTestOptions): Promise<ServicesTestApp> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnx-svc-'));
-  const config = parseConfig({
-    DATA_DIR: path.join(dir, 'data'),
-    CONNEXA_ADMINS: 'slack:UADMIN',
-    CONNEXA_OPERATORS: 'slack:UOPER',
-    CONNEXA_VIEWERS: 'slack:UVIEW',
-    // The simulated servers listen on loopback, which the probe refuses unless PROBE_ALLOW names it.
-    PROBE_ALLOW: '127.0.0.0/8',
-    LOG_LEVEL: 'debug',
-    ...o.env,
-  });
-  const logs: string[] = [];
+  const bot = await testBot(o.env, 'cnx-svc-');
+  const { dir, config, logs } = bot;
   const port = new RecordingPort({ limits: o.limits });
   const known = new Set(COMMANDS.map((c) => c.name));
   const registry = new CommandRegistry([...COMMANDS, ...SERVICE_COMMANDS.filter((c) => !known.has(c.name))]);
 
   const boot = async () => {
-    const composed = await compose(config, { log: createLogger('debug', (l) => logs.push(l)) });
+    const { app: composed } = await bot.boot();
     const services = new ServiceManager({ config, store: composed.app.store, leases: composed.app.jobs.leases, log: composed.app.log, driver: o.driver, ...o.manager });
     // App.services once src/app.ts declares it; until then the field is set through a cast.
     (composed.app as App & { services?: ServiceManager }).services = services;
@@ -107,7 +93,7 @@ export async function servicesApp(o: ServicesTestOptions): Promise<ServicesTestA
     },
     async dispose() {
       await shutdown();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await bot.remove();
     },
   };
   return t;

@@ -1,9 +1,9 @@
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runConnexa, type ConnexaRun, type ConnexaRunOptions } from '../kit/connexa-process.ts';
-import { startSimFleet, type SimFleet } from '../sim/fleet.ts';
+import { useSimFleet } from '../kit/sim-fleet.ts';
 
 let dir: string;
 
@@ -179,13 +179,7 @@ describe('the connexa command', () => {
 });
 
 describe('ping from the terminal', () => {
-  let fleet: SimFleet;
-  beforeAll(async () => {
-    fleet = await startSimFleet({ count: 40, seed: 11, mix: { good: 0.5, silent: 0.5 } });
-  });
-  afterAll(async () => {
-    await fleet.close();
-  });
+  const fleet = useSimFleet({ count: 40, seed: 11, mix: { good: 0.5, silent: 0.5 } });
 
   it('waits for the job and prints its summary before exiting', async () => {
     await writeFile(join(dir, 'fleet.txt'), fleet.importText());
