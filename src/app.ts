@@ -8,7 +8,7 @@ import type { Capability, TunnelDriver } from './probes/tunnel/index.ts';
 import type { ServiceManager } from './services/manager.ts';
 import type { Store } from './store/store.ts';
 
-/** What command handlers may use; main.ts builds it. */
+/** The running application; compose.ts builds it. */
 export interface App {
   config: Config;
   store: Store;
@@ -25,3 +25,6 @@ export interface App {
   /** SOCKS5 proxies, OpenVPN servers and profiles of online nodes. */
   services: ServiceManager;
 }
+
+/** What command handlers may use: the app without the wiring they never touch (alerts). */
+export type CommandServices = Pick<App, 'config' | 'store' | 'log' | 'registry' | 'jobs' | 'monitor' | 'tunnels' | 'services'>;

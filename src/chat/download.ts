@@ -1,4 +1,4 @@
-import { FileTooLarge } from './types.ts';
+import { FileTooLarge, type IncomingFile } from './types.ts';
 
 /**
  * Reads an HTTP download into memory without ever holding more than `maxBytes`: a declared
@@ -26,4 +26,21 @@ export async function readCapped(res: Response, name: string, maxBytes: number):
     chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
   }
   return Buffer.concat(chunks, total);
+}
+
+/**
+ * A file a platform holds, as an IncomingFile: the size the platform reports is checked before any
+ * byte is fetched, then `open` (the platform's own request and checks) answers with a successful
+ * response whose body is read under the cap.
+ */
+export function remoteFile(info: { name: string; size: number | null; contentType: string | null }, open: () => Promise<Response>): IncomingFile {
+  return {
+    name: info.name,
+    size: info.size,
+    contentType: info.contentType,
+    async download(maxBytes: number): Promise<Buffer> {
+      if (info.size !== null && info.size > maxBytes) throw new FileTooLarge(info.name, info.size, maxBytes);
+      return readCapped(await open(), info.name, maxBytes);
+    },
+  };
 }

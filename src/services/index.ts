@@ -3,7 +3,7 @@
  * that runs them. Composition (src/compose.ts) needs only this module:
  *
  *   const services = createServices({ config, store, log, tunnels });   // App.services
- *   monitor.checks.push(services.monitorCheck());                        // tunnel + proxy + server up
+ *   new Monitor({ ..., checks: [services.monitorCheck()] });             // tunnel + proxy + server up
  *   void services.restore();                                             // after the store is open
  *   ...
  *   await monitor.stop(); jobs.cancelAll('shutdown'); await jobs.idle();

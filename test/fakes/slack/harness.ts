@@ -70,7 +70,7 @@ export async function startSlackSession(env: Record<string, string> = {}): Promi
   let adapter: SlackAdapter | null = null;
   try {
     app = await compose(config, { log });
-    adapter = await startSlackAdapter({ config, dispatcher: app.dispatcher, log, store: app.app.store });
+    adapter = await startSlackAdapter({ config, dispatcher: app.dispatcher, log });
   } catch (err) {
     await app?.close();
     await fake.close();
