@@ -12,7 +12,7 @@ import type { FleetNode } from '../src/fleet/node.ts';
 import type { Job } from '../src/pipeline/job-runner.ts';
 import { applyImportDurably, countNewAccounts } from '../src/store/apply-import.ts';
 import { command } from './define.ts';
-import { startJob } from './job-report.ts';
+import { SHOWN_ROWS, startJob } from './job-report.ts';
 import { pingStageFor, speedable, speedRefusal, speedStageFor } from './probe-stages.ts';
 import { splitFor } from './selection.ts';
 
@@ -35,9 +35,6 @@ export async function startPingThenSpeed(ctx: CommandContext<CommandServices>, n
       });
   return { ping, refusal, speed: speedJob };
 }
-
-/** Rejected lines and conflicts shown in the reply; the rest are in the attached CSV. */
-const SHOWN_REJECTIONS = 10;
 
 export const importCommand = command({
   name: 'import',
@@ -67,6 +64,8 @@ export const importCommand = command({
     // Parsed and applied in slices that yield: a big file must not stall the chat connections.
     const parsed = await parseImportSliced(bytes, { maxBytes: config.IMPORT_MAX_BYTES });
     if (!parsed.ok) return failed(`${name} was refused: ${parsed.reason}. Nothing was imported.`);
+    // A shutdown began while the file was read: nothing is applied that could be cut off half-way.
+    if (ctx.signal.aborted) return failed(`Connexa is stopping; nothing of ${name} was imported. Import it again once the bot is back.`);
     // IPv6 only, base64, /etc/passwd: not one line looked like a server. That is a failure, not "0 added".
     if (!parsed.records.length && !parsed.rejected.length) {
       return failed(`nothing found in ${name}: none of its ${plural(parsed.lines, 'line')} is a server in a known format (IPv4 address, login, password; \`help import\`). Nothing was imported.`);
@@ -91,18 +90,18 @@ export const importCommand = command({
     if (applied.updated) lines.push('Updated means a new password for a known IP and login; re-test those nodes.');
     if (applied.conflicts.length) {
       // Line numbers only: the reply is public.
-      const shown = applied.conflicts.slice(0, SHOWN_REJECTIONS).map((c) => [c.lines.join(', '), c.lines[c.lines.length - 1]!]);
+      const shown = applied.conflicts.slice(0, SHOWN_ROWS).map((c) => [c.lines.join(', '), c.lines[c.lines.length - 1]!]);
       lines.push(
-        `Conflicts: the same IP and login with different passwords in this file; the last line won${applied.conflicts.length > SHOWN_REJECTIONS ? ` (first ${SHOWN_REJECTIONS} of ${applied.conflicts.length})` : ''}:\n` +
+        `Conflicts: the same IP and login with different passwords in this file; the last line won${applied.conflicts.length > SHOWN_ROWS ? ` (first ${SHOWN_ROWS} of ${applied.conflicts.length})` : ''}:\n` +
           table(['lines', 'kept'], shown, [1], 100),
       );
     }
     const files = [];
     if (parsed.rejected.length) {
       // Line numbers and reasons only: a rejected line may carry a password, and this reply is public.
-      const shown = parsed.rejected.slice(0, SHOWN_REJECTIONS).map((r) => [r.line, clean(r.reason, 100)]);
-      lines.push(`Rejected lines${parsed.rejected.length > SHOWN_REJECTIONS ? ` (first ${SHOWN_REJECTIONS}; all in the attached CSV)` : ''}:\n${table(['line', 'reason'], shown, [0], 100)}`);
-      if (parsed.rejected.length > SHOWN_REJECTIONS || ctx.platform !== 'terminal') {
+      const shown = parsed.rejected.slice(0, SHOWN_ROWS).map((r) => [r.line, clean(r.reason, 100)]);
+      lines.push(`Rejected lines${parsed.rejected.length > SHOWN_ROWS ? ` (first ${SHOWN_ROWS}; all in the attached CSV)` : ''}:\n${table(['line', 'reason'], shown, [0], 100)}`);
+      if (parsed.rejected.length > SHOWN_ROWS || ctx.platform !== 'terminal') {
         files.push({
           name: `rejected-${name.replace(/\.[^.]*$/, '')}.csv`,
           data: Buffer.from(csvRows(['line', 'reason'], parsed.rejected.map((r) => [r.line, r.reason])), 'utf8'),

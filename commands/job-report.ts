@@ -8,7 +8,8 @@ import { principalOf } from '../src/chat/roles.ts';
 import type { Job, JobReporter, JobSnapshot, JobSummary } from '../src/pipeline/job-runner.ts';
 import type { Stage } from '../src/pipeline/stage.ts';
 
-const SHOWN_FAILURES = 10;
+/** Rows a public report lists in text (failures, rejected lines, conflicts); all of them go in its CSV. */
+export const SHOWN_ROWS = 10;
 
 /** `ok 700 · refused 50 · timeout_reply 70`, ok first, then by count. */
 export function countsLine(counts: Record<string, number>): string {
@@ -33,9 +34,9 @@ export function summaryText(s: JobSummary): string {
 
 /** The failures of a job, for the thread under its message: the first ones in text, all in a CSV. */
 function failuresMessage(s: JobSummary): Message {
-  const shown = s.failures.slice(0, SHOWN_FAILURES).map((f) => [f.id, f.port === 1723 ? f.ip : `${f.ip}:${f.port}`, f.outcome, clean(f.reason, 90)]);
+  const shown = s.failures.slice(0, SHOWN_ROWS).map((f) => [f.id, f.port === 1723 ? f.ip : `${f.ip}:${f.port}`, f.outcome, clean(f.reason, 90)]);
   return {
-    text: `${plural(s.failures.length, 'failure')}${s.failures.length > SHOWN_FAILURES ? ` (first ${SHOWN_FAILURES}; all in the CSV)` : ''}:\n${table(['id', 'address', 'outcome', 'reason'], shown, [], 90)}`,
+    text: `${plural(s.failures.length, 'failure')}${s.failures.length > SHOWN_ROWS ? ` (first ${SHOWN_ROWS}; all in the CSV)` : ''}:\n${table(['id', 'address', 'outcome', 'reason'], shown, [], 90)}`,
     files: [{ name: `${s.kind}-${s.id}-failures.csv`, contentType: 'text/csv', data: Buffer.from(csvRows(['id', 'ip', 'port', 'outcome', 'reason'], s.failures.map((f) => [f.id, f.ip, f.port, f.outcome, f.reason])), 'utf8') }],
   };
 }
