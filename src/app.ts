@@ -26,5 +26,17 @@ export interface App {
   services: ServiceManager;
 }
 
-/** What command handlers may use: the app without the wiring they never touch (alerts). */
-export type CommandServices = Pick<App, 'config' | 'store' | 'log' | 'registry' | 'jobs' | 'monitor' | 'tunnels' | 'services'>;
+/**
+ * What command handlers may use: the app's parts, each cut to what commands call. No alerts hub,
+ * no job or monitor lifecycle (cancelAll, start, stop): those belong to the process, not to a command.
+ */
+export interface CommandServices {
+  config: Config;
+  store: Store;
+  log: Logger;
+  registry: Pick<CommandRegistry, 'list' | 'get'>;
+  jobs: Pick<JobRunner, 'start' | 'list' | 'cancel'>;
+  monitor: Pick<Monitor, 'enabled' | 'running' | 'lastRun' | 'nextRunAt' | 'setEnabled' | 'run'>;
+  tunnels: App['tunnels'];
+  services: ServiceManager;
+}

@@ -13,11 +13,13 @@ export function commandContext<Services>(o: {
   invocation: Invocation;
   role: Role;
   commandLine: string;
+  /** The invocation's conversation when the caller has one already (the dispatcher renders through it). */
+  reply?: Conversation;
   secretsDelivery: SecretsDelivery;
   signal?: AbortSignal;
 }): CommandContext<Services> {
   const { port, invocation: inv } = o;
-  const reply = new Conversation({ port, where: inv.where, actor: inv.actor, secretsDelivery: o.secretsDelivery });
+  const reply = o.reply ?? new Conversation({ port, where: inv.where, actor: inv.actor, secretsDelivery: o.secretsDelivery });
   return {
     services: o.services,
     actor: inv.actor,

@@ -146,7 +146,7 @@ export class Dispatcher<Services> implements DispatchEntry {
     const conversation = new Conversation({ port, where: inv.where, actor: inv.actor, secretsDelivery: this.opts.secretsDelivery });
     let outcome: DispatchOutcome;
     try {
-      outcome = await this.run(commandLine, port, inv);
+      outcome = await this.run(commandLine, port, inv, conversation);
     } catch (err) {
       this.opts.onError?.(err, commandLine);
       const command = auditWord(commandLine);
@@ -162,7 +162,7 @@ export class Dispatcher<Services> implements DispatchEntry {
     return outcome;
   }
 
-  private async run(commandLine: string, port: ChatPort, inv: Invocation): Promise<DispatchOutcome> {
+  private async run(commandLine: string, port: ChatPort, inv: Invocation, conversation: Conversation): Promise<DispatchOutcome> {
     // parse
     let tokens: string[];
     try {
@@ -186,7 +186,7 @@ export class Dispatcher<Services> implements DispatchEntry {
     // preconditions
     const unmet = this.unmet(def, input);
     if (unmet) return { kind: 'failed', command: def.name, message: unmet };
-    const ctx = commandContext({ services: this.opts.app, port, invocation: inv, role: held!, commandLine, secretsDelivery: this.opts.secretsDelivery, signal: this.shutdown.signal });
+    const ctx = commandContext({ services: this.opts.app, port, invocation: inv, role: held!, commandLine, reply: conversation, secretsDelivery: this.opts.secretsDelivery, signal: this.shutdown.signal });
     // confirm
     if (def.confirm) {
       const preview = await def.confirm(input, ctx);
