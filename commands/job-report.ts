@@ -22,7 +22,7 @@ export function progressText(s: JobSnapshot): string {
   return `⏳ **${s.kind} ${s.id}** (${clean(s.selection, 80)})\n${bar(s.done, s.total)} · ${s.done.toLocaleString('en-US')} / ${s.total.toLocaleString('en-US')} · ${countsLine(s.counts)} · ${s.rate.toFixed(0)}/s${eta}`;
 }
 
-export function summaryText(s: JobSummary): string {
+function summaryText(s: JobSummary): string {
   const head = s.state === 'cancelled' ? `⏹️ **${s.kind} ${s.id}** ${s.note}` : `✅ **${s.kind} ${s.id}** finished`;
   const changes = Object.entries(s.changes).map(([k, v]) => `${k.replace('>', ' → ')} ${v.toLocaleString('en-US')}`);
   return [

@@ -7,7 +7,7 @@ import { pingStageFor } from './probe-stages.ts';
 import { byStatus, selectFor } from './selection.ts';
 
 /** With no filter, ping tests what has not passed yet. */
-export const DEFAULT_PING_SELECTION: Filter = { statuses: ['not_tested', 'ping_failed'] };
+const DEFAULT_PING_SELECTION: Filter = { statuses: ['not_tested', 'ping_failed'] };
 
 export const ping = command({
   name: 'ping',

@@ -7,7 +7,7 @@ import { speedable, speedStageFor, type Undialable } from './probe-stages.ts';
 import { byStatus, selectFor } from './selection.ts';
 
 /** With no filter, speed tests what passed ping and has not passed speed yet. */
-export const DEFAULT_SPEED_SELECTION: Filter = { statuses: ['ping_ok'] };
+const DEFAULT_SPEED_SELECTION: Filter = { statuses: ['ping_ok'] };
 
 function skippedText(refused: Record<string, number>, undialable: Undialable): string {
   const parts: string[] = [];

@@ -10,7 +10,7 @@ import { SOCKS_DNS_NOTE } from './notes.ts';
 import { byStatus, selectFor } from './selection.ts';
 
 /** With no filter, start takes every node that passed the speed test. */
-export const DEFAULT_START_SELECTION: Filter = { statuses: ['speed_ok'] };
+const DEFAULT_START_SELECTION: Filter = { statuses: ['speed_ok'] };
 
 export const start = command({
   name: 'start',

@@ -4,15 +4,12 @@ import { AdapterStartError } from './chat/adapter-start-error.ts';
 import type { ChatPort } from './chat/types.ts';
 import type { Composed } from './compose.ts';
 
-export { AdapterStartError };
-
 /** A chat adapter that is running: its port (for alerts) and how to stop it. */
 export interface RunningAdapter {
   platform: string;
   port: ChatPort;
   stop(): Promise<void>;
 }
-
 
 /**
  * Starts the chat adapters whose tokens are set, registers each port for alerts. If one fails to

@@ -3,9 +3,9 @@ import { FileTooLarge, type IncomingFile } from './types.ts';
 /**
  * Reads an HTTP download into memory without ever holding more than `maxBytes`: a declared
  * Content-Length over the cap stops it before the body is read, and the bytes are counted as they
- * arrive, so a missing or wrong length cannot push past the cap either. Adapters use it for uploads.
+ * arrive, so a missing or wrong length cannot push past the cap either.
  */
-export async function readCapped(res: Response, name: string, maxBytes: number): Promise<Buffer> {
+async function readCapped(res: Response, name: string, maxBytes: number): Promise<Buffer> {
   if (!res.body) return Buffer.alloc(0);
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
