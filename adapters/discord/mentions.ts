@@ -7,7 +7,8 @@ import { channelWhere } from './refs.ts';
  * A file posted with a mention of the bot is an import. Without the privileged Message Content
  * intent (which this bot does not ask for), Discord delivers a guild message's content and
  * attachments only when the message mentions the bot; in a DM with the bot they always arrive.
- * The message's text goes with the files to the dispatcher's upload entry, which reads it.
+ * The message's text goes with the files to the dispatcher's upload entry, which reads it (one
+ * import per file, as on Slack).
  */
 export function mentionUpload(message: DiscordMessage, botId: string, roleIds: string[], downloadTimeoutMs?: number): Invocation | null {
   if (message.author.bot || message.system || message.attachments.size === 0) return null;

@@ -1,7 +1,7 @@
 import type { App } from '@slack/bolt';
 import { z } from 'zod';
 import type { DispatchEntry } from '../../src/chat/dispatcher.ts';
-import type { Actor, Invocation } from '../../src/chat/types.ts';
+import type { Actor } from '../../src/chat/types.ts';
 import type { Logger } from '../../src/log.ts';
 import { looksImportable, resolveFile, slackFile, type DownloadOptions, type SlackFileMeta, type SlackFileObject } from './files.ts';
 import type { SlackPort } from './port.ts';
@@ -122,10 +122,7 @@ export async function onFileShare(deps: ListenerDeps, event: unknown): Promise<v
   if (!lists.length) return;
   const actor: Actor = { platform: 'slack', id: e.user, name: await deps.userName(e.user), roleIds: [] };
   const where = whereKey({ channel: e.channel, threadTs: e.thread_ts ?? e.ts, invocation: null });
-  for (const meta of lists) {
-    const inv: Invocation = { text: e.text, files: [slackFile(meta, deps.download)], actor, where };
-    await deps.dispatcher.upload(deps.port, inv);
-  }
+  await deps.dispatcher.upload(deps.port, { text: e.text, files: lists.map((meta) => slackFile(meta, deps.download)), actor, where });
 }
 
 function isFileShare(event: unknown): boolean {

@@ -38,8 +38,8 @@ export interface DispatcherOptions<Services> {
 export interface DispatchEntry {
   /** A command typed (a slash command, a terminal line). */
   dispatch(port: ChatPort, inv: Invocation): Promise<DispatchOutcome>;
-  /** A file arrived with this text (an upload's message): the command that takes files, with the options it names. */
-  upload(port: ChatPort, inv: Invocation): Promise<DispatchOutcome>;
+  /** Files arrived with this text (an upload's message): the command that takes files runs once per file, with the options the text names. */
+  upload(port: ChatPort, inv: Invocation): Promise<DispatchOutcome[]>;
   /** The terminal's path argument when `line` runs a command that takes a file, else null. */
   pathArgument(line: string): string | null;
 }
@@ -110,8 +110,12 @@ export class Dispatcher<Services> implements DispatchEntry {
     this.shutdown.abort();
   }
 
-  upload(port: ChatPort, inv: Invocation): Promise<DispatchOutcome> {
-    return this.dispatch(port, { ...inv, text: this.uploadLine(inv.text) });
+  /** Each file is one run of the command (two lists in one message are two imports), in order. */
+  async upload(port: ChatPort, inv: Invocation): Promise<DispatchOutcome[]> {
+    const text = this.uploadLine(inv.text);
+    const outcomes: DispatchOutcome[] = [];
+    for (const files of inv.files.length ? inv.files.map((f) => [f]) : [[]]) outcomes.push(await this.dispatch(port, { ...inv, text, files }));
+    return outcomes;
   }
 
   /**

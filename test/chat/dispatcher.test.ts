@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN, OPERATOR, STRANGER, testApp, VIEWER, type TestApp } from '../kit/app.ts';
+import { ADMIN, fileOf, OPERATOR, STRANGER, testApp, VIEWER, type TestApp } from '../kit/app.ts';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -177,8 +177,13 @@ describe('uploads and paths', () => {
       ['here is the ping list', 'import'],
     ];
     for (const [message, line] of cases) expect(t.dispatcher.uploadLine(message), message).toBe(line);
-    const out = await t.dispatcher.upload(t.port, { text: '<@123> ping', files: [], actor: OPERATOR, where: { key: 'C1' } });
-    expect(out).toMatchObject({ kind: 'failed', command: 'import' });
+    const none = await t.dispatcher.upload(t.port, { text: '<@123> ping', files: [], actor: OPERATOR, where: { key: 'C1' } });
+    expect(none).toMatchObject([{ kind: 'failed', command: 'import' }]);
+    // Two lists in one message are two imports, the same on every platform.
+    const two = await t.dispatcher.upload(t.port, { text: 'test=none', files: [fileOf('a.txt', '203.0.113.5:a:b\n'), fileOf('b.txt', '203.0.113.6:c:d\n')], actor: OPERATOR, where: { key: 'C1' } });
+    expect(two).toEqual([{ kind: 'ok', command: 'import' }, { kind: 'ok', command: 'import' }]);
+    expect(t.app.store.jobs()).toEqual([]);
+    expect(t.app.store.nodes().map((n) => n.ip).sort()).toEqual(['203.0.113.5', '203.0.113.6']);
   });
 
   it('names the path argument of a command that takes a file, and only that', () => {
