@@ -1,8 +1,7 @@
 import { basename } from 'node:path';
 import { z } from 'zod';
-import { failed, ok } from '../src/chat/command.ts';
 import type { CommandServices } from '../src/app.ts';
-import type { CommandContext } from '../src/chat/command.ts';
+import { failed, ok, type CommandContext } from '../src/chat/command.ts';
 import { principalOf } from '../src/chat/roles.ts';
 import { clean, plural, table } from '../src/chat/render.ts';
 import { FileTooLarge } from '../src/chat/types.ts';
