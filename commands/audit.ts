@@ -9,7 +9,6 @@ export const audit = command({
   usage: 'audit [user=slack:U123] [command=delete] [outcome=denied] [limit=30]',
   examples: ['audit', 'audit command=delete', 'audit outcome=denied limit=100', 'audit user=discord:123456789'],
   role: 'admin',
-  filter: 'none',
   options: z.object({
     user: z.string().optional(),
     command: z.string().optional(),
@@ -24,7 +23,7 @@ export const audit = command({
   },
   async run({ options }, ctx) {
     const out = [];
-    const entries = ctx.app.store.audit();
+    const entries = ctx.services.store.audit();
     for (let i = entries.length - 1; i >= 0 && out.length < options.limit; i--) {
       const e = entries[i]!;
       if (options.user && e.actor !== options.user) continue;

@@ -1,10 +1,9 @@
-import { z } from 'zod';
 import { failed, ok } from '../src/chat/command.ts';
 import { plural } from '../src/chat/render.ts';
-import { isEmptyFilter, selectNodes, describeFilter } from '../src/fleet/filter.ts';
 import { deliverBundle } from '../src/services/delivery.ts';
 import { command } from './define.ts';
-import { SOCKS_DNS_NOTE } from './start.ts';
+import { SOCKS_DNS_NOTE } from './notes.ts';
+import { selectFor } from './selection.ts';
 
 export const bundle = command({
   name: 'bundle',
@@ -13,14 +12,12 @@ export const bundle = command({
   examples: ['bundle', 'bundle country:US', 'bundle 203.0.113.5'],
   role: 'operator',
   filter: 'optional',
-  options: z.object({}),
   notes: [SOCKS_DNS_NOTE],
   async run(input, ctx) {
-    const filter = isEmptyFilter(input.filter) ? { statuses: ['online' as const, 'offline' as const], limit: input.filter.limit } : input.filter;
-    const words = input.filterText || describeFilter(filter);
-    const nodes = selectNodes(ctx.app.store.nodes(), filter).filter((n) => (n.status === 'online' || n.status === 'offline') && n.socks);
+    const { runnable, words } = selectFor(ctx.services.store, null, input, { statuses: ['online', 'offline'] });
+    const nodes = runnable.filter((n) => (n.status === 'online' || n.status === 'offline') && n.socks);
     if (!nodes.length) return failed(`no online nodes with services match ${words}`);
-    const sent = await deliverBundle(ctx.app.services, ctx.conversation, nodes, `Your bundle (${words})`);
+    const sent = await deliverBundle(ctx.services.services, ctx.reply, nodes, `Your bundle (${words})`);
     if (!sent) return failed(`no bundle could be made for ${words}`);
     // Public: that a bundle was sent, never what is in it.
     return ok(`Sent ${ctx.actor.name} a bundle of ${plural(sent.nodes, 'node')} (${words}) privately${sent.files > 1 ? ` in ${sent.files} zips` : ''}.`);

@@ -1,9 +1,8 @@
-import { z } from 'zod';
 import { failed, ok } from '../src/chat/command.ts';
-import { command } from './define.ts';
-import { saved } from './saved.ts';
 import { plural, table } from '../src/chat/render.ts';
-import { requireSelection, selected, selectionCode, selectionWords } from './selection.ts';
+import { command, needsFilter } from './define.ts';
+import { saved } from './saved.ts';
+import { selectFor, selectionCode, selectionWords } from './selection.ts';
 
 export const deleteCommand = command({
   name: 'delete',
@@ -11,27 +10,24 @@ export const deleteCommand = command({
   usage: 'delete <filter>',
   examples: ['delete status:ping_failed country:US', 'delete 203.0.113.5'],
   role: 'admin',
+  needs: [needsFilter],
   filter: 'optional',
-  options: z.object({}),
   optionHelp: { confirm: 'the code the first run gives you, to confirm' },
   confirm(input, ctx) {
-    if (requireSelection(input, 'delete')) return null; // run() explains
-    const nodes = selected(ctx.app.store, input);
-    if (!nodes.length) return null;
+    const nodes = selectFor(ctx.services.store, 'delete', input).runnable;
+    if (!nodes.length) return null; // run() explains
     const byStatus = new Map<string, number>();
     for (const n of nodes) byStatus.set(n.status, (byStatus.get(n.status) ?? 0) + 1);
     const parts = [...byStatus].map(([s, c]) => `${c} ${s}`).join(', ');
     return { code: selectionCode(nodes), summary: `This deletes ${plural(nodes.length, 'node')} (${parts}) selected by ${selectionWords(input)}. It cannot be undone.` };
   },
   async run(input, ctx) {
-    const missing = requireSelection(input, 'delete');
-    if (missing) return failed(missing);
-    const { store, jobs } = ctx.app;
-    const nodes = selected(store, input);
+    const { store, services, jobs } = ctx.services;
+    const nodes = selectFor(store, 'delete', input).runnable;
     if (!nodes.length) return failed(`no nodes match ${selectionWords(input)}`);
     // Online and offline nodes are stopped first: services torn down, profiles revoked.
     const live = nodes.filter((n) => (n.status === 'online' || n.status === 'offline') && !jobs.leases.isLeased(n.id));
-    if (live.length) await ctx.app.services.retire(live);
+    if (live.length) await services.retire(live);
     const { deleted, busy } = store.deleteNodes(nodes.map((n) => n.id), jobs.leases.isLeased);
     const rows: Array<[string, number]> = [['deleted', deleted.length]];
     if (live.length) rows.push(['of which online/offline, stopped first', live.length]);

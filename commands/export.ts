@@ -4,7 +4,7 @@ import { command } from './define.ts';
 import { plural } from '../src/chat/render.ts';
 import { toCsv, toSocks, toTxt } from '../src/fleet/export.ts';
 import type { FleetNode } from '../src/fleet/node.ts';
-import { selected, selectionWords } from './selection.ts';
+import { selectFor, selectionWords } from './selection.ts';
 
 const all = (render: (nodes: readonly FleetNode[]) => string) => (nodes: readonly FleetNode[]) => ({ text: render(nodes), left: [] as FleetNode[] });
 const FORMATS = {
@@ -28,8 +28,7 @@ export const exportCommand = command({
       'or socks (host:port:login:password of online nodes)',
   },
   async run(input, ctx) {
-    const { store } = ctx.app;
-    const nodes = selected(store, input);
+    const nodes = selectFor(ctx.services.store, null, input).runnable;
     const fmt = FORMATS[input.options.format];
     const chosen = input.options.format === 'socks' ? nodes.filter((n) => n.status === 'online' && n.socks) : nodes;
     if (!chosen.length) return failed(`no ${input.options.format === 'socks' ? 'online nodes with a SOCKS proxy' : 'nodes'} match ${selectionWords(input)}`);

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { failed, ok } from '../src/chat/command.ts';
 import { command } from './define.ts';
 import { hasRole } from '../src/chat/roles.ts';
@@ -13,11 +12,9 @@ export const help = command({
   usage: 'help [command]',
   examples: ['help', 'help list'],
   role: 'viewer',
-  filter: 'none',
   positional: { name: 'command', description: 'a command name', required: false },
-  options: z.object({}),
   async run({ positional }, ctx) {
-    const { registry } = ctx.app;
+    const { registry } = ctx.services;
     if (positional) {
       const def = registry.get(positional.toLowerCase());
       if (!def) return failed(`there is no command \`${positional.slice(0, 40)}\`; \`/connexa help\` lists them`);

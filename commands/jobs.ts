@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { failed, ok } from '../src/chat/command.ts';
 import { principalOf } from '../src/chat/roles.ts';
 import { clean, table } from '../src/chat/render.ts';
@@ -11,11 +10,9 @@ export const jobs = command({
   usage: 'jobs',
   examples: ['jobs'],
   role: 'viewer',
-  filter: 'none',
-  options: z.object({}),
   async run(_input, ctx) {
-    const running = ctx.app.jobs.list();
-    const finished = ctx.app.store.jobs().filter((j) => j.state !== 'running').slice(-10).reverse();
+    const running = ctx.services.jobs.list();
+    const finished = ctx.services.store.jobs().filter((j) => j.state !== 'running').slice(-10).reverse();
     const parts: string[] = [];
     parts.push(running.length ? running.map((j) => progressText(j.snapshot())).join('\n') : 'No job is running.');
     if (finished.length) {
@@ -31,13 +28,11 @@ export const cancel = command({
   usage: 'cancel <job>',
   examples: ['cancel j12'],
   role: 'operator',
-  filter: 'none',
   positional: { name: 'job', description: 'a job id such as j12 (see `/connexa jobs`)', required: true },
-  options: z.object({}),
   async run({ positional }, ctx) {
     const id = positional!.toLowerCase();
-    if (ctx.app.jobs.cancel(id, principalOf(ctx.actor))) return ok(`Cancelling ${id}; its summary follows.`);
-    const past = ctx.app.store.jobs().find((j) => j.id === id);
+    if (ctx.services.jobs.cancel(id, principalOf(ctx.actor))) return ok(`Cancelling ${id}; its summary follows.`);
+    const past = ctx.services.store.jobs().find((j) => j.id === id);
     return failed(past ? `${id} is not running (${past.state}${past.finishedAt ? ` at ${past.finishedAt}` : ''})` : `there is no job ${clean(id, 20)}; \`/connexa jobs\` lists them`);
   },
 });

@@ -16,7 +16,7 @@ export const list = command({
   options: z.object({ page: z.coerce.number().int().min(1).max(100_000).default(1) }),
   optionHelp: { page: 'which page of 25 rows (default 1)' },
   async run({ filter, filterText, options }, ctx) {
-    const { store } = ctx.app;
+    const { store } = ctx.services;
     const nodes = selectNodes(store.nodes(), filter);
     if (!nodes.length) return ok(`No nodes match ${describeFilter(filter)}.`);
     const pages = Math.ceil(nodes.length / PAGE_SIZE);

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { failed, ok } from '../src/chat/command.ts';
 import { plural } from '../src/chat/render.ts';
 import { command } from './define.ts';
@@ -11,12 +10,10 @@ export const monitor = command({
   usage: 'monitor <status|on|off|run>',
   examples: ['monitor status', 'monitor off', 'monitor run'],
   role: 'admin',
-  filter: 'none',
   positional: { name: 'action', description: 'status, on, off or run', required: true, choices: ['status', 'on', 'off', 'run'] },
-  options: z.object({}),
   async run({ positional }, ctx) {
-    const m = ctx.app.monitor;
-    const { config } = ctx.app;
+    const m = ctx.services.monitor;
+    const { config } = ctx.services;
     switch (positional!.toLowerCase()) {
       case 'status': {
         const last = m.lastRun;
@@ -33,10 +30,10 @@ export const monitor = command({
       }
       case 'on':
         m.setEnabled(true);
-        return ok(`Monitor on: online and offline nodes are checked on \`${config.MONITOR_CRON}\`.${await saved(ctx.app.store)}`);
+        return ok(`Monitor on: online and offline nodes are checked on \`${config.MONITOR_CRON}\`.${await saved(ctx.services.store)}`);
       case 'off':
         m.setEnabled(false);
-        return ok(`Monitor off: no scheduled checks until \`/connexa monitor on\` (a \`monitor run\` still works).${await saved(ctx.app.store)}`);
+        return ok(`Monitor off: no scheduled checks until \`/connexa monitor on\` (a \`monitor run\` still works).${await saved(ctx.services.store)}`);
       case 'run': {
         const wasRunning = m.running;
         const run = await m.run(`run by ${ctx.actor.name}`);
@@ -56,13 +53,11 @@ export const alerts = command({
   usage: 'alerts here',
   examples: ['alerts here'],
   role: 'admin',
-  filter: 'none',
   positional: { name: 'where', description: 'here: the channel you type it in', required: true, choices: ['here'] },
-  options: z.object({}),
   async run({ positional }, ctx) {
     if (positional!.toLowerCase() !== 'here') return failed('say `alerts here` in the channel that should receive the alerts');
-    const platform = ctx.conversation.port.platform;
-    ctx.app.store.setSetting(`alerts.where.${platform}`, ctx.conversation.where.key);
-    return ok(`Monitor alerts on ${platform} now go to this channel.${await saved(ctx.app.store)}`);
+    const { platform } = ctx;
+    ctx.services.store.setSetting(`alerts.where.${platform}`, ctx.where.key);
+    return ok(`Monitor alerts on ${platform} now go to this channel.${await saved(ctx.services.store)}`);
   },
 });

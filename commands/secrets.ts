@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { failed, ok } from '../src/chat/command.ts';
 import { command } from './define.ts';
 import { code, table } from '../src/chat/render.ts';
@@ -10,11 +9,9 @@ export const secrets = command({
   usage: 'secrets <ip|id>',
   examples: ['secrets n12', 'secrets 203.0.113.5'],
   role: 'operator',
-  filter: 'none',
   positional: { name: 'ip|id', description: 'an IP address or a node id such as n12', required: true },
-  options: z.object({}),
   async run({ positional }, ctx) {
-    const nodes = nodesNamed(ctx.app, positional!).slice(0, 20);
+    const nodes = nodesNamed(ctx.services.store, positional!).slice(0, 20);
     if (!nodes.length) return failed(`no node has the id or IP ${code(positional!)}`);
     const rows = nodes.map((n) => [n.id, `${n.ip}:${n.port}`, n.login, n.password, n.socks ? `${n.socks.host}:${n.socks.port} ${n.socks.login} ${n.socks.password}` : null]);
     return ok(undefined, { secret: { text: `Credentials (keep them private):\n${table(['id', 'address', 'login', 'password', 'socks5'], rows)}` } });

@@ -1,19 +1,31 @@
 import { createHash } from 'node:crypto';
 import type { CommandInput } from '../src/chat/command.ts';
-import { describeFilter, isEmptyFilter, selectNodes } from '../src/fleet/filter.ts';
+import { describeFilter, isEmptyFilter, selectNodes, type Filter } from '../src/fleet/filter.ts';
 import type { FleetNode } from '../src/fleet/node.ts';
-import type { Store } from '../src/store/store.ts';
+import { splitByStatus, type Action } from '../src/fleet/status-machine.ts';
 
-/**
- * Commands that change many nodes refuse an empty filter: `reset` or `delete` with nothing after it
- * is far more often a slip than a wish. `all` says it on purpose.
- */
-export function requireSelection(input: CommandInput<unknown>, command: string): string | null {
-  return isEmptyFilter(input.filter) ? `${command} needs a filter (e.g. \`${command} status:ping_failed\`), or \`all\` to mean every node` : null;
+export interface Selection {
+  /** The selected nodes `action` may run on (all selected nodes when there is no action). */
+  runnable: FleetNode[];
+  /** How many selected nodes it may not run on, by status. */
+  refused: Record<string, number>;
+  /** The selection as typed, or described when the command chose it. */
+  words: string;
 }
 
-export function selected(store: Store, input: CommandInput<unknown>): FleetNode[] {
-  return selectNodes(store.nodes(), input.filter);
+/**
+ * The nodes a command acts on: its filter, or `fallback` when none was typed (keeping `limit:`),
+ * split by the status machine into those `action` may run on and a count of the others by status.
+ */
+export function selectFor(fleet: { nodes(): readonly FleetNode[] }, action: Action | null, input: CommandInput<unknown>, fallback?: Filter): Selection {
+  const filter = fallback && isEmptyFilter(input.filter) ? { ...fallback, limit: input.filter.limit } : input.filter;
+  const nodes = selectNodes(fleet.nodes(), filter);
+  return { ...(action ? splitByStatus(action, nodes) : { runnable: nodes, refused: {} }), words: input.filterText || describeFilter(filter) };
+}
+
+/** `3 ping_failed, 1 online`: the refused nodes of a selection, by status. */
+export function byStatus(refused: Record<string, number>): string {
+  return Object.entries(refused).map(([s, n]) => `${n} ${s}`).join(', ');
 }
 
 /** A short code that names exactly this set of nodes: a confirmation is void once the set changes. */

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { failed, ok } from '../src/chat/command.ts';
 import { command } from './define.ts';
 import { clean, code } from '../src/chat/render.ts';
@@ -33,11 +32,9 @@ export const show = command({
   usage: 'show <ip|id>',
   examples: ['show 203.0.113.5', 'show n12'],
   role: 'viewer',
-  filter: 'none',
   positional: { name: 'ip|id', description: 'an IP address or a node id such as n12', required: true },
-  options: z.object({}),
   async run({ positional }, ctx) {
-    const nodes = nodesNamed(ctx.app, positional!);
+    const nodes = nodesNamed(ctx.services.store, positional!);
     if (!nodes.length) return failed(`no node has the id or IP ${code(positional!)}`);
     return ok(nodes.slice(0, 5).map(describe).join('\n\n') + (nodes.length > 5 ? `\n…and ${nodes.length - 5} more accounts on this IP (\`/connexa list ip:${positional}\`)` : ''));
   },

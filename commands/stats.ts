@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { ok } from '../src/chat/command.ts';
 import { command } from './define.ts';
 import { table } from '../src/chat/render.ts';
@@ -10,10 +9,8 @@ export const stats = command({
   usage: 'stats',
   examples: ['stats'],
   role: 'viewer',
-  filter: 'none',
-  options: z.object({}),
   async run(_input, ctx) {
-    const { store } = ctx.app;
+    const { store } = ctx.services;
     const byStatus = new Map<string, number>(STATUSES.map((s) => [s, 0]));
     const byCountry = new Map<string, number>();
     for (const n of store.nodes()) {

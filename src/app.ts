@@ -8,7 +8,7 @@ import type { Capability, TunnelDriver } from './probes/tunnel/index.ts';
 import type { ServiceManager } from './services/manager.ts';
 import type { Store } from './store/store.ts';
 
-/** What command handlers may use; main.ts builds it. */
+/** The running application; compose.ts builds it. */
 export interface App {
   config: Config;
   store: Store;
@@ -23,5 +23,20 @@ export interface App {
    */
   tunnels: { driver: TunnelDriver | null; capability(): Capability };
   /** SOCKS5 proxies, OpenVPN servers and profiles of online nodes. */
+  services: ServiceManager;
+}
+
+/**
+ * What command handlers may use: the app's parts, each cut to what commands call. No alerts hub,
+ * no job or monitor lifecycle (cancelAll, start, stop): those belong to the process, not to a command.
+ */
+export interface CommandServices {
+  config: Config;
+  store: Store;
+  log: Logger;
+  registry: Pick<CommandRegistry, 'list' | 'get'>;
+  jobs: Pick<JobRunner, 'start' | 'list' | 'cancel' | 'leases'>;
+  monitor: Pick<Monitor, 'enabled' | 'running' | 'lastRun' | 'nextRunAt' | 'setEnabled' | 'run'>;
+  tunnels: App['tunnels'];
   services: ServiceManager;
 }

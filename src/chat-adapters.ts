@@ -4,8 +4,6 @@ import { AdapterStartError } from './chat/adapter-start-error.ts';
 import type { ChatPort } from './chat/types.ts';
 import type { Composed } from './compose.ts';
 
-export { AdapterStartError };
-
 /** A chat adapter that is running: its port (for alerts) and how to stop it. */
 export interface RunningAdapter {
   platform: string;
@@ -13,22 +11,21 @@ export interface RunningAdapter {
   stop(): Promise<void>;
 }
 
-
 /**
  * Starts the chat adapters whose tokens are set, registers each port for alerts. If one fails to
  * start, the ones already started are stopped and the failure is reported in one line.
  */
 export async function startChatAdapters(composed: Composed): Promise<RunningAdapter[]> {
-  const { config, log, registry, alerts, store } = composed.app;
+  const { config, log, registry, alerts } = composed.app;
   const running: RunningAdapter[] = [];
   try {
     if (config.SLACK_BOT_TOKEN) {
-      const slack = await startSlackAdapter({ config, dispatcher: composed.dispatcher as never, log, store });
+      const slack = await startSlackAdapter({ config, dispatcher: composed.dispatcher, log });
       log.info('slack: connected', { mode: slack.mode });
       running.push({ platform: 'slack', port: slack.port, stop: () => slack.stop() });
     }
     if (config.DISCORD_TOKEN) {
-      const discord = await startDiscordAdapter({ config, dispatcher: composed.dispatcher as never, registry, log });
+      const discord = await startDiscordAdapter({ config, dispatcher: composed.dispatcher, registry, log });
       log.info('discord: connected', { invite: discord.inviteUrl });
       running.push({ platform: 'discord', port: discord.port, stop: () => discord.stop() });
     }

@@ -23,9 +23,12 @@ export interface Composed {
   close(): Promise<void>;
 }
 
-/** Builds the store, the registry and the dispatcher from a configuration (main.ts and tests use it). */
-export async function compose(config: Config, opts: { log?: Logger } = {}): Promise<Composed> {
-  const log = opts.log ?? createLogger(config.LOG_LEVEL);
+/**
+ * Builds the store, the registry and the dispatcher from a configuration (main.ts and tests use it).
+ * `logLevel` overrides LOG_LEVEL without changing the configuration (the terminal's quieter default).
+ */
+export async function compose(config: Config, opts: { log?: Logger; logLevel?: Config['LOG_LEVEL'] } = {}): Promise<Composed> {
+  const log = opts.log ?? createLogger(opts.logLevel ?? config.LOG_LEVEL);
   // The store is read lazily: `alerts here` settings live in it, and it is opened just below.
   let storeRef: Store | null = null;
   const alerts = new Alerts(log, (platform) => storeRef?.setting<string>(`alerts.where.${platform}`));
@@ -41,14 +44,13 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
   for (const id of store.openReport.interruptedJobs) log.warn('a job was interrupted by a restart', { job: id });
   const registry = new CommandRegistry(COMMANDS);
   const jobs = new JobRunner(store, log);
-  const monitor = new Monitor({ store, jobs, alerts, config, log });
   const rawDriver = createTunnelDriver({ TUNNEL_DRIVER: config.TUNNEL_DRIVER, dataDir: config.dataDir });
   // Every tunnel (speed tests and node services) lets in only replies from its PPTP server.
   const driver = rawDriver && guardedDriver(rawDriver, new TunnelGuard(new NodeFirewall(nftRunner())));
   const tunnels = { driver, capability: () => checkTunnelCapability(config.TUNNEL_DRIVER) };
   const services = createServices({ config, store, leases: jobs.leases, log, tunnels });
   // The monitor checks a node's tunnel, proxy and OpenVPN server after its PPTP handshake.
-  monitor.checks.push(services.monitorCheck());
+  const monitor = new Monitor({ store, jobs, alerts, config, log, checks: [services.monitorCheck()] });
   const app: App = { config, store, log, registry, jobs, alerts, monitor, tunnels, services };
   const dispatcher = new Dispatcher<App>({
     registry,
@@ -77,6 +79,7 @@ export async function compose(config: Config, opts: { log?: Logger } = {}): Prom
     outboxDir: join(config.dataDir, 'outbox'),
     idle: () => jobs.idle(),
     async close() {
+      dispatcher.close();
       await monitor.stop();
       // Jobs still running are cancelled cleanly: their nodes keep the last committed status.
       jobs.cancelAll('shutdown');

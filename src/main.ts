@@ -1,18 +1,18 @@
-import { runHelpOnce, terminalActor } from '../adapters/shell/help.ts';
-import { Shell } from '../adapters/shell/shell.ts';
-import { ShellPort } from '../adapters/shell/port.ts';
+import { runHelpOnce } from '../adapters/shell/help.ts';
 import { usageText, version } from '../adapters/shell/usage.ts';
 import type { RunningAdapter } from './chat-adapters.ts';
 import { AdapterStartError } from './chat/adapter-start-error.ts';
 import type { Composed } from './compose.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { runModes } from './run-modes.ts';
 import { StoreOpenError } from './store/store.ts';
 import { StoreLocked } from './store/lock.ts';
 
 /**
- * The composition root. `connexa <command>` runs one command in the terminal. With no arguments:
- * the chat adapters whose tokens are set (plus a REPL if attached to a TTY) until SIGINT/SIGTERM;
- * with no token, the terminal (a REPL on a TTY, one command per line from a pipe).
+ * The entry point: flags and one-shot `help` first (no configuration, no store), then the
+ * configuration, the composed bot (a dynamic import: `help` must not load the store) and the chat
+ * adapters whose tokens are set; start-up failures become one line and exit code 2. How the bot
+ * then runs (chat, one command, a REPL, piped lines) is src/run-modes.ts.
  */
 async function main(argv: string[]): Promise<number> {
   const args = argv[0] === '/connexa' || argv[0] === 'connexa' ? argv.slice(1) : argv;
@@ -36,10 +36,10 @@ async function main(argv: string[]): Promise<number> {
     const config = loadConfig();
     const chatMode = args.length === 0 && Boolean(config.SLACK_BOT_TOKEN || config.DISCORD_TOKEN);
     // In the terminal, routine log lines would only interleave with the command output.
-    if (!process.env.LOG_LEVEL && !chatMode) config.LOG_LEVEL = 'warn';
+    const logLevel = !process.env.LOG_LEVEL && !chatMode ? 'warn' : config.LOG_LEVEL;
     // Loaded here, after help and the flags: the store, pipeline and services are most of the start-up.
     const { compose } = await import('./compose.ts');
-    composed = await compose(config);
+    composed = await compose(config, { logLevel });
     if (chatMode) {
       try {
         // Loaded only here: Bolt and discord.js are most of what a one-shot command would load.
@@ -59,70 +59,7 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
 
-  let closing: Promise<void> | null = null;
-  // Jobs are cancelled first so that their summaries still reach chat before the adapters leave.
-  const close = () =>
-    (closing ??= (async () => {
-      composed.app.jobs.cancelAll('shutdown');
-      await composed.idle();
-      for (const a of chat) await a.stop().catch((err: Error) => composed.app.log.warn('adapter did not stop cleanly', { platform: a.platform, error: err.message }));
-      await composed.close();
-    })());
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      // A second signal: stop waiting for jobs, but still save what is committed in memory.
-      process.stderr.write(`connexa: ${signal} again: saving and exiting now\n`);
-      void composed.app.store.flush().finally(() => process.exit(130));
-      return;
-    }
-    process.stderr.write(`\nconnexa: ${signal}: cancelling running jobs, saving and exiting\n`);
-    composed.app.jobs.cancelAll(signal);
-    void close().finally(() => process.exit(130));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  const port = new ShellPort({ out: process.stdout, err: process.stderr, outboxDir: composed.outboxDir });
-  composed.app.alerts.register(port);
-  const actor = terminalActor();
-  const jobs = composed.app.jobs;
-  const interrupt = () => {
-    const running = jobs.list().length > 0;
-    jobs.cancelAll('Ctrl-C');
-    return running;
-  };
-  const shell = new Shell({ dispatcher: composed.dispatcher as never, port, actor, idle: composed.idle, interrupt });
-
-  // Long-running modes say once whether this host can open tunnels, and bring back the services of
-  // online nodes (tunnel first); one-shot commands do neither.
-  const restoreServices = () => {
-    const cap = composed.app.tunnels.capability();
-    if (!cap.ok) process.stderr.write(`connexa: speed and start are unavailable on this host: ${cap.message}\n`);
-    void composed.app.services.restore().then(
-      (r) => r.failed.length && composed.app.log.warn('services not restored', { failed: r.failed }),
-      (e: Error) => composed.app.log.error('restoring services failed', { error: e.message }),
-    );
-  };
-  let code = 0;
-  if (chat.length) {
-    restoreServices();
-    // A stray rejection inside a platform library is logged; it must not end the bot.
-    process.on('unhandledRejection', (err) => composed.app.log.error('unhandled rejection', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
-    composed.app.monitor.start();
-    process.stderr.write(`connexa: serving ${chat.map((a) => a.platform).join(' and ')}; Ctrl-C or SIGTERM to stop\n`);
-    if (process.stdin.isTTY) await shell.repl(process.stdin, process.stdout);
-    else await new Promise<never>(() => {}); // until a signal: onSignal closes and exits
-  } else if (args.length) code = await shell.runOnce(args);
-  else if (process.stdin.isTTY) {
-    restoreServices();
-    composed.app.monitor.start();
-    const n = composed.app.store.nodes().length;
-    process.stdout.write(`Connexa — ${n.toLocaleString('en-US')} nodes in ${composed.app.config.dataDir}. Type help, or exit to leave.\n`);
-    await shell.repl(process.stdin, process.stdout);
-  } else code = await shell.runLines(process.stdin);
-  await close();
-  return code;
+  return runModes(composed, chat, args);
 }
 
 main(process.argv.slice(2)).then(

@@ -144,7 +144,7 @@ function subcommand(def: AnyCommand): { json: APIApplicationCommandSubcommandOpt
       { kind: 'filter', option: 'filter' },
     );
   }
-  const shape = (def.options as z.ZodObject).shape as Record<string, z.ZodType>;
+  const shape = ((def.options as z.ZodObject | undefined)?.shape ?? {}) as Record<string, z.ZodType>;
   for (const [key, schema] of Object.entries(shape)) {
     const z0 = zodOption(schema);
     const name = optionName(key, def.name);

@@ -1,6 +1,6 @@
 import type { RawFile } from 'discord.js';
-import { readCapped } from '../../src/chat/download.ts';
-import { FileTooLarge, type IncomingFile, type OutgoingFile } from '../../src/chat/types.ts';
+import { remoteFile } from '../../src/chat/download.ts';
+import type { IncomingFile, OutgoingFile } from '../../src/chat/types.ts';
 
 /** Discord takes at most 10 attachments in one message. */
 export const MAX_FILES_PER_MESSAGE = 10;
@@ -24,22 +24,16 @@ export interface DownloadOptions {
  * Attachment URLs are signed CDN links: the bot token is never sent with them.
  */
 export function attachmentFile(info: AttachmentInfo, opts: DownloadOptions = {}): IncomingFile {
-  return {
-    name: info.name,
-    size: info.size,
-    contentType: info.contentType,
-    async download(maxBytes: number): Promise<Buffer> {
-      if (info.size !== null && info.size > maxBytes) throw new FileTooLarge(info.name, info.size, maxBytes);
-      const url = new URL(info.url);
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`unsupported attachment URL scheme ${url.protocol}`);
-      const res = await fetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 120_000) });
-      if (!res.ok || !res.body) {
-        await res.body?.cancel();
-        throw new Error(`the attachment download failed with HTTP ${res.status}`);
-      }
-      return readCapped(res, info.name, maxBytes);
-    },
-  };
+  return remoteFile(info, async () => {
+    const url = new URL(info.url);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`unsupported attachment URL scheme ${url.protocol}`);
+    const res = await fetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 120_000) });
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      throw new Error(`the attachment download failed with HTTP ${res.status}`);
+    }
+    return res;
+  });
 }
 
 /** Outgoing files as discord.js REST files, in groups Discord accepts in one message. */

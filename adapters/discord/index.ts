@@ -1,5 +1,5 @@
 import { Client, Events, GatewayIntentBits, Partials, RESTEvents, type ChatInputCommandInteraction, type CloseEvent } from 'discord.js';
-import type { Dispatcher } from '../../src/chat/dispatcher.ts';
+import type { DispatchEntry } from '../../src/chat/dispatcher.ts';
 import type { CommandRegistry } from '../../src/chat/registry.ts';
 import type { ChatPort } from '../../src/chat/types.ts';
 import type { Config } from '../../src/config.ts';
@@ -7,7 +7,7 @@ import type { Logger } from '../../src/log.ts';
 import { buildCommandsSchema, COMMAND_NAME } from './commands-schema.ts';
 import { handleCommand, INTERACTION_TOKEN_MS, OUTSIDE_GUILD, type InteractionSession, type InteractionStats } from './interactions.ts';
 import { inviteUrl } from './invite.ts';
-import { mentionImport } from './mentions.ts';
+import { mentionUpload } from './mentions.ts';
 import { DiscordPort, type PortStats } from './port.ts';
 import { onRaw, RawRoles, type RawPacket } from './raw.ts';
 import { ChannelEditWindow } from './throttle.ts';
@@ -18,7 +18,7 @@ export { inviteUrl } from './invite.ts';
 
 export interface DiscordAdapterOptions {
   config: Config;
-  dispatcher: Dispatcher<unknown>;
+  dispatcher: DispatchEntry;
   registry: CommandRegistry;
   log: Logger;
   /** Interaction token lifetime (Discord: 15 minutes). Tests shrink it to reach the expiry path. */
@@ -161,7 +161,7 @@ export async function startDiscordAdapter(opts: DiscordAdapterOptions): Promise<
   client.on(Events.MessageCreate, (message) => {
     const botId = client.user?.id;
     if (stopping || !botId) return;
-    const inv = mentionImport(message, botId, roles.take(message.id) ?? [], opts.downloadTimeoutMs);
+    const inv = mentionUpload(message, botId, roles.take(message.id) ?? [], opts.downloadTimeoutMs);
     if (!inv) return;
     if (config.DISCORD_GUILD_ID && message.guildId !== config.DISCORD_GUILD_ID) {
       // A file from another server or a DM: refused like a command, told privately (by DM).
@@ -175,7 +175,7 @@ export async function startDiscordAdapter(opts: DiscordAdapterOptions): Promise<
       return;
     }
     track(
-      opts.dispatcher.dispatch(port, inv).then(
+      opts.dispatcher.upload(port, inv).then(
         () => undefined,
         (err: unknown) => log.error('discord: file mention failed', { error: err instanceof Error ? err.message : String(err) }),
       ),

@@ -7,8 +7,8 @@ import {
   type ChatInputCommandInteraction,
   type CommandInteractionOption,
 } from 'discord.js';
-import type { DispatchOutcome } from '../../src/chat/dispatcher.ts';
-import type { Actor, ChatPort, IncomingFile, Invocation, Message } from '../../src/chat/types.ts';
+import type { DispatchEntry } from '../../src/chat/dispatcher.ts';
+import type { Actor, ChatPort, IncomingFile, Message } from '../../src/chat/types.ts';
 import type { Logger } from '../../src/log.ts';
 import { COMMAND_NAME, commandLine, type CommandsSchema, type OptionValue } from './commands-schema.ts';
 import { attachmentFile } from './files.ts';
@@ -17,11 +17,6 @@ import { interactionWhere } from './refs.ts';
 
 /** Discord's interaction token lives 15 minutes after the interaction was created. */
 export const INTERACTION_TOKEN_MS = 15 * 60_000;
-
-/** What the handler needs from a dispatcher (any Dispatcher<Services> has it). */
-export interface DispatcherLike {
-  dispatch(port: ChatPort, inv: Invocation): Promise<DispatchOutcome>;
-}
 
 /** Errors that mean the interaction token can no longer be used (expired, unknown, deleted). */
 const TOKEN_GONE = new Set<number | string>([
@@ -143,7 +138,7 @@ export interface InteractionStats {
 
 export interface InteractionDeps {
   port: ChatPort;
-  dispatcher: DispatcherLike;
+  dispatcher: Pick<DispatchEntry, 'dispatch'>;
   schema: CommandsSchema;
   sessions: Map<string, InteractionSession>;
   log: Logger;

@@ -7,15 +7,13 @@ import { channelWhere } from './refs.ts';
  * A file posted with a mention of the bot is an import. Without the privileged Message Content
  * intent (which this bot does not ask for), Discord delivers a guild message's content and
  * attachments only when the message mentions the bot; in a DM with the bot they always arrive.
- * Words such as `test=ping` in the message become options; anything else in it is ignored.
+ * The message's text goes with the files to the dispatcher's upload entry, which reads it (one
+ * import per file, as on Slack).
  */
-export function mentionImport(message: DiscordMessage, botId: string, roleIds: string[], downloadTimeoutMs?: number): Invocation | null {
+export function mentionUpload(message: DiscordMessage, botId: string, roleIds: string[], downloadTimeoutMs?: number): Invocation | null {
   if (message.author.bot || message.system || message.attachments.size === 0) return null;
   const addressed = message.channel.isDMBased() || message.mentions.users.has(botId);
   if (!addressed) return null;
-  const options = message.content
-    .split(/\s+/)
-    .filter((w) => /^[a-z][a-z_-]*=[\w.,:-]+$/i.test(w));
   const files = [...message.attachments.values()].map((a) =>
     attachmentFile({ name: a.name, size: a.size ?? null, contentType: a.contentType ?? null, url: a.url }, { timeoutMs: downloadTimeoutMs }),
   );
@@ -25,5 +23,5 @@ export function mentionImport(message: DiscordMessage, botId: string, roleIds: s
     name: message.member?.displayName ?? message.author.globalName ?? message.author.username,
     roleIds,
   };
-  return { text: ['import', ...options].join(' '), files, actor, where: channelWhere(message.channelId) };
+  return { text: message.content, files, actor, where: channelWhere(message.channelId) };
 }

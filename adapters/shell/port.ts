@@ -1,9 +1,8 @@
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Actor, ChatPort, IncomingFile, Message, MessageRef, PortLimits, Where } from '../../src/chat/types.ts';
+import type { Actor, ChatPort, Message, MessageRef, PortLimits, Where } from '../../src/chat/types.ts';
 import { formatBytes } from '../../src/chat/types.ts';
 import { colorWanted, fitLine, rowsOf, toTerminal } from './format.ts';
-import { localFile } from './local-file.ts';
 
 type TerminalStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 
@@ -84,10 +83,6 @@ export class ShellPort implements ChatPort {
 
   async postAlert(msg: Message): Promise<void> {
     await this.print(`a${this.next++}`, TERMINAL_WHERE, { ...msg, text: `🔔 ${msg.text}` });
-  }
-
-  localFile(path: string): IncomingFile {
-    return localFile(path);
   }
 
   private whereOf(ref: MessageRef): Where {

@@ -1,10 +1,11 @@
 import { createInterface } from 'node:readline';
-import type { Dispatcher } from '../../src/chat/dispatcher.ts';
+import type { DispatchEntry } from '../../src/chat/dispatcher.ts';
 import type { Actor } from '../../src/chat/types.ts';
+import { localFile } from './local-file.ts';
 import { TERMINAL_WHERE, type ShellPort } from './port.ts';
 
 export interface ShellOptions {
-  dispatcher: Dispatcher<unknown>;
+  dispatcher: DispatchEntry;
   port: ShellPort;
   actor: Actor;
   /** Resolves when background work (jobs) started by commands has finished. */
@@ -32,8 +33,11 @@ export class Shell {
     this.opts = opts;
   }
 
+  /** Runs one line; a command that takes a file gets the file its path names, as chat would attach it. */
   async runCommand(text: string): Promise<boolean> {
-    const outcome = await this.opts.dispatcher.dispatch(this.opts.port, { text, files: [], actor: this.opts.actor, where: TERMINAL_WHERE });
+    const path = this.opts.dispatcher.pathArgument(text);
+    const files = path ? [localFile(path)] : [];
+    const outcome = await this.opts.dispatcher.dispatch(this.opts.port, { text, files, actor: this.opts.actor, where: TERMINAL_WHERE });
     return outcome.kind === 'ok';
   }
 

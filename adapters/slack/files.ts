@@ -1,5 +1,5 @@
-import { readCapped } from '../../src/chat/download.ts';
-import { FileTooLarge, type IncomingFile } from '../../src/chat/types.ts';
+import { remoteFile } from '../../src/chat/download.ts';
+import type { IncomingFile } from '../../src/chat/types.ts';
 
 /** The part of a Slack file object (from a file_share message event) that a download needs. */
 export interface SlackFileMeta {
@@ -30,29 +30,23 @@ function trusted(url: URL, hosts: readonly string[]): boolean {
  * while it streams, so a wrong size or a missing Content-Length cannot push past the cap either.
  */
 export function slackFile(meta: SlackFileMeta, opts: DownloadOptions): IncomingFile {
-  return {
-    name: meta.name,
-    size: meta.size,
-    contentType: meta.mimetype,
-    async download(maxBytes: number): Promise<Buffer> {
-      if (meta.size !== null && meta.size > maxBytes) throw new FileTooLarge(meta.name, meta.size, maxBytes);
-      if (!meta.url) throw new Error('Slack gave no download link for it (a file from another workspace?)');
-      const url = new URL(meta.url);
-      // The bot token goes only to Slack: a forged link must not collect it.
-      if (!trusted(url, opts.trustedHosts)) throw new Error(`its download link points to ${url.host}, which is not a Slack file host`);
-      const res = await fetch(url, {
-        headers: { Authorization: `Bearer ${opts.botToken}` },
-        // Slack answers a refused token with a redirect to its login page, not an error status.
-        redirect: 'manual',
-        signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
-      });
-      if (res.status >= 300 && res.status < 400) {
-        throw new Error('Slack refused the bot\'s download (redirected to sign-in): check the files:read scope and that the bot is in the channel');
-      }
-      if (!res.ok || !res.body) throw new Error(`Slack answered HTTP ${res.status} to the download`);
-      return readCapped(res, meta.name, maxBytes);
-    },
-  };
+  return remoteFile({ name: meta.name, size: meta.size, contentType: meta.mimetype }, async () => {
+    if (!meta.url) throw new Error('Slack gave no download link for it (a file from another workspace?)');
+    const url = new URL(meta.url);
+    // The bot token goes only to Slack: a forged link must not collect it.
+    if (!trusted(url, opts.trustedHosts)) throw new Error(`its download link points to ${url.host}, which is not a Slack file host`);
+    const res = await fetch(url, {
+      headers: { Authorization: `Bearer ${opts.botToken}` },
+      // Slack answers a refused token with a redirect to its login page, not an error status.
+      redirect: 'manual',
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
+    });
+    if (res.status >= 300 && res.status < 400) {
+      throw new Error('Slack refused the bot\'s download (redirected to sign-in): check the files:read scope and that the bot is in the channel');
+    }
+    if (!res.ok || !res.body) throw new Error(`Slack answered HTTP ${res.status} to the download`);
+    return res;
+  });
 }
 
 /** What files.info gives back, in the shape of a file_share event's file. */

@@ -1,9 +1,8 @@
 import { App, HTTPReceiver, SocketModeReceiver, webApi } from '@slack/bolt';
-import type { Dispatcher } from '../../src/chat/dispatcher.ts';
+import type { DispatchEntry } from '../../src/chat/dispatcher.ts';
 import type { ChatPort } from '../../src/chat/types.ts';
 import type { Config } from '../../src/config.ts';
 import type { Logger } from '../../src/log.ts';
-import type { Store } from '../../src/store/store.ts';
 import { SLACK_FILE_HOSTS, type SlackFileObject } from './files.ts';
 import { guardEnvelopes } from './guard.ts';
 import { recentKeys, registerListeners } from './listeners.ts';
@@ -17,13 +16,8 @@ export class SlackStartError extends Error {}
 
 export interface SlackAdapterOptions {
   config: Config;
-  dispatcher: Dispatcher<unknown>;
+  dispatcher: DispatchEntry;
   log: Logger;
-  /**
-   * Accepted for the composition root's uniform call; this adapter keeps no state in the store (the
-   * channel chosen with `alerts here` is routed by the core's Alerts through post()).
-   */
-  store?: Store;
   /** HTTP mode: the address to listen on (default: every interface). */
   httpHost?: string;
   /** How long connecting may take before start-up fails (default 30 s). */

@@ -1,7 +1,7 @@
 import type { App } from '@slack/bolt';
 import { z } from 'zod';
-import type { Dispatcher } from '../../src/chat/dispatcher.ts';
-import type { Actor, Invocation } from '../../src/chat/types.ts';
+import type { DispatchEntry } from '../../src/chat/dispatcher.ts';
+import type { Actor } from '../../src/chat/types.ts';
 import type { Logger } from '../../src/log.ts';
 import { looksImportable, resolveFile, slackFile, type DownloadOptions, type SlackFileMeta, type SlackFileObject } from './files.ts';
 import type { SlackPort } from './port.ts';
@@ -9,7 +9,7 @@ import { whereKey } from './refs.ts';
 import type { Responder } from './responders.ts';
 
 export interface ListenerDeps {
-  dispatcher: Dispatcher<unknown>;
+  dispatcher: DispatchEntry;
   port: SlackPort;
   log: Logger;
   download: DownloadOptions;
@@ -95,18 +95,12 @@ export async function onSlashCommand(deps: ListenerDeps, body: unknown, respond:
   const actor: Actor = { platform: 'slack', id: p.user_id, name: p.user_name ?? p.user_id, roleIds: [] };
   const invocation = deps.port.responders.add(respond);
   const where = whereKey({ channel: p.channel_id, threadTs: null, invocation });
-  const outcome = await deps.dispatcher.dispatch(deps.port, { text: p.text, files: [], actor, where });
-  if (outcome.kind === 'failed' && outcome.command === 'import') {
-    // A slash command cannot carry a file on Slack; say how uploads work here.
-    await deps.port.postPrivate(where, actor, {
-      text: 'On Slack, upload the server list into a channel I am in (or a DM with me). Write `ping` as the message with the upload to test the servers after the import.',
-    });
-  }
+  await deps.dispatcher.dispatch(deps.port, { text: p.text, files: [], actor, where });
 }
 
 /**
- * A file shared where the bot is: each text-like file is imported (`import`, or `import test=ping`
- * when the upload's message says `ping`), answered in a thread under the upload.
+ * A file shared where the bot is: each text-like file goes to the dispatcher with the upload's
+ * message (which reads it: `ping` means `import test=ping`), answered in a thread under the upload.
  */
 export async function onFileShare(deps: ListenerDeps, event: unknown): Promise<void> {
   if (!isFileShare(event)) return; // ordinary chatter and other message subtypes
@@ -128,26 +122,11 @@ export async function onFileShare(deps: ListenerDeps, event: unknown): Promise<v
   if (!lists.length) return;
   const actor: Actor = { platform: 'slack', id: e.user, name: await deps.userName(e.user), roleIds: [] };
   const where = whereKey({ channel: e.channel, threadTs: e.thread_ts ?? e.ts, invocation: null });
-  const text = importCommandFor(e.text);
-  for (const meta of lists) {
-    const inv: Invocation = { text, files: [slackFile(meta, deps.download)], actor, where };
-    await deps.dispatcher.dispatch(deps.port, inv);
-  }
+  await deps.dispatcher.upload(deps.port, { text: e.text, files: lists.map((meta) => slackFile(meta, deps.download)), actor, where });
 }
 
 function isFileShare(event: unknown): boolean {
   return typeof event === 'object' && event !== null && (event as { subtype?: unknown }).subtype === 'file_share';
-}
-
-/** The upload's message: `ping` / `speed` test after the import; `import …` / `test=…` are taken as typed. */
-export function importCommandFor(comment: string): string {
-  // People often mention the bot (`<@U123> ping`) or start with the command's name.
-  const said = comment.trim().replace(/^(<@[A-Z0-9]+(\|[^>]*)?>[\s,:]*)+/, '').replace(/^\/?connexa\s+/i, '');
-  if (/^import(\s|$)/i.test(said)) return said;
-  if (/^test=\S+$/i.test(said)) return `import ${said}`;
-  const word = said.toLowerCase();
-  if (word === 'ping' || word === 'speed') return `import test=${word}`;
-  return 'import';
 }
 
 /** A bounded memory of recent keys, for ListenerDeps.seen. */

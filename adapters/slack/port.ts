@@ -29,6 +29,8 @@ const NOT_IN_CHANNEL_TEXT =
  */
 export class SlackPort implements ChatPort {
   readonly platform = 'slack' as const;
+  /** A slash command cannot carry a file on Slack. */
+  readonly uploadHint = 'On Slack, upload the server list into a channel I am in (or a DM with me). Write `ping` as the message with the upload to test the servers after the import.';
   readonly limits: PortLimits = {
     // Slack truncates past 40,000; the port splits again after escaping (see format.ts).
     maxTextChars: 39_000,

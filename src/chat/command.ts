@@ -1,12 +1,18 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Filter } from '../fleet/filter.ts';
-import type { Conversation } from './conversation.ts';
-import type { Actor, IncomingFile, Message, Role } from './types.ts';
+import type { Actor, IncomingFile, Message, MessageRef, Platform, Role, Where } from './types.ts';
+
+/**
+ * A condition a command declares, like its role (a filter was given, the data directory is
+ * writable, this host can open tunnels). The dispatcher checks it after the role and before any
+ * confirmation prompt or handler, and renders the refusal; null when it holds.
+ */
+export type Precondition<Services = unknown> = (services: Services, command: string, input: CommandInput<unknown>) => string | null;
 
 /**
  * What a command declares: its name, help, arguments (a zod object for `key=value` options, an
- * optional positional, whether it takes a filter), the role it needs, and a handler that talks
- * only to the chat port through the context. Outcomes are values, rendered in one place.
+ * optional positional, whether it takes a filter), the role and preconditions it needs, and a
+ * handler that talks only through the context. Outcomes are values, rendered in one place.
  */
 export interface CommandDef<Opts extends z.ZodObject = z.ZodObject, Services = unknown> {
   name: string;
@@ -15,15 +21,21 @@ export interface CommandDef<Opts extends z.ZodObject = z.ZodObject, Services = u
   usage: string;
   examples: string[];
   role: Role;
-  filter: 'none' | 'optional';
+  /** Checked in this order after the role; the first that fails is the answer. */
+  needs?: readonly Precondition<Services>[];
+  /** Whether a filter may follow the command (none when left out). */
+  filter?: 'none' | 'optional';
   /** A word after the command (`show <ip|id>`); `choices` when only some words are valid. */
   positional?: { name: string; description: string; required: boolean; choices?: readonly string[] };
   /**
    * A file the command takes: in chat an attachment (a typed option on Discord, an upload on Slack);
-   * in the terminal the positional names its path instead.
+   * in the terminal the positional names its path, and the shell reads it before dispatch.
+   * `words`: a message with an upload that is just one of these words means those options
+   * (`ping` -> `test=ping`).
    */
-  attachment?: { name: string; description: string; required: boolean };
-  options: Opts;
+  attachment?: { name: string; description: string; required: boolean; words?: Readonly<Record<string, string>> };
+  /** `key=value` options (none when left out). */
+  options?: Opts;
   /** Explains the options in `help <command>`. */
   optionHelp?: Record<string, string>;
   /** Further lines for `help <command>`: what a user should know before relying on it. */
@@ -49,14 +61,48 @@ export interface CommandInput<O> {
   options: O;
 }
 
+/** Answers beyond the command's result: a report before a job's own message, a bundle. */
+export interface Replies {
+  /** Posts publicly where the command was typed; returns the last message posted. */
+  say(msg: Message | string): Promise<MessageRef>;
+  /** Visible to the person who typed the command only. */
+  whisper(msg: Message | string): Promise<void>;
+  /** Secrets: by DM or privately in place (SECRETS_DELIVERY), never public. */
+  secret(msg: Message | string): Promise<void>;
+  /** Largest attachment total one message may carry here (bundles are split under it). */
+  readonly maxFileBytes: number;
+}
+
+/**
+ * One public message that follows a piece of work: posted by `start`, edited by `update` (within
+ * the platform's edit budget), and ended by `complete` or `fail`, whose text always lands.
+ */
+export interface Progress {
+  start(text: string): Promise<void>;
+  update(text: string): void;
+  /** The final text; returns the message it is in (a thread can hang under it). */
+  complete(text: string): Promise<MessageRef>;
+  fail(text: string): Promise<MessageRef>;
+}
+
+/** What a handler may use: its services, who asked and where, and the ways to answer. */
 export interface CommandContext<Services = unknown> {
-  app: Services;
+  services: Services;
   actor: Actor;
   role: Role;
   files: IncomingFile[];
-  conversation: Conversation;
   /** The command line as typed after `/connexa`. */
   commandLine: string;
+  platform: Platform;
+  /** Where the command was typed (`alerts here` keeps it). */
+  where: Where;
+  reply: Replies;
+  /** A new progress message each call (a command may run several jobs). */
+  progress(): Progress;
+  /** Posts into the thread under `parent` (one of this command's messages). */
+  thread(parent: MessageRef, msg: Message): Promise<void>;
+  /** Aborted when the bot shuts down: long work stops early and says so. */
+  signal: AbortSignal;
 }
 
 export type CommandResult =
@@ -82,5 +128,3 @@ export const failed = (message: string): CommandResult => ({ kind: 'failed', mes
 export function defineCommand<Opts extends z.ZodObject, Services>(def: CommandDef<Opts, Services>): CommandDef<Opts, Services> {
   return def;
 }
-
-export const noOptions = z.object({});

@@ -1,3 +1,4 @@
+import type { Replies } from './command.ts';
 import { splitText } from './render.ts';
 import { formatBytes, type Actor, type ChatPort, type Message, type MessageRef, type OutgoingFile, type Where } from './types.ts';
 
@@ -7,22 +8,17 @@ export type SecretsDelivery = 'dm' | 'thread';
  * Everything a command may say in answer to one invocation, built on the adapter's port. The core
  * owns the fallbacks: long text is split, files over the platform's limit are refused with a message.
  */
-export class Conversation {
-
-  readonly port: ChatPort;
+export class Conversation implements Replies {
   readonly where: Where;
   readonly actor: Actor;
+  private readonly port: ChatPort;
   private readonly secretsDelivery: SecretsDelivery;
-  constructor(
-    port: ChatPort,
-    where: Where,
-    actor: Actor,
-    secretsDelivery: SecretsDelivery,
-  ) {
-    this.port = port;
-    this.where = where;
-    this.actor = actor;
-    this.secretsDelivery = secretsDelivery;
+  constructor(to: { port: ChatPort; where: Where; actor: Actor; secretsDelivery: SecretsDelivery }) {
+    ({ port: this.port, where: this.where, actor: this.actor, secretsDelivery: this.secretsDelivery } = to);
+  }
+
+  get maxFileBytes(): number {
+    return this.port.limits.maxFileBytes;
   }
 
   /** Posts publicly; returns the last message posted. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ArgError, parseFilter, splitArgs, tokenize } from './args.ts';
-import type { CommandInput, CommandResult } from './command.ts';
+import type { CommandInput, CommandResult, Precondition } from './command.ts';
+import { commandContext } from './context.ts';
 import { Conversation, type SecretsDelivery } from './conversation.ts';
 import type { AnyCommand, CommandRegistry } from './registry.ts';
 import { hasRole, principalOf, resolveRole, type RoleLists } from './roles.ts';
@@ -32,6 +33,22 @@ export interface DispatcherOptions<Services> {
   onEvent?: (e: DispatchEvent) => void;
   onError?: (err: unknown, commandLine: string) => void;
 }
+
+/** What an adapter hands its invocations to (any Dispatcher, whatever its services). */
+export interface DispatchEntry {
+  /** A command typed (a slash command, a terminal line). */
+  dispatch(port: ChatPort, inv: Invocation): Promise<DispatchOutcome>;
+  /** Files arrived with this text (an upload's message): the command that takes files runs once per file, with the options the text names. */
+  upload(port: ChatPort, inv: Invocation): Promise<DispatchOutcome[]>;
+  /** The terminal's path argument when `line` runs a command that takes a file, else null. */
+  pathArgument(line: string): string | null;
+}
+
+const NO_OPTIONS = z.object({});
+/** Mentions of the bot or anyone (Slack `<@U1|name>`, Discord `<@1>`, `<@!1>`, `<@&1>`): not words of a command. */
+const MENTION = /<@[!&]?[A-Za-z0-9]+(\|[^>]*)?>/g;
+/** `key=value` words in an upload's message (anything else in it is chatter). */
+const OPTION_WORD = /^[a-z][a-z_-]*=[\w.,:-]+$/i;
 
 /** `password=x`, `token=y`: option values whose names look secret are not kept in the audit trail. */
 export function redactCommandLine(line: string): string {
@@ -77,8 +94,9 @@ export function stripPrefix(text: string): string {
  * parse -> validate -> authorize (fails closed) -> confirm (side effects) -> execute -> render.
  * The order matters: permission is checked before any confirmation prompt is shown.
  */
-export class Dispatcher<Services> {
+export class Dispatcher<Services> implements DispatchEntry {
   private readonly opts: DispatcherOptions<Services>;
+  private readonly shutdown = new AbortController();
   constructor(opts: DispatcherOptions<Services>) {
     this.opts = opts;
   }
@@ -87,13 +105,52 @@ export class Dispatcher<Services> {
     return this.opts.registry;
   }
 
+  /** Aborts every running command's ctx.signal (the bot is stopping). */
+  close(): void {
+    this.shutdown.abort();
+  }
+
+  /** Each file is one run of the command (two lists in one message are two imports), in order. */
+  async upload(port: ChatPort, inv: Invocation): Promise<DispatchOutcome[]> {
+    const text = this.uploadLine(inv.text);
+    const outcomes: DispatchOutcome[] = [];
+    for (const files of inv.files.length ? inv.files.map((f) => [f]) : [[]]) outcomes.push(await this.dispatch(port, { ...inv, text, files }));
+    return outcomes;
+  }
+
+  /**
+   * The one reading of an upload's message, the same on every platform: mentions and a leading
+   * `/connexa` or command name are dropped, `key=value` words become options, and a message that
+   * is a single word the command declares (`ping`) stands for its options; other words are chatter.
+   */
+  uploadLine(text: string): string {
+    const taker = this.opts.registry.list.find((c) => c.attachment);
+    if (!taker) return 'help';
+    const words = stripPrefix(text.replace(MENTION, ' ').replace(/^[\s,:]+/, '')).split(/\s+/).filter(Boolean);
+    if (words[0]?.toLowerCase() === taker.name) words.shift();
+    const options = words.filter((w) => OPTION_WORD.test(w));
+    const said = words.length === 1 ? taker.attachment!.words?.[words[0]!.toLowerCase()] : undefined;
+    return [taker.name, ...(said ? [said] : options)].join(' ');
+  }
+
+  pathArgument(line: string): string | null {
+    try {
+      const [name, ...rest] = tokenize(stripPrefix(line));
+      const def = this.opts.registry.get((name ?? '').toLowerCase());
+      if (!def?.attachment || !def.positional) return null;
+      return splitArgs(rest, 1).positionals[0] ?? null;
+    } catch {
+      return null; // dispatch() explains what is wrong with the line
+    }
+  }
+
   async dispatch(port: ChatPort, inv: Invocation): Promise<DispatchOutcome> {
     const started = Date.now();
     const commandLine = stripPrefix(inv.text);
-    const conversation = new Conversation(port, inv.where, inv.actor, this.opts.secretsDelivery);
+    const conversation = new Conversation({ port, where: inv.where, actor: inv.actor, secretsDelivery: this.opts.secretsDelivery });
     let outcome: DispatchOutcome;
     try {
-      outcome = await this.run(commandLine, inv, conversation);
+      outcome = await this.run(commandLine, port, inv, conversation);
     } catch (err) {
       this.opts.onError?.(err, commandLine);
       const command = auditWord(commandLine);
@@ -109,7 +166,7 @@ export class Dispatcher<Services> {
     return outcome;
   }
 
-  private async run(commandLine: string, inv: Invocation, conversation: Conversation): Promise<DispatchOutcome> {
+  private async run(commandLine: string, port: ChatPort, inv: Invocation, conversation: Conversation): Promise<DispatchOutcome> {
     // parse
     let tokens: string[];
     try {
@@ -130,7 +187,10 @@ export class Dispatcher<Services> {
     // authorize
     const held = resolveRole(inv.actor, this.opts.roles());
     if (!hasRole(held, def.role)) return { kind: 'denied', command: def.name, needed: def.role, held };
-    const ctx = { app: this.opts.app, actor: inv.actor, role: held!, files: inv.files, conversation, commandLine };
+    // preconditions
+    const unmet = this.unmet(def, input);
+    if (unmet) return { kind: 'failed', command: def.name, message: unmet };
+    const ctx = commandContext({ services: this.opts.app, port, invocation: inv, role: held!, commandLine, reply: conversation, secretsDelivery: this.opts.secretsDelivery, signal: this.shutdown.signal });
     // confirm
     if (def.confirm) {
       const preview = await def.confirm(input, ctx);
@@ -142,27 +202,41 @@ export class Dispatcher<Services> {
     }
     // execute
     const result: CommandResult = await def.run(input, ctx);
-    if (result.kind === 'failed') return { kind: 'failed', command: def.name, message: result.message };
-    if (result.reply) await conversation.say(result.reply);
-    if (result.private) await conversation.whisper(result.private);
-    if (result.secret) await conversation.secret(result.secret);
+    if (result.kind === 'failed') {
+      // A command that wants a file and got none: the platform says how files reach the bot there.
+      const hint = def.attachment && !inv.files.length && port.uploadHint ? `\n${port.uploadHint}` : '';
+      return { kind: 'failed', command: def.name, message: result.message + hint };
+    }
+    if (result.reply) await ctx.reply.say(result.reply);
+    if (result.private) await ctx.reply.whisper(result.private);
+    if (result.secret) await ctx.reply.secret(result.secret);
     return { kind: 'ok', command: def.name };
+  }
+
+  /** The first declared precondition that does not hold, said in one line. */
+  private unmet(def: AnyCommand, input: CommandInput<unknown>): string | null {
+    for (const need of (def.needs ?? []) as readonly Precondition<Services>[]) {
+      const why = need(this.opts.app, def.name, input);
+      if (why) return why;
+    }
+    return null;
   }
 
   private validate(def: AnyCommand, tokens: string[]): { error: string } | CommandInput<Record<string, unknown> & { confirm?: string }> {
     try {
       const split = splitArgs(tokens, def.positional ? 1 : 0);
       if (def.positional?.required && split.positionals.length === 0) return { error: `${def.name} needs ${def.positional.description}` };
-      if (split.filterTerms.length && def.filter === 'none') {
+      if (split.filterTerms.length && def.filter !== 'optional') {
         return { error: `${def.name} takes no filter, but got: ${split.filterTerms.slice(0, 3).join(' ')}` };
       }
       const filter = parseFilter(split.filterTerms);
-      const schema = (def.confirm ? def.options.extend({ confirm: z.string().optional() }) : def.options).strict();
+      const options = def.options ?? NO_OPTIONS;
+      const schema = (def.confirm ? options.extend({ confirm: z.string().optional() }) : options).strict();
       const parsed = schema.safeParse(split.options);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         if (issue.code === 'unrecognized_keys') {
-          const known = Object.keys(def.options.shape);
+          const known = Object.keys(options.shape);
           return { error: `unknown option ${issue.keys.map((k: string) => `${k}=`).join(', ')}; ${def.name} takes ${known.length ? known.map((k) => `${k}=`).join(', ') : 'no options'}` };
         }
         return { error: `${String(issue.path[0] ?? 'option')}=: ${issue.message}` };

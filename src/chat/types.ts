@@ -1,6 +1,7 @@
 /**
  * The platform-neutral chat port. Adapters (terminal, Slack, Discord) implement ChatPort and hand
- * every command invocation to the dispatcher; commands only ever see a CommandContext.
+ * every invocation to the dispatcher (typed commands, and files that arrived with some text: the
+ * terminal reads a path into an IncomingFile first); commands only ever see a CommandContext.
  */
 export type Platform = 'terminal' | 'slack' | 'discord';
 
@@ -97,8 +98,8 @@ export interface ChatPort {
   openThread(ref: MessageRef): Promise<Where>;
   sendDirect(user: Actor, msg: Message): Promise<MessageRef>;
   postAlert(msg: Message): Promise<void>;
-  /** Only the terminal reads local paths (`import <path>`); chat adapters pass attachments instead. */
-  localFile?(path: string): IncomingFile;
+  /** How files reach the bot on this platform, told to someone who ran a file command without one. */
+  readonly uploadHint?: string;
 }
 
 /** One command as an adapter received it. */

@@ -22,10 +22,6 @@ const ALLOWED_FROM: Record<Action, readonly Status[]> = {
   delete: [...STATUSES],
 };
 
-export function allowedFrom(action: Action): readonly Status[] {
-  return ALLOWED_FROM[action];
-}
-
 export function canRun(action: Action, status: Status): boolean {
   return ALLOWED_FROM[action].includes(status);
 }

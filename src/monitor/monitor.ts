@@ -35,13 +35,15 @@ export interface MonitorRun {
 export class Monitor {
   private task: ScheduledTask | null = null;
   private current: Promise<MonitorRun> | null = null;
-  readonly checks: ServiceCheck[] = [];
+  /** Checks run on a node after its PPTP handshake passed (its tunnel, proxy and OpenVPN server). */
+  readonly checks: ServiceCheck[];
 
   private readonly deps: { store: Store; jobs: JobRunner; alerts: Alerts; config: Config; log: Logger };
   constructor(
-    deps: { store: Store; jobs: JobRunner; alerts: Alerts; config: Config; log: Logger },
+    deps: { store: Store; jobs: JobRunner; alerts: Alerts; config: Config; log: Logger; checks?: readonly ServiceCheck[] },
   ) {
     this.deps = deps;
+    this.checks = [...(deps.checks ?? [])];
   }
 
   get enabled(): boolean {

@@ -2,8 +2,8 @@
  * Services of online nodes: SOCKS5 proxies, OpenVPN PKI/servers/profiles, bundles, and the manager
  * that runs them. Composition (src/compose.ts) needs only this module:
  *
- *   const services = createServices({ config, store, leases: jobs.leases, log, tunnels });   // App.services
- *   monitor.checks.push(services.monitorCheck());                        // tunnel + proxy + server up
+ *   const services = createServices({ config, store, leases: jobs.leases, log, tunnels }); // App.services
+ *   new Monitor({ ..., checks: [services.monitorCheck()] });             // tunnel + proxy + server up
  *   void services.restore();                                             // after the store is open
  *   ...
  *   await monitor.stop(); jobs.cancelAll('shutdown'); await jobs.idle();

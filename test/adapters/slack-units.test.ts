@@ -2,13 +2,15 @@
 import { describe, expect, it } from 'vitest';
 import { clip, slackPieces, toMrkdwn, unescapeMrkdwn } from '../../adapters/slack/format.ts';
 import { envelopeProblem } from '../../adapters/slack/guard.ts';
-import { importCommandFor } from '../../adapters/slack/listeners.ts';
 import { ChannelPacer } from '../../adapters/slack/pacer.ts';
 import { readRef, readWhere, refKey, whereKey } from '../../adapters/slack/refs.ts';
 import { Responders } from '../../adapters/slack/responders.ts';
 import { isRateLimitRetry } from '../../adapters/slack/web.ts';
+import { COMMANDS } from '../../commands/index.ts';
 import { importCommand } from '../../commands/import.ts';
 import { tokenize } from '../../src/chat/args.ts';
+import { Dispatcher } from '../../src/chat/dispatcher.ts';
+import { CommandRegistry } from '../../src/chat/registry.ts';
 
 describe('toMrkdwn', () => {
   it('turns **bold** into *bold* outside code and keeps code as typed', () => {
@@ -71,11 +73,14 @@ describe('Responders (response_url)', () => {
 });
 
 describe('the message that comes with an upload', () => {
+  // The dispatcher reads every platform's upload message (Slack's file_share text here).
+  const dispatcher = new Dispatcher({ registry: new CommandRegistry(COMMANDS), app: null, roles: () => ({ admins: [], operators: [], viewers: [] }), secretsDelivery: 'dm' });
+  const importCommandFor = (comment: string) => dispatcher.uploadLine(comment);
   /** The options the real import command parses from `text` (throws what it would refuse). */
   const importOptions = (text: string) => {
     const [name, ...words] = tokenize(text);
     expect(name).toBe('import');
-    return importCommand.options.parse(Object.fromEntries(words.map((w) => w.split('=', 2))));
+    return importCommand.options!.parse(Object.fromEntries(words.map((w) => w.split('=', 2))));
   };
   it('maps ping/speed to a test after the import; anything else is a plain import', () => {
     const cases: Array<[string, string, string]> = [

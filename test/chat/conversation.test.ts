@@ -8,7 +8,7 @@ const file = (name: string, bytes: number) => ({ name, contentType: 'text/csv', 
 
 function conversation(o: { limits?: Partial<PortLimits>; platform?: ChatPort['platform']; delivery?: 'dm' | 'thread' } = {}) {
   const port = new RecordingPort({ limits: o.limits, platform: o.platform });
-  return { port, c: new Conversation(port, { key: 'C1' }, ACTOR, o.delivery ?? 'dm') };
+  return { port, c: new Conversation({ port, where: { key: 'C1' }, actor: ACTOR, secretsDelivery: o.delivery ?? 'dm' }) };
 }
 
 describe('Conversation.say and whisper', () => {

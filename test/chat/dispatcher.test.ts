@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN, OPERATOR, STRANGER, testApp, VIEWER, type TestApp } from '../kit/app.ts';
+import { ADMIN, fileOf, OPERATOR, STRANGER, testApp, VIEWER, type TestApp } from '../kit/app.ts';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -135,5 +135,42 @@ describe('audit trail size', () => {
     }
     expect(entries[0]!.command).toBe(`${'x'.repeat(64)}…[200000 characters]`);
     expect(entries[1]!.command).toBe(`stats${'y'.repeat(59)}…[100005 characters]`);
+  });
+});
+
+describe('uploads and paths', () => {
+  it('reads an upload message the same for every platform: mentions dropped, key=value options, a declared word', async () => {
+    const cases: Array<[string, string]> = [
+      ['', 'import'],
+      ['<@U0BOT> ping', 'import test=ping'],
+      ['<@123456789012345678> speed', 'import test=speed'],
+      ['<@!123456789012345678> here is the list test=none', 'import test=none'],
+      ['import test=ping', 'import test=ping'],
+      ['here is the ping list', 'import'],
+    ];
+    for (const [message, line] of cases) expect(t.dispatcher.uploadLine(message), message).toBe(line);
+    const none = await t.dispatcher.upload(t.port, { text: '<@123> ping', files: [], actor: OPERATOR, where: { key: 'C1' } });
+    expect(none).toMatchObject([{ kind: 'failed', command: 'import' }]);
+    // Two lists in one message are two imports, the same on every platform.
+    const two = await t.dispatcher.upload(t.port, { text: 'test=none', files: [fileOf('a.txt', '203.0.113.5:a:b\n'), fileOf('b.txt', '203.0.113.6:c:d\n')], actor: OPERATOR, where: { key: 'C1' } });
+    expect(two).toEqual([{ kind: 'ok', command: 'import' }, { kind: 'ok', command: 'import' }]);
+    expect(t.app.store.jobs()).toEqual([]);
+    expect(t.app.store.nodes().map((n) => n.ip).sort()).toEqual(['203.0.113.5', '203.0.113.6']);
+  });
+
+  it('names the path argument of a command that takes a file, and only that', () => {
+    expect(t.dispatcher.pathArgument('import "my servers.txt" test=ping')).toBe('my servers.txt');
+    expect(t.dispatcher.pathArgument('/connexa import list.txt')).toBe('list.txt');
+    expect(t.dispatcher.pathArgument('import test=ping')).toBeNull();
+    expect(t.dispatcher.pathArgument('show n1')).toBeNull();
+    expect(t.dispatcher.pathArgument('import "unclosed')).toBeNull();
+  });
+
+  it('checks declared preconditions after the role and before a confirmation, and renders them once', async () => {
+    t.app.store.addNodes([{ ip: '203.0.113.5', login: 'a', password: 'b' }], null);
+    expect(await t.run('delete', ADMIN)).toMatchObject({ kind: 'failed', command: 'delete' });
+    expect(t.port.privateText()).toBe('❌ delete needs a filter (e.g. `delete status:ping_failed`), or `all` to mean every node');
+    expect(t.port.privateText()).not.toContain('confirm=');
+    expect((await t.run('stop', VIEWER)).kind).toBe('denied');
   });
 });

@@ -74,6 +74,13 @@ describe('import', () => {
     expect(JSON.stringify(t.app.store.nodes())).toBe(before);
   });
 
+  it('applies nothing once the bot is stopping (ctx.signal)', async () => {
+    t.dispatcher.close();
+    expect((await t.run('import', OPERATOR, [fileOf('late.txt', '203.0.113.5:a:b\n')])).kind).toBe('failed');
+    expect(t.port.privateText()).toContain('Connexa is stopping; nothing of late.txt was imported');
+    expect(t.app.store.nodes()).toHaveLength(0);
+  });
+
   it('asks for a file, and refuses paths outside the terminal', async () => {
     expect((await t.run('import', OPERATOR)).kind).toBe('failed');
     expect(t.port.privateText()).toContain('no file: attach a server list');

@@ -5,7 +5,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../commands/index.ts';
-import { speed, speedable, startPingThenSpeed, useSpeedRuntime } from '../../commands/speed.ts';
+import { startPingThenSpeed } from '../../commands/import.ts';
+import { speedable, useSpeedRuntime } from '../../commands/probe-stages.ts';
+import { speed } from '../../commands/speed.ts';
 import type { App } from '../../src/app.ts';
 import { Dispatcher } from '../../src/chat/dispatcher.ts';
 import { CommandRegistry } from '../../src/chat/registry.ts';
@@ -13,7 +15,7 @@ import type { FleetNode } from '../../src/fleet/node.ts';
 import { speedNodeDeadlineMs, speedStage } from '../../src/pipeline/stages/speed.ts';
 import { startSpeedServer, type SpeedServer } from '../../src/probes/speed/server.ts';
 import type { OpenResult, Tunnel, TunnelClosed, TunnelDriver } from '../../src/probes/tunnel/types.ts';
-import { Conversation } from '../../src/chat/conversation.ts';
+import { commandContext } from '../../src/chat/context.ts';
 import { startSimFleet } from '../sim/fleet.ts';
 import { loopbackRange } from '../kit/loopback.ts';
 import { OPERATOR, testApp, VIEWER, type TestApp } from '../kit/app.ts';
@@ -208,13 +210,13 @@ describe('speed through the job runner (fake tunnels, real speed server)', () =>
     expect(speedable(t.app.store.nodes()).refused).toEqual({ not_tested: 1 });
   });
 
-  it('import test=speed: ping, then speed on what passed (startPingThenSpeed, for commands/import.ts)', async () => {
+  it('import test=speed: ping, then speed on what passed (startPingThenSpeed, in commands/import.ts)', async () => {
     const fleet = await startSimFleet({ count: 4, seed: 11, mix: { good: 0.5, closed: 0.5 } });
     try {
       const driver = new FakeDriver();
       const t = await appWith({ PING_TIMEOUT_MS: '500', PING_RETRIES: '0' }, driver);
       const nodes = t.app.store.addNodes(fleet.servers.map((s) => ({ ip: s.ip, login: 'good', password: s.password })), 'fleet.txt');
-      const ctx = { app: t.app, actor: OPERATOR, role: 'operator' as const, files: [], commandLine: 'import test=speed', conversation: new Conversation(t.port, { key: 'C1' }, OPERATOR, 'dm') };
+      const ctx = commandContext({ services: t.app, port: t.port, invocation: { text: 'import test=speed', files: [], actor: OPERATOR, where: { key: 'C1' } }, role: 'operator', commandLine: 'import test=speed', secretsDelivery: 'dm' });
       const started = await startPingThenSpeed(ctx, nodes, 'imported from fleet.txt');
       expect(started.refusal).toBeNull();
       await started.ping!.done;
@@ -232,7 +234,7 @@ describe('speed through the job runner (fake tunnels, real speed server)', () =>
   it('import test=speed on an incapable host: ping still runs, speed is refused in one line', async () => {
     const t = await appWith({ PING_TIMEOUT_MS: '300', PING_RETRIES: '0' }, null);
     const nodes = t.app.store.addNodes([{ ip: (await loopbackRange()).first, login: 'u', password: 'p' }], 'x');
-    const ctx = { app: t.app, actor: OPERATOR, role: 'operator' as const, files: [], commandLine: 'import test=speed', conversation: new Conversation(t.port, { key: 'C1' }, OPERATOR, 'dm') };
+    const ctx = commandContext({ services: t.app, port: t.port, invocation: { text: 'import test=speed', files: [], actor: OPERATOR, where: { key: 'C1' } }, role: 'operator', commandLine: 'import test=speed', secretsDelivery: 'dm' });
     const started = await startPingThenSpeed(ctx, nodes, 'x');
     expect(started.refusal).toMatch(/^speed tests need PPTP tunnels/);
     await started.ping!.done;

@@ -36,7 +36,7 @@ export async function startSlackSession(env: Record<string, string> = {}): Promi
   const bot = await testBot({ SLACK_BOT_TOKEN: FAKE_BOT_TOKEN, SLACK_APP_TOKEN: FAKE_APP_TOKEN, SLACK_API_URL: fake.apiUrl, ...env }, 'cnx-slack-');
   const { config, log, logs } = bot;
   const { app: composed, started } = await bot
-    .boot((app) => startSlackAdapter({ config, dispatcher: app.dispatcher, log, store: app.app.store }))
+    .boot((app) => startSlackAdapter({ config, dispatcher: app.dispatcher, log }))
     .catch(async (err: unknown) => {
       await fake.close();
       throw err;

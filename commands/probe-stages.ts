@@ -1,0 +1,56 @@
+import type { App, CommandServices } from '../src/app.ts';
+import type { FleetNode } from '../src/fleet/node.ts';
+import { pingStage } from '../src/pipeline/stages/ping.ts';
+import { SPEED_DEFAULTS, speedStage } from '../src/pipeline/stages/speed.ts';
+import { probePolicy } from '../src/probes/pptp/policy.ts';
+import { targetProblem } from '../src/probes/tunnel/index.ts';
+import { splitByStatus } from '../src/fleet/status-machine.ts';
+import type { Selection } from './selection.ts';
+
+/** The ping and speed stages the commands start (ping, speed, import test=…), configured once. */
+export function pingStageFor({ config: c }: Pick<CommandServices, 'config'>) {
+  return pingStage({ concurrency: c.PING_CONCURRENCY, timeoutMs: c.PING_TIMEOUT_MS, retries: c.PING_RETRIES, policy: probePolicy(c.PROBE_ALLOW) });
+}
+
+export function speedStageFor({ config: c, tunnels }: Pick<CommandServices, 'config' | 'tunnels'>) {
+  return speedStage({ driver: tunnels.driver, url: c.SPEED_URL ?? '', minMbps: c.SPEED_MIN_MBPS, concurrency: c.SPEED_CONCURRENCY, ...SPEED_DEFAULTS });
+}
+
+/** The tunnel driver and the host check a speed job uses: the app's one set (app.tunnels). */
+export type SpeedRuntime = App['tunnels'];
+
+/** Replaces the tunnel driver and host check of one app (tests). */
+export function useSpeedRuntime(app: App, runtime: SpeedRuntime): void {
+  app.tunnels = runtime;
+}
+
+/**
+ * Why speed cannot run at all on this host with this configuration, in one line, or null. Asked
+ * before any job starts, so an incapable host never marks a node failed.
+ */
+export function speedRefusal({ config, tunnels }: Pick<CommandServices, 'config' | 'tunnels'>): string | null {
+  const cap = tunnels.capability();
+  if (!cap.ok) return cap.message;
+  if (!tunnels.driver) return 'speed tests are off: no tunnel driver (TUNNEL_DRIVER)';
+  if (!config.SPEED_URL) return 'speed tests need SPEED_URL: the http(s) URL of a large file (or a speed server) reachable through the tunnels';
+  return null;
+}
+
+export type Undialable = Array<{ node: FleetNode; reason: string }>;
+
+/**
+ * Splits nodes into those speed may run on, a count of the others by status, and the nodes this
+ * driver cannot dial (host names, other ports), each with its reason.
+ */
+export function speedable(nodes: readonly FleetNode[]): Omit<Selection, 'words'> & { undialable: Undialable } {
+  const { runnable: allowed, refused } = splitByStatus('speed', nodes);
+  const runnable: FleetNode[] = [];
+  const undialable: Undialable = [];
+  for (const n of allowed) {
+    // The password plays no part in whether it can be dialled; a placeholder keeps it out of reach.
+    const problem = targetProblem({ ip: n.ip, port: n.port, login: n.login, password: '' });
+    if (problem) undialable.push({ node: n, reason: problem });
+    else runnable.push(n);
+  }
+  return { runnable, refused, undialable };
+}
