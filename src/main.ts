@@ -6,6 +6,7 @@ import type { RunningAdapter } from './chat-adapters.ts';
 import { AdapterStartError } from './chat/adapter-start-error.ts';
 import type { Actor } from './chat/types.ts';
 import { compose, type Composed } from './compose.ts';
+import { startOps, type Ops } from './ops/service.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { StoreOpenError } from './store/store.ts';
 import { StoreLocked } from './store/lock.ts';
@@ -30,8 +31,20 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`connexa: unknown option ${args[0].slice(0, 40)}; connexa --help lists the usage\n`);
     return 2;
   }
+  // Terminal only, before anything opens the store: a backup holds the CA key and every password.
+  if (args[0] === 'backup' || args[0] === 'restore') {
+    try {
+      const { runTerminalOnly } = await import('./ops/cli.ts');
+      return await runTerminalOnly(args, loadConfig(), version(), process.stdout, process.stderr);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(err.message.split('\n').map((line) => `connexa: ${line}\n`).join(''));
+      return 2;
+    }
+  }
   let composed: Composed;
   let chat: RunningAdapter[] = [];
+  let ops: Ops | null = null;
   try {
     const config = loadConfig();
     const chatMode = args.length === 0 && Boolean(config.SLACK_BOT_TOKEN || config.DISCORD_TOKEN);
@@ -48,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
         throw err;
       }
     }
+    // Metrics, health and scheduled backups serve a long-running Connexa only.
+    if (chatMode || (args.length === 0 && process.stdin.isTTY)) ops = await startOps(composed, { adapters: () => chat, version: version() });
   } catch (err) {
     if (err instanceof ConfigError || err instanceof StoreOpenError || err instanceof StoreLocked || err instanceof AdapterStartError) {
       // A ConfigError holds one line per bad variable: each gets the prefix.
@@ -61,9 +76,11 @@ async function main(argv: string[]): Promise<number> {
   // Jobs are cancelled first so that their summaries still reach chat before the adapters leave.
   const close = () =>
     (closing ??= (async () => {
+      ops?.stopping();
       composed.app.jobs.cancelAll('shutdown');
       await composed.idle();
       for (const a of chat) await a.stop().catch((err: Error) => composed.app.log.warn('adapter did not stop cleanly', { platform: a.platform, error: err.message }));
+      await ops?.close();
       await composed.close();
     })());
   let signals = 0;
@@ -102,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
       (r) => r.failed.length && composed.app.log.warn('services not restored', { failed: r.failed }),
       (e: Error) => composed.app.log.error('restoring services failed', { error: e.message }),
     );
+    ops?.started();
   };
   let code = 0;
   if (chat.length) {

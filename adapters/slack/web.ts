@@ -1,5 +1,6 @@
 import { LogLevel, type Logger as BoltLogger, webApi } from '@slack/bolt';
 import type { Logger } from '../../src/log.ts';
+import { publish } from '../../src/ops/events.ts';
 
 /**
  * After a 429, @slack/web-api sleeps Retry-After seconds, then throws a plain Error with this text,
@@ -72,5 +73,23 @@ export function boltLogger(log: Logger): BoltLogger {
     setLevel: () => {},
     getLevel: () => LogLevel.INFO,
     setName: () => {},
+  };
+}
+
+/**
+ * Counts each Web API call as it ends, for the metrics: the client has no per-call event, so its
+ * apiCall (which every method such as chat.postMessage goes through) is wrapped on this instance.
+ */
+export function countApiCalls(client: webApi.WebClient): void {
+  const apiCall = client.apiCall.bind(client);
+  client.apiCall = async (...args: Parameters<typeof apiCall>) => {
+    try {
+      const result = await apiCall(...args);
+      publish('platform.call', { platform: 'slack', result: 'ok' });
+      return result;
+    } catch (err) {
+      publish('platform.call', { platform: 'slack', result: 'error' });
+      throw err;
+    }
   };
 }

@@ -6,6 +6,7 @@ import { HISTORY_LIMIT, newNode, type FleetNode, type NodeFields, type Status } 
 import { isLegalChange } from '../fleet/status-machine.ts';
 import { AtomicJsonFile, StoreFileCorrupt, StoreOpenError } from './atomic-file.ts';
 import { acquireLock } from './lock.ts';
+import { publish } from '../ops/events.ts';
 import { migrate } from './migrations.ts';
 import { AUDIT_LIMIT, emptyStore, storeSchema, type AuditEntry, type JobRecord, type StoreData } from './schema.ts';
 
@@ -344,8 +345,10 @@ export class Store {
     while (this.writing) await this.writing;
     if (!this.dirty || this.readOnly) return;
     this.dirty = false;
+    const began = performance.now();
     this.writing = this.db.write().then(
       () => {
+        publish('store.write', { seconds: (performance.now() - began) / 1000, ok: true });
         if (this.lastWriteError) {
           this.lastWriteError = null;
           this.opts.onWriteOk?.();
@@ -353,6 +356,7 @@ export class Store {
       },
       (err: Error) => {
         this.snapshot = null; // a write that failed before streaming never reached its own cleanup
+        publish('store.write', { seconds: (performance.now() - began) / 1000, ok: false });
         this.dirty = true;
         this.lastWriteError = err;
         this.opts.onWriteError?.(err);
