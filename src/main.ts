@@ -51,18 +51,20 @@ async function main(argv: string[]): Promise<number> {
     // In the terminal, routine log lines would only interleave with the command output.
     if (!process.env.LOG_LEVEL && !chatMode) config.LOG_LEVEL = 'warn';
     composed = await compose(config);
+    // Metrics, health and scheduled backups serve a long-running Connexa only; started before the
+    // adapters so that their start-up (API calls, a connection that fails) is seen too.
+    if (chatMode || (args.length === 0 && process.stdin.isTTY)) ops = await startOps(composed, { adapters: () => chat, version: version() });
     if (chatMode) {
       try {
         // Loaded only here: Bolt and discord.js are most of what a one-shot command would load.
         const { startChatAdapters } = await import('./chat-adapters.ts');
         chat = await startChatAdapters(composed);
       } catch (err) {
+        await ops?.close();
         await composed.close();
         throw err;
       }
     }
-    // Metrics, health and scheduled backups serve a long-running Connexa only.
-    if (chatMode || (args.length === 0 && process.stdin.isTTY)) ops = await startOps(composed, { adapters: () => chat, version: version() });
   } catch (err) {
     if (err instanceof ConfigError || err instanceof StoreOpenError || err instanceof StoreLocked || err instanceof AdapterStartError) {
       // A ConfigError holds one line per bad variable: each gets the prefix.

@@ -76,6 +76,7 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
     deferInitialization: true,
   });
 
+  countApiCalls(app.client);
   try {
     await withDeadline(app.init(), deadline, 'auth.test');
   } catch (err) {
@@ -87,7 +88,6 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
     log,
     alertChannel: config.SLACK_ALERT_CHANNEL,
   });
-  countApiCalls(app.client);
   app.client.on(webApi.WebClientEvent.RATE_LIMITED, (retryAfterSec: number, req: { url?: string }) => {
     publish('platform.rate_limited', { platform: 'slack' });
     log.warn('slack: rate limited; waiting as Slack asked', { method: req.url?.split('/').pop(), retryAfterSec });

@@ -77,16 +77,18 @@ export function boltLogger(log: Logger): BoltLogger {
 }
 
 /**
- * Counts each Web API call as it ends, for the metrics: the client has no per-call event, so its
- * apiCall (which every method such as chat.postMessage goes through) is wrapped on this instance.
+ * Counts each Web API call as it ends (retries after a 429 included), for the metrics. The client
+ * has no per-call event and binds its methods (chat.postMessage…) to apiCall when it is built, so
+ * the request it makes for every one of them, makeRequest, is wrapped on this instance.
  */
 export function countApiCalls(client: webApi.WebClient): void {
-  const apiCall = client.apiCall.bind(client);
-  client.apiCall = async (...args: Parameters<typeof apiCall>) => {
+  const c = client as unknown as { makeRequest: (...args: unknown[]) => Promise<{ status?: number; data?: { ok?: unknown } }> };
+  const makeRequest = c.makeRequest.bind(client);
+  c.makeRequest = async (...args: unknown[]) => {
     try {
-      const result = await apiCall(...args);
-      publish('platform.call', { platform: 'slack', result: 'ok' });
-      return result;
+      const res = await makeRequest(...args);
+      publish('platform.call', { platform: 'slack', result: (res.status ?? 200) < 400 && res.data?.ok !== false ? 'ok' : 'error' });
+      return res;
     } catch (err) {
       publish('platform.call', { platform: 'slack', result: 'error' });
       throw err;
