@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateBackups, writeBackup, type BackupManifest } from '../../src/ops/backup.ts';
 import { restoreBackup } from '../../src/ops/restore.ts';
+import { TAR_END, tarHeader, tarPadding } from '../../src/ops/tar.ts';
 import { Pki } from '../../src/services/ovpn/pki.ts';
 import { STORE_VERSION } from '../../src/store/schema.ts';
 import { Store } from '../../src/store/store.ts';
@@ -151,6 +153,29 @@ describe('restore', () => {
     const r = await cli(['restore', newer], join(dir, 'newer-target'));
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/^connexa: the backup holds a store of schema version \d+, made by a newer Connexa .*nothing was changed\n$/);
+  });
+
+  it('an archive that names a path outside DATA_DIR, or lacks a file of its manifest, is refused', async () => {
+    const entry = (path: string, data: Buffer) => [tarHeader(path, data.length, 0o600, 0), data, tarPadding(data.length)];
+    const store = readFileSync(join(src, 'connexa.json'));
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const archive = (files: Array<{ path: string; data: Buffer }>, listed = files) => {
+      const manifest = Buffer.from(JSON.stringify({ format: 'connexa-backup', formatVersion: 1, createdAt: 'x', connexaVersion: 'test', storeVersion: STORE_VERSION, files: listed.map((f) => ({ path: f.path, size: f.data.length, sha256: sha(f.data), mode: 0o600 })) }));
+      return gzipSync(Buffer.concat([...entry('manifest.json', manifest), ...files.flatMap((f) => entry(f.path, f.data)), TAR_END]));
+    };
+    const evil = join(dir, 'evil.tar.gz');
+    writeFileSync(evil, archive([{ path: 'connexa.json', data: store }, { path: '../escaped', data: Buffer.from('x') }]));
+    const target = join(dir, 'evil-target');
+    const r = await cli(['restore', evil], target);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^connexa: .* its manifest has a bad entry \(\.\.\/escaped\); nothing was changed\n$/);
+    expect(existsSync(join(dir, 'escaped'))).toBe(false);
+    const short = join(dir, 'short.tar.gz');
+    writeFileSync(short, archive([{ path: 'connexa.json', data: store }], [{ path: 'connexa.json', data: store }, { path: 'pki/ca.crt', data: Buffer.from('cert') }]));
+    const s2 = await cli(['restore', short], target);
+    expect(s2.code).toBe(2);
+    expect(s2.err).toMatch(/^connexa: .* 1 file\(s\) of its manifest are missing \(pki\/ca\.crt…\); nothing was changed\n$/);
+    expect(existsSync(join(target, 'connexa.json'))).toBe(false);
   });
 
   it('restores over existing data, keeping the replaced data aside', async () => {
