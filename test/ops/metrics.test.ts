@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATUSES } from '../../src/fleet/node.ts';
 import type { AdapterState } from '../../src/ops/health.ts';
+import type { Stage } from '../../src/pipeline/stage.ts';
 import { startOpsServer, type OpsServer } from '../../src/ops/http.ts';
 import { startSimFleet, type SimFleet } from '../sim/fleet.ts';
 import { ADMIN, fileOf, OPERATOR, testApp, VIEWER, type TestApp } from '../kit/app.ts';
@@ -92,6 +93,29 @@ describe('the metrics and health endpoint on a running bot', () => {
     expect(one(after, 'connexa_ping_outcomes_total', { outcome: 'ok' })).toBe(fleet.servers.filter((s) => s.behaviour === 'good').length);
   }, 60_000);
 
+  it('speed figures from a speed job land in the histograms', async () => {
+    // The real job runner and store with a stage that reports fixed figures (the tunnel is not what is tested here).
+    const figures = [0.8, 4, 30, 250];
+    const nodes = t.app.store.nodes().filter((n) => n.status === 'ping_ok').slice(0, figures.length);
+    expect(nodes).toHaveLength(figures.length);
+    const stage: Stage = {
+      kind: 'speed', action: 'speed', concurrency: 2, nodeDeadlineMs: 5000,
+      async run(node) {
+        const down = figures[nodes.findIndex((n) => n.id === node.id)]!;
+        return { result: 'ok', outcome: 'ok', reason: null, patch: { speed: { downMbps: down, upMbps: down / 2, error: null, checkedAt: new Date().toISOString() } } };
+      },
+    };
+    await t.app.jobs.start({ stage, nodes, actor: 'test', selection: 'test' }).done;
+    const text = (await get(server, '/metrics')).body;
+    expect(one(text, 'connexa_speed_down_mbps_count')).toBe(4);
+    expect(one(text, 'connexa_speed_down_mbps_sum')).toBeCloseTo(284.8);
+    expect(one(text, 'connexa_speed_down_mbps_bucket', { le: '1' })).toBe(1);
+    expect(one(text, 'connexa_speed_down_mbps_bucket', { le: '50' })).toBe(3);
+    expect(one(text, 'connexa_speed_up_mbps_sum')).toBeCloseTo(142.4);
+    expect(one(text, 'connexa_node_results_total', { kind: 'speed', outcome: 'ok' })).toBe(4);
+    expect(one(text, 'connexa_nodes', { status: 'speed_ok' })).toBe(4);
+  });
+
   it('counts chat commands by platform, command and outcome; an unknown word is `unknown`', async () => {
     const before = (await get(server, '/metrics')).body;
     const base = one(before, 'connexa_chat_commands_total', { platform: 'slack', command: 'stats', outcome: 'ok' }) ?? 0;
@@ -105,7 +129,9 @@ describe('the metrics and health endpoint on a running bot', () => {
     expect(one(text, 'connexa_chat_commands_total', { platform: 'slack', command: 'unknown' })).toBeGreaterThanOrEqual(1);
   });
 
-  it('exports store writes, store size, event-loop lag, process metrics and the version', async () => {
+  it('exports monitor runs, store writes, store size, event-loop lag, process metrics and the version', async () => {
+    expect((await t.run('monitor run', ADMIN)).kind).toBe('ok');
+    await t.app.jobs.idle();
     await t.app.store.flush();
     const text = (await get(server, '/metrics')).body;
     expect(one(text, 'connexa_store_write_duration_seconds_count')).toBeGreaterThan(0);
@@ -114,6 +140,8 @@ describe('the metrics and health endpoint on a running bot', () => {
     expect(one(text, 'nodejs_eventloop_lag_p99_seconds')).toBeGreaterThanOrEqual(0);
     expect(one(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(one(text, 'connexa_build_info', { version: '9.9.9' })).toBe(1);
+    expect(one(text, 'connexa_monitor_runs_total')).toBe(1);
+    expect(one(text, 'connexa_monitor_transitions_total', { to: 'offline' })).toBe(0);
     for (const name of ['connexa_platform_rate_limited_total', 'connexa_monitor_transitions_total', 'connexa_alerts_sent_total', 'connexa_speed_down_mbps']) {
       expect(text).toContain(`# TYPE ${name} `);
     }
@@ -144,6 +172,8 @@ describe('the metrics and health endpoint on a running bot', () => {
     const text = (await get(server, '/metrics')).body;
     expect(one(text, 'connexa_store_writable')).toBe(0);
     expect(one(text, 'connexa_store_write_failures_total')).toBeGreaterThanOrEqual(1);
+    // The failed write raised the "cannot save" alert.
+    expect(one(text, 'connexa_alerts_sent_total')).toBeGreaterThanOrEqual(1);
     await rm(file, { recursive: true });
     await t.app.store.flush();
     expect((await get(server, '/healthz')).status).toBe(200);
