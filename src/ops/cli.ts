@@ -18,6 +18,7 @@ export async function runTerminalOnly(args: string[], config: Config, version: s
       try {
         lock = await acquireLock(config.dataDir, { writeInfo: false });
       } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new BackupError(`there is no store to back up in ${config.dataDir} (the directory does not exist)`);
         if (!(e instanceof StoreLocked)) throw e;
       }
       try {

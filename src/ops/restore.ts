@@ -115,8 +115,9 @@ async function extract(file: string, dir: string): Promise<BackupManifest> {
     if (code?.startsWith('Z_')) throw damaged(`the compressed data is corrupt (${(err as Error).message})`);
     throw err;
   } finally {
-    const open = current as { fh: FileHandle | null } | null;
-    await open?.fh?.close().catch(() => {});
+    // A file cut short by an error is still open.
+    const unfinished = current as { fh: FileHandle | null } | null;
+    await unfinished?.fh?.close().catch(() => {});
     input.destroy();
   }
   if (!manifest) throw damaged('it holds no manifest');
