@@ -8,7 +8,7 @@ import { channel } from 'node:diagnostics_channel';
  */
 export interface OpsEvents {
   /** One node's result in a job (after its compare-and-set): outcome as the job counts it. */
-  'node.result': { kind: string; outcome: string; downMbps?: number | null; upMbps?: number | null };
+  'node.result': { kind: string; outcome: string; downMbps?: number | null; upMbps?: number | null; /** How many nodes (default 1): busy nodes come at once. */ nodes?: number };
   /** A job ended (done, cancelled, failed). */
   'job.finished': { kind: string; state: string; seconds: number };
   'monitor.run': { wentOffline: number; cameBack: number };

@@ -148,8 +148,8 @@ export function createMetrics(src: MetricsSources): Metrics {
       jobSeconds.observe({ kind: e.kind }, e.seconds);
     }),
     subscribe('node.result', (e) => {
-      nodeResults.inc({ kind: e.kind, outcome: e.outcome });
-      if (e.kind === 'ping') pingOutcomes.inc({ outcome: e.outcome });
+      nodeResults.inc({ kind: e.kind, outcome: e.outcome }, e.nodes ?? 1);
+      if (e.kind === 'ping') pingOutcomes.inc({ outcome: e.outcome }, e.nodes ?? 1);
       if (typeof e.downMbps === 'number') speedDown.observe(e.downMbps);
       if (typeof e.upMbps === 'number') speedUp.observe(e.upMbps);
     }),

@@ -138,7 +138,10 @@ export class Job {
     const ids = nodes.map((n) => n.id);
     const { taken, busy } = this.store.lease(ids, jobId);
     const takenSet = new Set(taken);
-    if (busy.length) this.record.counts.busy = busy.length;
+    if (busy.length) {
+      this.record.counts.busy = busy.length;
+      publish('node.result', { kind: this.record.kind, outcome: 'busy', nodes: busy.length });
+    }
     this.record.done += busy.length;
     try {
       await reporter?.started?.(this.snapshot());

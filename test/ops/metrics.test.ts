@@ -93,6 +93,24 @@ describe('the metrics and health endpoint on a running bot', () => {
     expect(one(after, 'connexa_ping_outcomes_total', { outcome: 'ok' })).toBe(fleet.servers.filter((s) => s.behaviour === 'good').length);
   }, 60_000);
 
+  it('two ping jobs at once: the busy nodes of the second are counted too, every outcome as the job records say', async () => {
+    const before = (await get(server, '/metrics')).body;
+    const jobsBefore = t.app.store.jobs().length;
+    expect((await t.run('ping', OPERATOR)).kind).toBe('ok');
+    expect((await t.run('ping', OPERATOR)).kind).toBe('ok');
+    await t.app.jobs.idle();
+    const after = (await get(server, '/metrics')).body;
+    const records = t.app.store.jobs().slice(jobsBefore);
+    expect(records).toHaveLength(2);
+    const total: Record<string, number> = {};
+    for (const r of records) for (const [k, n] of Object.entries(r.counts)) total[k] = (total[k] ?? 0) + n;
+    expect(total.busy).toBeGreaterThan(0);
+    for (const [outcome, n] of Object.entries(total)) {
+      expect((one(after, 'connexa_ping_outcomes_total', { outcome }) ?? 0) - (one(before, 'connexa_ping_outcomes_total', { outcome }) ?? 0), outcome).toBe(n);
+    }
+    expect(one(after, 'connexa_jobs_finished_total', { kind: 'ping', state: 'done' })).toBe(3);
+  }, 60_000);
+
   it('speed figures from a speed job land in the histograms', async () => {
     // The real job runner and store with a stage that reports fixed figures (the tunnel is not what is tested here).
     const figures = [0.8, 4, 30, 250];
