@@ -8,6 +8,8 @@ import type { Composed } from './compose.ts';
 export interface RunningAdapter {
   platform: string;
   port: ChatPort;
+  /** Whether its connection to the platform is up (/healthz). */
+  connected(): boolean;
   stop(): Promise<void>;
 }
 
@@ -22,12 +24,12 @@ export async function startChatAdapters(composed: Composed): Promise<RunningAdap
     if (config.SLACK_BOT_TOKEN) {
       const slack = await startSlackAdapter({ config, dispatcher: composed.dispatcher, log });
       log.info('slack: connected', { mode: slack.mode });
-      running.push({ platform: 'slack', port: slack.port, stop: () => slack.stop() });
+      running.push({ platform: 'slack', port: slack.port, connected: () => slack.connected(), stop: () => slack.stop() });
     }
     if (config.DISCORD_TOKEN) {
       const discord = await startDiscordAdapter({ config, dispatcher: composed.dispatcher, registry, log });
       log.info('discord: connected', { invite: discord.inviteUrl });
-      running.push({ platform: 'discord', port: discord.port, stop: () => discord.stop() });
+      running.push({ platform: 'discord', port: discord.port, connected: () => discord.connected(), stop: () => discord.stop() });
     }
   } catch (err) {
     for (const a of running) await a.stop().catch(() => {});

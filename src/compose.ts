@@ -4,9 +4,10 @@ import type { App } from './app.ts';
 import { auditWord, Dispatcher, outcomeDetail, redactCommandLine } from './chat/dispatcher.ts';
 import { CommandRegistry } from './chat/registry.ts';
 import type { Config } from './config.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, defaultLogFormat, type Logger } from './log.ts';
 import { Alerts } from './monitor/alerts.ts';
 import { Monitor } from './monitor/monitor.ts';
+import { publish } from './ops/events.ts';
 import { JobRunner } from './pipeline/job-runner.ts';
 import { checkTunnelCapability, createTunnelDriver } from './probes/tunnel/index.ts';
 import { createServices } from './services/index.ts';
@@ -28,7 +29,7 @@ export interface Composed {
  * `logLevel` overrides LOG_LEVEL without changing the configuration (the terminal's quieter default).
  */
 export async function compose(config: Config, opts: { log?: Logger; logLevel?: Config['LOG_LEVEL'] } = {}): Promise<Composed> {
-  const log = opts.log ?? createLogger(opts.logLevel ?? config.LOG_LEVEL);
+  const log = opts.log ?? createLogger(opts.logLevel ?? config.LOG_LEVEL, undefined, config.LOG_FORMAT ?? defaultLogFormat());
   // The store is read lazily: `alerts here` settings live in it, and it is opened just below.
   let storeRef: Store | null = null;
   const alerts = new Alerts(log, (platform) => storeRef?.setting<string>(`alerts.where.${platform}`));
@@ -58,6 +59,7 @@ export async function compose(config: Config, opts: { log?: Logger; logLevel?: C
     roles: () => ({ admins: config.CONNEXA_ADMINS, operators: config.CONNEXA_OPERATORS, viewers: config.CONNEXA_VIEWERS }),
     secretsDelivery: config.SECRETS_DELIVERY,
     onEvent: (e) => {
+      publish('chat.command', { platform: e.platform, command: e.outcome.command ?? auditWord(e.commandLine), outcome: e.outcome.kind });
       log.debug('command', { outcome: e.outcome.kind, command: e.outcome.command, actor: e.actor, ms: e.ms });
       // Every command run is in the audit trail: who, where, what (secrets redacted), and how it ended.
       store.appendAudit({

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { parseRanges } from './probes/pptp/policy.ts';
@@ -101,9 +101,18 @@ export const configSchema = z.object({
   // A store must stay small enough to be read back into memory at start-up (1.6 M nodes made 584 MB).
   MAX_NODES: withDefault(int(1, 1_000_000, 'a whole number from 1 to 1000000'), 250_000),
   LOG_LEVEL: withDefault(z.enum(['debug', 'info', 'warn', 'error'], { error: 'debug, info, warn or error' }), 'info'),
+  // Unset: pretty on a terminal, JSON lines otherwise (journald, Loki); see defaultLogFormat.
+  LOG_FORMAT: opt(z.enum(['json', 'pretty'], { error: 'json or pretty' })),
+  // Off unless set: /metrics, /healthz and /readyz on METRICS_BIND:METRICS_PORT.
+  METRICS_PORT: opt(int(1, 65535, 'a TCP port from 1 to 65535')),
+  METRICS_BIND: withDefault(z.string().regex(IPV4, 'an IPv4 address such as 127.0.0.1 or 0.0.0.0'), '127.0.0.1'),
+  // Scheduled backups (off unless set) into BACKUP_DIR, keeping the newest BACKUP_KEEP.
+  BACKUP_CRON: opt(z.string().refine((v) => cron.validate(v), 'a cron expression such as 0 3 * * *')),
+  BACKUP_KEEP: withDefault(int(1, 1000, 'a whole number from 1 to 1000'), 7),
+  BACKUP_DIR: opt(z.string().min(1)),
 });
 
-export type Config = z.infer<typeof configSchema> & { dataDir: string };
+export type Config = z.infer<typeof configSchema> & { dataDir: string; backupDir: string };
 
 /**
  * Parses the environment; throws one ConfigError with one line per bad variable (its name and
@@ -129,7 +138,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     problems.set('SLACK_APP_TOKEN', 'SLACK_APP_TOKEN / SLACK_SIGNING_SECRET are set but SLACK_BOT_TOKEN is not');
   }
   if (problems.size || !parsed.success) throw new ConfigError([...problems.values()].join('\n'));
-  return { ...parsed.data, dataDir: resolve(parsed.data.DATA_DIR) };
+  return { ...parsed.data, dataDir: resolve(parsed.data.DATA_DIR), backupDir: resolve(parsed.data.BACKUP_DIR ?? join(parsed.data.DATA_DIR, 'backups')) };
 }
 
 /** Reads `.env` (when present) under the real environment, which wins, then parses. */

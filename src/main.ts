@@ -3,6 +3,7 @@ import { usageText, version } from '../adapters/shell/usage.ts';
 import type { RunningAdapter } from './chat-adapters.ts';
 import { AdapterStartError } from './chat/adapter-start-error.ts';
 import type { Composed } from './compose.ts';
+import type { Ops } from './ops/service.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { runModes } from './run-modes.ts';
 import { StoreOpenError } from './store/store.ts';
@@ -30,8 +31,20 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (args[0]?.toLowerCase() === 'help') return runHelpOnce(args);
+  // Terminal only, before anything opens the store: a backup holds the CA key and every password.
+  if (args[0] === 'backup' || args[0] === 'restore') {
+    try {
+      const { runTerminalOnly } = await import('./ops/cli.ts');
+      return await runTerminalOnly(args, loadConfig(), version(), process.stdout, process.stderr);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(err.message.split('\n').map((line) => `connexa: ${line}\n`).join(''));
+      return 2;
+    }
+  }
   let composed: Composed;
   let chat: RunningAdapter[] = [];
+  let ops: Ops | null = null;
   try {
     const config = loadConfig();
     const chatMode = args.length === 0 && Boolean(config.SLACK_BOT_TOKEN || config.DISCORD_TOKEN);
@@ -40,12 +53,19 @@ async function main(argv: string[]): Promise<number> {
     // Loaded here, after help and the flags: the store, pipeline and services are most of the start-up.
     const { compose } = await import('./compose.ts');
     composed = await compose(config, { logLevel });
+    // Metrics, health and scheduled backups serve a long-running Connexa only; started before the
+    // adapters so that their start-up (API calls, a connection that fails) is seen too.
+    if (chatMode || (args.length === 0 && process.stdin.isTTY)) {
+      const { startOps } = await import('./ops/service.ts');
+      ops = await startOps(composed, { adapters: () => chat, version: version() });
+    }
     if (chatMode) {
       try {
         // Loaded only here: Bolt and discord.js are most of what a one-shot command would load.
         const { startChatAdapters } = await import('./chat-adapters.ts');
         chat = await startChatAdapters(composed);
       } catch (err) {
+        await ops?.close();
         await composed.close();
         throw err;
       }
@@ -59,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
 
-  return runModes(composed, chat, args);
+  return runModes(composed, chat, args, ops);
 }
 
 main(process.argv.slice(2)).then(

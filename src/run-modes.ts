@@ -3,20 +3,23 @@ import { ShellPort } from '../adapters/shell/port.ts';
 import { Shell } from '../adapters/shell/shell.ts';
 import type { RunningAdapter } from './chat-adapters.ts';
 import type { Composed } from './compose.ts';
+import type { Ops } from './ops/service.ts';
 
 /**
  * How a composed bot runs once started: serving chat (plus a REPL on a TTY), one terminal command,
  * a REPL, or piped lines. Owns the shutdown (signals: jobs cancelled first so their summaries still
  * reach chat, then the adapters, then the store). Resolves with the exit code.
  */
-export async function runModes(composed: Composed, chat: readonly RunningAdapter[], args: readonly string[]): Promise<number> {
+export async function runModes(composed: Composed, chat: readonly RunningAdapter[], args: readonly string[], ops: Ops | null = null): Promise<number> {
   const { app } = composed;
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      ops?.stopping();
       app.jobs.cancelAll('shutdown');
       await composed.idle();
       for (const a of chat) await a.stop().catch((err: Error) => app.log.warn('adapter did not stop cleanly', { platform: a.platform, error: err.message }));
+      await ops?.close();
       await composed.close();
     })());
   let signals = 0;
@@ -53,6 +56,7 @@ export async function runModes(composed: Composed, chat: readonly RunningAdapter
       (e: Error) => app.log.error('restoring services failed', { error: e.message }),
     );
     app.monitor.start();
+    ops?.started();
   };
   let code = 0;
   if (chat.length) {

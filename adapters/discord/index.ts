@@ -11,6 +11,7 @@ import { mentionUpload } from './mentions.ts';
 import { DiscordPort, type PortStats } from './port.ts';
 import { onRaw, RawRoles, type RawPacket } from './raw.ts';
 import { ChannelEditWindow } from './throttle.ts';
+import { publish } from '../../src/ops/events.ts';
 
 export { DiscordPort } from './port.ts';
 export { buildCommandsSchema } from './commands-schema.ts';
@@ -48,6 +49,8 @@ export interface DiscordStats {
 export interface DiscordAdapter {
   port: ChatPort & DiscordPort;
   inviteUrl: string;
+  /** The gateway connection is up (for /healthz). */
+  connected(): boolean;
   stats(): DiscordStats;
   stop(): Promise<void>;
 }
@@ -182,12 +185,20 @@ export async function startDiscordAdapter(opts: DiscordAdapterOptions): Promise<
     );
   });
   client.rest.on(RESTEvents.Response, (_req, res) => {
+    publish('platform.call', { platform: 'discord', result: res.status < 400 ? 'ok' : 'error' });
+    if (res.status === 429) publish('platform.rate_limited', { platform: 'discord' });
     if (res.status === 429) counters.rateLimited++;
     if (res.status === 401 || res.status === 403 || res.status === 429) counters.invalidRequests++;
   });
   client.rest.on(RESTEvents.RateLimited, () => counters.preemptiveWaits++);
   client.on(Events.Error, (err) => log.error('discord: client error', { error: err.message }));
+  // Whether the gateway connection is up, for /healthz.
+  let connected = false;
+  client.on(Events.ShardReady, () => (connected = true));
+  client.on(Events.ShardResume, () => (connected = true));
+  client.on(Events.ShardReconnecting, () => (connected = false));
   client.on(Events.ShardDisconnect, (ev) => {
+    connected = false;
     if (!stopping) log.warn('discord: gateway disconnected', { code: ev.code });
   });
 
@@ -214,6 +225,7 @@ export async function startDiscordAdapter(opts: DiscordAdapterOptions): Promise<
   return {
     port,
     inviteUrl: invite,
+    connected: () => connected,
     stats: () => ({ port: { ...port.stats }, interactions: { ...interactionStats, deferMs: [...interactionStats.deferMs] }, ...counters, editWaitMs: editWindow.waitedMs }),
     stop() {
       stopped ??= (async () => {

@@ -17,6 +17,8 @@ export function usageText(): string {
     '  connexa <command> [args]   run one command, print its output, exit (0 ok, 1 refused or failed)',
     '  connexa                    with SLACK_/DISCORD_ tokens: serve chat; otherwise a prompt on a',
     '                             terminal, or one command per line from a pipe',
+    '  connexa backup <dir>       write a backup of the store and the PKI (terminal only)',
+    '  connexa restore <file>     restore one into DATA_DIR (refused while a Connexa uses it)',
     '  connexa --help | -h        this text',
     '  connexa --version | -v     the version',
     '',

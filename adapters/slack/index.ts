@@ -7,7 +7,8 @@ import { SLACK_FILE_HOSTS, type SlackFileObject } from './files.ts';
 import { guardEnvelopes } from './guard.ts';
 import { recentKeys, registerListeners } from './listeners.ts';
 import { SlackPort } from './port.ts';
-import { boltLogger, rateLimitRetries, slackErrorCode, socketModeRetries } from './web.ts';
+import { boltLogger, countApiCalls, rateLimitRetries, slackErrorCode, socketModeRetries } from './web.ts';
+import { publish } from '../../src/ops/events.ts';
 
 export { SlackPort } from './port.ts';
 
@@ -27,6 +28,8 @@ export interface SlackAdapterOptions {
 export interface SlackAdapter {
   port: ChatPort;
   mode: 'socket' | 'http';
+  /** The connection to Slack is up (for /healthz). */
+  connected(): boolean;
   /** Stops receiving; messages of jobs still running can still be posted until the app closes. */
   stop(): Promise<void>;
 }
@@ -67,6 +70,7 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
     deferInitialization: true,
   });
 
+  countApiCalls(app.client);
   try {
     await withDeadline(app.init(), deadline, 'auth.test');
   } catch (err) {
@@ -79,6 +83,7 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
     alertChannel: config.SLACK_ALERT_CHANNEL,
   });
   app.client.on(webApi.WebClientEvent.RATE_LIMITED, (retryAfterSec: number, req: { url?: string }) => {
+    publish('platform.rate_limited', { platform: 'slack' });
     log.warn('slack: rate limited; waiting as Slack asked', { method: req.url?.split('/').pop(), retryAfterSec });
   });
 
@@ -107,7 +112,12 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
     },
   });
 
+  // Whether the Socket Mode connection is up, for /healthz (HTTP mode: listening is enough).
+  let connected = mode === 'http';
   if (receiver instanceof SocketModeReceiver) {
+    receiver.client.on('connected', () => (connected = true));
+    receiver.client.on('reconnecting', () => (connected = false));
+    receiver.client.on('disconnected', () => (connected = false));
     guardEnvelopes(receiver, log);
     try {
       await withDeadline(app.start(), deadline, 'the Socket Mode connection');
@@ -128,6 +138,7 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
   return {
     port,
     mode,
+    connected: () => connected,
     stop: () =>
       (stopped ??= (async () => {
         if (receiver instanceof SocketModeReceiver) {

@@ -1,5 +1,6 @@
 import { LogLevel, type Logger as BoltLogger, webApi } from '@slack/bolt';
 import type { Logger } from '../../src/log.ts';
+import { publish } from '../../src/ops/events.ts';
 
 /**
  * After a 429, @slack/web-api sleeps Retry-After seconds, then throws a plain Error with this text,
@@ -72,5 +73,25 @@ export function boltLogger(log: Logger): BoltLogger {
     setLevel: () => {},
     getLevel: () => LogLevel.INFO,
     setName: () => {},
+  };
+}
+
+/**
+ * Counts each Web API call as it ends (retries after a 429 included), for the metrics. The client
+ * has no per-call event and binds its methods (chat.postMessage…) to apiCall when it is built, so
+ * the request it makes for every one of them, makeRequest, is wrapped on this instance.
+ */
+export function countApiCalls(client: webApi.WebClient): void {
+  const c = client as unknown as { makeRequest: (...args: unknown[]) => Promise<{ status?: number; data?: { ok?: unknown } }> };
+  const makeRequest = c.makeRequest.bind(client);
+  c.makeRequest = async (...args: unknown[]) => {
+    try {
+      const res = await makeRequest(...args);
+      publish('platform.call', { platform: 'slack', result: (res.status ?? 200) < 400 && res.data?.ok !== false ? 'ok' : 'error' });
+      return res;
+    } catch (err) {
+      publish('platform.call', { platform: 'slack', result: 'error' });
+      throw err;
+    }
   };
 }

@@ -1,5 +1,6 @@
 import type { ChatPort, Message } from '../chat/types.ts';
 import type { Logger } from '../log.ts';
+import { publish } from '../ops/events.ts';
 
 /**
  * Where alerts go: every adapter that is running registers its port, and an alert is posted to
@@ -27,6 +28,7 @@ export class Alerts {
   }
 
   async send(msg: Message): Promise<void> {
+    publish('alert.sent', { ports: this.ports.size });
     await Promise.all(
       [...this.ports].map((p) => {
         const where = this.routeFor(p.platform);

@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import type { JobRunner, JobSummary, Transition } from '../pipeline/job-runner.ts';
 import { monitorStage, type ServiceCheck } from '../pipeline/stages/monitor.ts';
 import { probePolicy } from '../probes/pptp/policy.ts';
+import { publish } from '../ops/events.ts';
 import type { Store } from '../store/store.ts';
 import type { Alerts } from './alerts.ts';
 
@@ -117,6 +118,7 @@ export class Monitor {
       counts: summary.counts, wentOffline: down.length, cameBack: up.length, alertsSent,
     };
     store.setSetting(LAST_RUN_SETTING, run);
+    publish('monitor.run', { wentOffline: down.length, cameBack: up.length });
     return run;
   }
 

@@ -3,6 +3,7 @@ import type { FleetNode, Status } from '../fleet/node.ts';
 import { canRun, leadsTo } from '../fleet/status-machine.ts';
 import type { Logger } from '../log.ts';
 import { onAbort } from '../on-abort.ts';
+import { publish } from '../ops/events.ts';
 import type { JobRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import { Leases } from './leases.ts';
@@ -102,6 +103,10 @@ export class Job {
     return this.record.id;
   }
 
+  elapsedMs(): number {
+    return Date.now() - this.startedAt;
+  }
+
   cancel(by: string): void {
     if (this.record.state !== 'running' || this.controller.signal.aborted) return;
     this.cancelledBy = by;
@@ -127,8 +132,9 @@ export class Job {
     };
   }
 
-  private count(key: string): void {
+  private count(key: string, speed?: { downMbps?: number | null; upMbps?: number | null } | null): void {
     this.counts[key] = (this.counts[key] ?? 0) + 1;
+    publish('node.result', { kind: this.record.kind, outcome: key, downMbps: speed?.downMbps, upMbps: speed?.upMbps });
   }
 
   private async run(): Promise<JobSummary> {
@@ -140,6 +146,7 @@ export class Job {
     if (busy.length) {
       this.counts.busy = busy.length;
       this.doneCount += busy.length;
+      publish('node.result', { kind: this.record.kind, outcome: 'busy', nodes: busy.length });
       this.store.recordJobProgress(jobId, { done: this.doneCount, counts: this.counts });
     }
     try {
@@ -227,7 +234,7 @@ export class Job {
       this.count(write.why);
       return;
     }
-    this.count(out.outcome);
+    this.count(out.outcome, out.patch.speed);
     if (write.changed) {
       this.changes[`${from}>${next.to}`] = (this.changes[`${from}>${next.to}`] ?? 0) + 1;
       this.transitions.push({ id, ip: node.ip, port: node.port, from, to: next.to, outcome: out.outcome, reason: out.reason });
@@ -290,6 +297,7 @@ export class JobRunner {
       })
       .finally(() => {
         this.running.delete(job.id);
+        publish('job.finished', { kind: job.record.kind, state: job.record.state, seconds: job.elapsedMs() / 1000 });
         this.log.info('job finished', { job: job.id, state: job.record.state, counts: job.record.counts });
         if (this.running.size === 0) for (const w of this.waiters.splice(0)) w();
       });

@@ -7,6 +7,7 @@ import { AtomicJsonFile, StoreFileCorrupt, StoreOpenError } from './atomic-file.
 import { acquireLock } from './lock.ts';
 import { migrate } from './migrations.ts';
 import { storeSchema, type StoreData } from './schema.ts';
+import { publish } from '../ops/events.ts';
 
 export interface PersistenceOptions {
   /**
@@ -163,8 +164,10 @@ export class Persistence {
     while (this.writing) await this.writing;
     if (!this.dirty || this.readOnly) return;
     this.dirty = false;
+    const began = performance.now();
     this.writing = this.db.write().then(
       () => {
+        publish('store.write', { seconds: (performance.now() - began) / 1000, ok: true });
         if (this.lastWriteError) {
           this.lastWriteError = null;
           this.opts.onWriteOk?.();
@@ -172,6 +175,7 @@ export class Persistence {
       },
       (err: Error) => {
         this.snapshot = null; // a write that failed before streaming never reached its own cleanup
+        publish('store.write', { seconds: (performance.now() - began) / 1000, ok: false });
         this.dirty = true;
         this.lastWriteError = err;
         this.opts.onWriteError?.(err);

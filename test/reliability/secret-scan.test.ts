@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ZipArchive } from 'archiver';
 import { describe, expect, it } from 'vitest';
-import { fileText, formatReport, FUZZ_FILES, harvest, privateKeyLines, scan, SCAN_DIR_ENV, zipTexts, type ScannedText, type Secret, type SecretKind } from './secret-scan.ts';
+import { createLogger } from '../../src/log.ts';
+import { fileText, formatReport, FUZZ_FILES, harvest, logText, privateKeyLines, scan, SCAN_DIR_ENV, zipTexts, type ScannedText, type Secret, type SecretKind } from './secret-scan.ts';
 
 const FILE = 'test/some.test.ts';
 const PLANTED = { publicPost: 'Planted-Leak-Public-7f3a', logLine: 'Planted-Leak-Log-19cd', dmOnly: 'Private-Only-DM-55be' };
@@ -71,6 +72,27 @@ describe('the scanner', () => {
     for (const s of lines.filter((x) => x.length >= 6)) expect(report).not.toContain(s);
   });
 
+  it('finds a password in a JSON log line (LOG_FORMAT=json), or in the fields of a pretty one, although JSON escapes it; a redacted key never shows it', () => {
+    const pw = 'Quote"And\\Slash-PW-42';
+    const lines: string[] = [];
+    const log = createLogger('debug', (l) => lines.push(l), 'json');
+    log.warn('import rejected a line', { note: `bad line 203.0.113.5 u1 ${pw}` });
+    log.info('node added', { password: pw, nested: { socks: { password: pw } } });
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).not.toContain(pw); // escaped in the raw line: a plain search would miss it
+    const asLogs = (t: string) => text(t, { kind: 'log', source: 'log', label: 'line' });
+    const raw = scan(lines.map(asLogs), [secret(pw)]);
+    expect(raw.leaks).toHaveLength(0);
+    const decoded = scan(lines.map((l) => asLogs(logText(l))), [secret(pw)]);
+    expect(decoded.leaks.map((l) => l.where.label)).toEqual(['line']);
+    expect(decoded.leaks[0]!.excerpt).toContain('bad line 203.0.113.5 u1');
+    expect(JSON.parse(lines[1]!)).toMatchObject({ level: 'info', msg: 'node added', password: '[redacted]', nested: { socks: { password: '[redacted]' } } });
+    const pretty: string[] = [];
+    createLogger('debug', (l) => pretty.push(l), 'pretty').warn('import rejected a line', { note: `bad line ${pw}` });
+    expect(pretty[0]).toMatch(/^\S+Z WARN import rejected a line \{"note":/);
+    expect(scan([asLogs(logText(pretty[0]!))], [secret(pw)]).leaks).toHaveLength(1);
+  });
+
   it('a proxy password is told from a node password by where it sits', () => {
     const found: Array<[SecretKind, string]> = [];
     harvest({ password: 'node-pw-123', socks: { host: 'h', port: 1, login: 'cx', password: 'socks-pw-456' } }, (k, s) => found.push([k, s]));
@@ -120,7 +142,9 @@ describe('end to end: a leak fails `vitest run`', () => {
       const out = `${run.stdout}\n${run.stderr}`;
       expect(out).toMatch(/1 passed/); // the fixture itself passed: only the scan failed the run
       expect(run.status, out).toBe(1);
-      expect(out).toMatch(/secret scan: \d+ public requests\/messages, \d+ log lines .*, 2 leaks/);
+      // The log line leaks twice: as the logger wrote it and in its JSON form (LOG_FORMAT=json).
+      expect(out).toMatch(/secret scan: \d+ public requests\/messages, \d+ log lines .*, 3 leaks/);
+      expect(out).toMatch(/node password \(from Store\.addNodes in test\/reliability\/secret-scan-fixture\.ts\) in a log line of log \(JSON form\) \[line\]/);
       expect(out).toMatch(/node password \(from Store\.addNodes in test\/reliability\/secret-scan-fixture\.ts\) in a public request of fake Slack \[api chat\.postMessage\]/);
       expect(out).toMatch(/node password \(from Store\.addNodes in test\/reliability\/secret-scan-fixture\.ts\) in a log line of log \[line\]/);
       expect(out).toContain(`«node password ${PLANTED.publicPost.slice(0, 2)}…(${PLANTED.publicPost.length} chars)»`);

@@ -328,7 +328,7 @@ class Collector implements ScanCollector {
   }
 
   log(source: string, line: string): void {
-    this.logs.push({ kind: 'log', source, label: 'line', text: line, file: this.currentFile });
+    this.logs.push({ kind: 'log', source, label: 'line', text: logText(line), file: this.currentFile });
   }
 
   secret(kind: SecretKind, value: string, origin: string): void {
@@ -400,4 +400,30 @@ export function readScanDir(dir: string): { texts: ScannedText[]; secrets: Secre
     }
   }
   return { texts, secrets, files };
+}
+
+/**
+ * A log line as the scan searches it. JSON escapes what it holds (a `"` or `\\` in a password becomes
+ * `\\"`, `\\\\`): the decoded strings of a JSON line (LOG_FORMAT=json), or of the `{fields}` that end a
+ * pretty line, are searched too, so an escaped secret is found as surely as a plain one.
+ */
+export function logText(line: string): string {
+  const at = line.startsWith('{') ? 0 : line.indexOf(' {') + 1;
+  if (at < 0 || (at === 0 && !line.startsWith('{'))) return line;
+  let value: unknown;
+  try {
+    value = JSON.parse(line.slice(at));
+  } catch {
+    return line;
+  }
+  const strings: string[] = [];
+  const walk = (v: unknown, depth: number): void => {
+    if (typeof v === 'string') strings.push(v);
+    else if (v && typeof v === 'object' && depth < 20) for (const [k, x] of Object.entries(v)) {
+      strings.push(k);
+      walk(x, depth + 1);
+    }
+  };
+  walk(value, 0);
+  return `${line}\n${strings.join('\n')}`;
 }

@@ -1,4 +1,5 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { eventually } from '../kit/wait.ts';
 import type { TunnelClosed, TunnelDriver } from '../../src/probes/tunnel/types.ts';
 import { NodeFirewall, type NftRunner } from '../../src/services/node-firewall.ts';
 import { guardedDriver, guardOf, TunnelGuard } from '../../src/services/tunnel-guard.ts';
@@ -72,7 +73,7 @@ describe('TunnelGuard', () => {
     const r = await d.open({ ip: '203.0.113.1', port: 1723, login: 'a', password: 'b' }, { timeoutMs: 1000 });
     expect(r.ok && [...nft.guarded]).toEqual(['ppp5']);
     if (r.ok) await r.tunnel.close();
-    await vi.waitFor(() => expect(nft.guarded.size).toBe(0));
+    await eventually(() => expect(nft.guarded.size).toBe(0));
 
     const failing = guardedDriver(bare, new TunnelGuard(new NodeFirewall(fakeNft(() => true).run)));
     expect(await failing.open({ ip: '203.0.113.1', port: 1723, login: 'a', password: 'b' }, { timeoutMs: 1000 })).toMatchObject({ ok: false, kind: 'local_error' });

@@ -12,7 +12,8 @@
  *     private key or an OpenVPN static key (CA, server, per-node keys, tls-crypt).
  * What is collected:
  *   - every line of every createLogger() logger, whatever its sink, INCLUDING the lines below the
- *     logger's level (formatted by a shadow logger: a secret in a debug line is a leak at LOG_LEVEL=debug);
+ *     logger's level (formatted by a shadow logger: a secret in a debug line is a leak at LOG_LEVEL=debug),
+ *     and each line once more in the JSON form (LOG_FORMAT=json), decoded before the search (logText);
  *   - the channel-visible messages of the mock RecordingPort (post, edit, postAlert; files and zips);
  *   - the fakes' public requests (they register themselves);
  *   - the stderr (the log) of bot processes the tests spawn (bin/connexa.js, src/main.ts).
@@ -44,15 +45,22 @@ vi.mock('../../src/log.ts', async (importOriginal) => {
   if (!col.enabled || !isFn(m.createLogger)) return m;
   const RANK = { debug: 10, info: 20, warn: 30, error: 40 } as const;
   type Level = keyof typeof RANK;
-  const createLogger: typeof m.createLogger = (level, write) => {
+  const createLogger: typeof m.createLogger = (level, write, format) => {
     const sink = write ?? ((l: string) => void process.stderr.write(`${l}\n`));
     const real = m.createLogger(level, (line) => {
       col.log('log', line);
       sink(line);
-    });
+    }, format);
     const shadow = m.createLogger('debug', (line) => col.log('log (below the logger level)', line));
+    // Every line in the JSON form too (LOG_FORMAT=json, what journald and Loki keep), whatever the logger's form.
+    const json = m.createLogger('debug', (line) => col.log('log (JSON form)', line), 'json');
     const emit = (lvl: Level) => (msg: string, fields?: Record<string, unknown>) => {
       real[lvl](msg, fields);
+      try {
+        json[lvl](msg, fields);
+      } catch {
+        // a value the formatter cannot print: the real logger never formatted it either
+      }
       if (RANK[lvl] < RANK[level]) {
         try {
           shadow[lvl](msg, fields);
