@@ -1,7 +1,7 @@
 import type { FleetNode } from '../../fleet/node.ts';
-import { probePptp, toStoredPptp, type ProbePolicy } from '../../probes/pptp/index.ts';
+import { toStoredPptp, type ProbePolicy } from '../../probes/pptp/index.ts';
 import type { Stage, StageOutcome } from '../stage.ts';
-import { probeDeadlineMs } from './ping.ts';
+import { handshakeStage } from './ping.ts';
 
 /** A check of one online/offline node beyond the PPTP handshake (its tunnel, its SOCKS listener). */
 export type ServiceCheck = (node: FleetNode, signal: AbortSignal) => Promise<{ ok: true } | { ok: false; outcome: string; reason: string }>;
@@ -25,34 +25,26 @@ export interface MonitorSettings {
  * offline nodes only.
  */
 export function monitorStage(s: MonitorSettings): Stage {
-  return {
-    kind: 'monitor',
-    action: 'monitor',
-    concurrency: s.concurrency,
-    // The handshake with its retries, then a few seconds for the service checks.
-    nodeDeadlineMs: probeDeadlineMs(s.timeoutMs, s.retries) + 5_000,
-    async run(node, signal): Promise<StageOutcome> {
-      const now = new Date();
-      const r = await probePptp({ host: node.ip, port: node.port }, { timeoutMs: s.timeoutMs, retries: s.retries, signal, ...(s.policy ? { policy: s.policy } : {}) });
-      if (r.outcome === 'cancelled' || r.outcome === 'local_error') return { result: 'inconclusive', outcome: r.outcome, reason: r.reason, patch: {} };
-      let failure: { outcome: string; reason: string } | null = r.ok ? null : { outcome: r.outcome, reason: r.reason ?? r.outcome };
-      for (const check of s.checks) {
-        if (failure) break;
-        const c = await check(node, signal);
-        if (!c.ok) failure = c;
-      }
-      const pptp = toStoredPptp(r, now);
-      if (!failure) {
-        return { result: 'ok', outcome: 'ok', reason: null, patch: { pptp, monitor: { fails: 0, lastOkAt: now.toISOString() } } };
-      }
-      const fails = (node.monitor?.fails ?? 0) + 1;
-      return {
-        result: 'fail',
-        outcome: failure.outcome,
-        reason: `${failure.reason} (${fails} failed check${fails > 1 ? 's' : ''} in a row)`,
-        patch: { pptp, monitor: { fails, lastOkAt: node.monitor?.lastOkAt ?? null } },
-        failsReached: fails >= s.fails,
-      };
-    },
-  };
+  // The handshake with its retries, then a few seconds for the service checks.
+  return handshakeStage('monitor', s, 5_000, async (node, r, signal) => {
+    const now = new Date();
+    let failure: { outcome: string; reason: string } | null = r.ok ? null : { outcome: r.outcome, reason: r.reason ?? r.outcome };
+    for (const check of s.checks) {
+      if (failure) break;
+      const c = await check(node, signal);
+      if (!c.ok) failure = c;
+    }
+    const pptp = toStoredPptp(r, now);
+    if (!failure) {
+      return { result: 'ok', outcome: 'ok', reason: null, patch: { pptp, monitor: { fails: 0, lastOkAt: now.toISOString() } } };
+    }
+    const fails = (node.monitor?.fails ?? 0) + 1;
+    return {
+      result: 'fail',
+      outcome: failure.outcome,
+      reason: `${failure.reason} (${fails} failed check${fails > 1 ? 's' : ''} in a row)`,
+      patch: { pptp, monitor: { fails, lastOkAt: node.monitor?.lastOkAt ?? null } },
+      failsReached: fails >= s.fails,
+    };
+  });
 }

@@ -1,4 +1,5 @@
-import { probePptp, toStoredPptp, type PptpOutcome, type ProbePolicy } from '../../probes/pptp/index.ts';
+import type { FleetNode } from '../../fleet/node.ts';
+import { probePptp, toStoredPptp, type PptpOutcome, type PptpProbeResult, type ProbePolicy } from '../../probes/pptp/index.ts';
 import type { Stage, StageOutcome } from '../stage.ts';
 
 export interface PingSettings {
@@ -17,18 +18,32 @@ export function probeDeadlineMs(timeoutMs: number, retries: number): number {
   return (timeoutMs + 500) * (retries + 1);
 }
 
-/** The ping stage: a real PPTP control-connection handshake (probes/pptp), stored in node.pptp. */
-export function pingStage(s: PingSettings): Stage {
+/**
+ * A stage that starts with the PPTP handshake (ping and the monitor): one deadline rule, one probe
+ * call, and an inconclusive probe (this host could not try) never reaches `decide`.
+ */
+export function handshakeStage(
+  kind: 'ping' | 'monitor',
+  s: PingSettings,
+  /** Time the stage needs after the handshake (the monitor's service checks). */
+  afterMs: number,
+  decide: (node: FleetNode, probe: PptpProbeResult, signal: AbortSignal) => Promise<StageOutcome> | StageOutcome,
+): Stage {
   return {
-    kind: 'ping',
-    action: 'ping',
+    kind,
+    action: kind,
     concurrency: s.concurrency,
     // Every attempt has its own deadline; the node deadline covers them all plus the retry pauses.
-    nodeDeadlineMs: probeDeadlineMs(s.timeoutMs, s.retries) + 1000,
+    nodeDeadlineMs: probeDeadlineMs(s.timeoutMs, s.retries) + afterMs,
     async run(node, signal): Promise<StageOutcome> {
       const r = await probePptp({ host: node.ip, port: node.port }, { timeoutMs: s.timeoutMs, retries: s.retries, signal, ...(s.policy ? { policy: s.policy } : {}) });
       if (INCONCLUSIVE.has(r.outcome)) return { result: 'inconclusive', outcome: r.outcome, reason: r.reason, patch: {} };
-      return { result: r.ok ? 'ok' : 'fail', outcome: r.outcome, reason: r.reason, patch: { pptp: toStoredPptp(r, new Date()) } };
+      return decide(node, r, signal);
     },
   };
+}
+
+/** The ping stage: a real PPTP control-connection handshake (probes/pptp), stored in node.pptp. */
+export function pingStage(s: PingSettings): Stage {
+  return handshakeStage('ping', s, 1000, (_node, r) => ({ result: r.ok ? 'ok' : 'fail', outcome: r.outcome, reason: r.reason, patch: { pptp: toStoredPptp(r, new Date()) } }));
 }
