@@ -56,7 +56,16 @@ export function which(binary: string): string | null {
  * Throws a clear error unless this process is root and every binary is installed. Lab tests call
  * it in beforeAll so a missing prerequisite FAILS the suite instead of silently skipping it.
  */
-export function requireLab(binaries: Array<{ bin: string; pkg: string }>): void {
+/** What a host that runs nodes' services needs (tunnels, their firewall, curl to test through them). */
+export const NODE_HOST_TOOLS: ReadonlyArray<{ bin: string; pkg: string }> = [
+  { bin: 'ip', pkg: 'iproute2' },
+  { bin: 'ss', pkg: 'iproute2' },
+  { bin: 'nft', pkg: 'nftables' },
+  { bin: 'iptables', pkg: 'iptables' },
+  { bin: 'curl', pkg: 'curl' },
+];
+
+export function requireLab(binaries: ReadonlyArray<{ bin: string; pkg: string }>): void {
   const problems: string[] = [];
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
     problems.push('the lab needs root (network namespaces, veth pairs, routes): run it as root, e.g. in CI');

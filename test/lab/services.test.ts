@@ -23,7 +23,7 @@ import { OPERATOR } from '../kit/app.ts';
 import { curlViaSocks } from '../services/helpers.ts';
 import { privateZips, servicesApp, speedOkNodes, testRanges, type ServicesTestApp } from '../kit/services-app.ts';
 import { runOvpnClient } from '../services/ovpn-client.ts';
-import { createNamespacePair, requireLab, type NamespacePair } from './netns.ts';
+import { createNamespacePair, NODE_HOST_TOOLS, requireLab, type NamespacePair } from './netns.ts';
 import { VethTunnelDriver } from './veth-tunnel.ts';
 
 const WEB_PORT = 8080;
@@ -53,12 +53,8 @@ const viaProxy = (n: FleetNode, creds: { login: string; password: string } | nul
 describe('services with real peers (lab)', () => {
   beforeAll(async () => {
     requireLab([
-      { bin: 'ip', pkg: 'iproute2' },
-      { bin: 'ss', pkg: 'iproute2' },
-      { bin: 'iptables', pkg: 'iptables' },
-      { bin: 'nft', pkg: 'nftables' },
+      ...NODE_HOST_TOOLS,
       { bin: 'openvpn', pkg: 'openvpn' },
-      { bin: 'curl', pkg: 'curl' },
       { bin: 'unzip', pkg: 'unzip' },
     ]);
     forwardingBefore = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();

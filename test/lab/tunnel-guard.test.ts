@@ -21,7 +21,7 @@ import type { FleetNode } from '../../src/fleet/node.ts';
 import { OPERATOR } from '../kit/app.ts';
 import { curlViaSocks } from '../services/helpers.ts';
 import { servicesApp, speedOkNodes, testRanges, type ServicesTestApp } from '../kit/services-app.ts';
-import { createNamespacePair, requireLab, type NamespacePair } from './netns.ts';
+import { createNamespacePair, NODE_HOST_TOOLS, requireLab, type NamespacePair } from './netns.ts';
 import { VethTunnelDriver } from './veth-tunnel.ts';
 
 const WEB_PORT = 8080;
@@ -49,13 +49,7 @@ function curlIn(ns: string, url: string): Promise<{ code: number; out: string }>
 
 describe('a node tunnel lets in only replies (lab)', () => {
   beforeAll(async () => {
-    requireLab([
-      { bin: 'ip', pkg: 'iproute2' },
-      { bin: 'ss', pkg: 'iproute2' },
-      { bin: 'iptables', pkg: 'iptables' },
-      { bin: 'nft', pkg: 'nftables' },
-      { bin: 'curl', pkg: 'curl' },
-    ]);
+    requireLab(NODE_HOST_TOOLS);
     forwardingBefore = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
     // What the OpenVPN side does on a real host: the attack below needs it on.
     fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n');
