@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { ok } from '../src/chat/command.ts';
 import { command } from './define.ts';
 import { table } from '../src/chat/render.ts';
@@ -7,9 +8,11 @@ export const stats = command({
   name: 'stats',
   summary: 'Counts by status and by country',
   usage: 'stats',
-  examples: ['stats'],
+  examples: ['stats', 'stats chart=yes'],
   role: 'viewer',
-  async run(_input, ctx) {
+  options: z.object({ chart: z.enum(['yes', 'no']).optional() }),
+  optionHelp: { chart: 'yes: attach a PNG picture (nodes by status, top countries, download speeds, 7 days of status changes); in the terminal it goes to the outbox' },
+  async run(input, ctx) {
     const { store } = ctx.services;
     const byStatus = new Map<string, number>(STATUSES.map((s) => [s, 0]));
     const byCountry = new Map<string, number>();
@@ -22,11 +25,15 @@ export const stats = command({
     const top = countries.slice(0, 15);
     if (countries.length > 15) top.push([`${countries.length - 15} others`, countries.slice(15).reduce((s, [, n]) => s + n, 0)]);
     const running = store.jobs().filter((j) => j.state === 'running').length;
-    return ok(
+    const text =
       `**${store.nodes().length.toLocaleString('en-US')} nodes**${running ? ` · ${running} job${running > 1 ? 's' : ''} running` : ''}\n` +
-        table(['status', 'nodes'], [...byStatus].map(([s, n]) => [s, n]), [1]) +
-        '\n' +
-        table(['country', 'nodes'], top.map(([c, n]) => [c, n]), [1]),
-    );
+      table(['status', 'nodes'], [...byStatus].map(([s, n]) => [s, n]), [1]) +
+      '\n' +
+      table(['country', 'nodes'], top.map(([c, n]) => [c, n]), [1]);
+    // Asked for: the picture loads its renderers (~0.3 s), too much for every stats during a job.
+    if (input.options.chart !== 'yes') return ok(text);
+    const { renderStatsChart } = await import('../src/charts/stats-chart.ts');
+    const { png } = await renderStatsChart(store.nodes());
+    return ok({ text, files: [{ name: `connexa-stats-${new Date().toISOString().slice(0, 10)}.png`, data: png, contentType: 'image/png' }] });
   },
 });

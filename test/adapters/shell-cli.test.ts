@@ -70,6 +70,11 @@ describe('the connexa command', () => {
     expect((await stat(join(dir, 'data', 'outbox', files[0]!))).mode & 0o777).toBe(0o600);
     const failing = await connexa([], { stdin: 'stats\nfrobnicate\n' });
     expect(failing.code).toBe(1);
+    // The stats picture, asked for, is a file in the outbox too.
+    expect((await connexa(['stats', 'chart=yes'])).code).toBe(0);
+    const png = (await readdir(join(dir, 'data', 'outbox'))).filter((f) => f.endsWith('.png'));
+    expect(png).toHaveLength(1);
+    expect((await readFile(join(dir, 'data', 'outbox', png[0]!))).subarray(1, 4).toString()).toBe('PNG');
   });
 
   it('stops on a bad configuration value with one line naming the variable', async () => {
