@@ -65,7 +65,9 @@ describe('the /connexa command generated from the registry', () => {
     // The positional `ip|id` becomes a required string option with a valid name.
     expect(sub('show').options).toEqual([expect.objectContaining({ name: 'ip-or-id', type: ApplicationCommandOptionType.String, required: true })]);
     expect(sub('help').options).toEqual([expect.objectContaining({ name: 'command', required: false })]);
-    expect(sub('stats').options).toEqual([]);
+    // No filter, no positional: only its typed option, with its choices.
+    expect(sub('stats').options.map((o) => [o.name, o.type, Boolean(o.required), o.choices?.map((c) => c.value)])).toEqual([['chart', ApplicationCommandOptionType.String, false, ['yes', 'no']]]);
+    expect(sub('jobs').options.map((o) => o.name)).not.toContain('filter');
     // delete asks for confirmation: the code comes back as confirm=.
     expect(sub('delete').options.map((o) => o.name)).toEqual(['filter', 'confirm']);
   });
