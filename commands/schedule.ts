@@ -34,7 +34,7 @@ export const schedule = command({
   rawRest: true,
   positional: { name: 'line', description: 'a command line and `every <when>`, e.g. `ping status:ping_ok every day 03:00`', required: true },
   notes: [
-    `Schedulable: ${SCHEDULABLE.join(', ')}. Times: \`day 03:00\`, \`weekday 08:30\`, \`sunday 04:00\`, \`monday,thursday 22:00\`, \`hour\`, \`hour :15\`, \`30 minutes\`, or a 5-field cron in quotes; UTC unless the host's TZ says otherwise.`,
+    `Schedulable: ${SCHEDULABLE.join(', ')}. Times: \`day 03:00\`, \`weekday 08:30\`, \`sunday 04:00\`, \`monday,thursday 22:00\`, \`hour\`, \`hour :15\`, \`30 minutes\`, or a 5-field cron in quotes; in the host's time zone.`,
     'Each run is made as you, in this channel: if you lose the role the command needs, the run is refused and said here. A run whose previous job (or another job of the same selection) still runs is skipped with a note.',
   ],
   async run({ positional }, ctx) {
