@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { compose } from '../../src/compose.ts';
+import { parseConfig } from '../../src/config.ts';
 import { digestOf, digestText } from '../../src/monitor/digest.ts';
 import { parseWhen } from '../../src/monitor/when.ts';
 import { Store } from '../../src/store/store.ts';
@@ -55,6 +56,20 @@ describe('schedule, schedules, unschedule', () => {
     expect(t.port.privateText()).toContain('unknown filter key "stauts"');
     expect((await t.run('schedule ping every day 03:00', VIEWER)).kind).toBe('denied');
     expect(t.app.schedules.list()).toHaveLength(0);
+  });
+
+  it('reads the line Discord hands over as one quoted value, and a quoted cron', async () => {
+    t = await testApp(PING_ENV);
+    await t.run(`schedule 'ping status:ping_ok every "30 2 * * 1-5"'`, OPERATOR);
+    await t.run('schedule speed status:speed_ok every "0 4 * * 0"', OPERATOR);
+    expect(t.app.schedules.list()).toMatchObject([
+      { id: 's1', line: 'ping status:ping_ok', cron: '30 2 * * 1-5', actor: { id: 'UOPER', name: 'otto' } },
+      { id: 's2', line: 'speed status:speed_ok', cron: '0 4 * * 0' },
+    ]);
+    await t.run('schedule speed status:speed_ok every sunday 04:00', OPERATOR);
+    expect(t.port.privateText()).toContain('this is schedule s2 already');
+    expect(() => parseConfig({ DIGEST_CRON: 'mondays' })).toThrow(/DIGEST_CRON must be a cron expression/);
+    expect(parseConfig({ DIGEST_CRON: '0 9 * * 1' }).DIGEST_CRON).toBe('0 9 * * 1');
   });
 
   it('fires on its cron as its maker, in the channel it was made in, and posts the job summary there', async () => {
