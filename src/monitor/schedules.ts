@@ -46,7 +46,13 @@ export interface CronTrigger {
   /** `run` never rejects (the scheduler logs its own failures). */
   schedule(expression: string, run: () => Promise<void>): { stop(): void | Promise<void> };
 }
-export const nodeCronTrigger: CronTrigger = { schedule: (expression, run) => cron.schedule(expression, run) };
+export const nodeCronTrigger: CronTrigger = {
+  schedule(expression, run) {
+    const task = cron.schedule(expression, run, { name: 'connexa-schedule' });
+    // Destroyed, not just stopped: a removed schedule leaves nothing in node-cron's registry.
+    return { stop: () => task.destroy() };
+  },
+};
 
 /** When a cron next fires after now, by node-cron's own matcher. */
 export function nextRunOf(expression: string): Date | null {

@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { afterEach, describe, expect, it } from 'vitest';
 import { compose } from '../../src/compose.ts';
 import { parseConfig } from '../../src/config.ts';
@@ -153,6 +154,23 @@ describe('schedule, schedules, unschedule', () => {
     expect(said).toMatchObject({ where: 'C1', msg: { text: '⛔ Schedule **s1** did not run: otto no longer has the operator role `ping` needs (no role now). An operator can remove it with `unschedule s1`.' } });
     expect(t.app.schedules.get('s1')!.lastRun).toMatchObject({ outcome: 'refused' });
     expect(t.app.store.audit().at(-1)).toMatchObject({ command: 'ping', outcome: 'denied', actor: 'slack:UOPER' });
+  });
+});
+
+describe('on node-cron itself', () => {
+  it('start() arms one node-cron task per schedule; unschedule destroys it', async () => {
+    t = await testApp(PING_ENV);
+    const ours = () => [...cron.getTasks().values()].filter((x) => x.name === 'connexa-schedule').map((x) => x.getPattern());
+    await t.run('schedule ping every weekday 08:30', OPERATOR);
+    expect(ours()).toEqual([]);
+    t.app.schedules.start();
+    expect(ours()).toEqual(['30 8 * * 1-5']);
+    await t.run('schedule stats every hour', OPERATOR);
+    expect(ours()).toEqual(['30 8 * * 1-5', '0 * * * *']);
+    await t.run('unschedule s1', OPERATOR);
+    expect(ours()).toEqual(['0 * * * *']);
+    await t.app.schedules.stop();
+    expect(ours()).toEqual([]);
   });
 });
 
