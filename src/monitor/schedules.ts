@@ -58,7 +58,8 @@ export const nodeCronTrigger: CronTrigger = {
 export function nextRunOf(expression: string): Date | null {
   const task = cron.createTask(expression, () => {});
   try {
-    return task.getNextRun();
+    // getNextRun() answers only for a started task; the matcher behind getNextRuns does not care.
+    return task.getNextRuns(1)[0] ?? null;
   } finally {
     void task.destroy();
   }

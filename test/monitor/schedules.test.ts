@@ -79,7 +79,7 @@ describe('schedule, schedules, unschedule', () => {
     const clock = await fakeClockSchedules(t, '2026-11-24T02:58:00Z');
     addServers(t);
     expect((await t.run('schedule ping status:not_tested every day 03:00', OPERATOR)).kind).toBe('ok');
-    expect(t.port.publicText()).toContain('🕒 Schedule **s1**: `ping status:not_tested` every day 03:00 (`0 3 * * *`)');
+    expect(t.port.publicText()).toMatch(/🕒 Schedule \*\*s1\*\*: `ping status:not_tested` every day 03:00 \(`0 3 \* \* \*`\), results in this channel\. Next run: \d{4}-\d\d-\d\d \d\d:00 UTC\./);
     t.port.clear();
     expect(await clock.advanceTo('2026-11-24T02:59:30Z')).toBe(0);
     expect(t.app.store.jobs()).toHaveLength(0);
@@ -101,7 +101,7 @@ describe('schedule, schedules, unschedule', () => {
     await t.run('schedules', VIEWER);
     const listed = t.port.publicText();
     expect(listed).toMatch(/s1\s+\|?\s*ping status:not_tested/);
-    expect(listed).toContain('day 03:00');
+    expect(listed).toMatch(/day 03:00\s+\|?\s*\d{4}-\d\d-\d\d \d\d:00/);
     expect(listed).toContain('done: ping j1');
     expect(listed).toContain('otto');
     // The next tick is tomorrow: nothing before.
