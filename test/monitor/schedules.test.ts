@@ -157,6 +157,19 @@ describe('schedule, schedules, unschedule', () => {
   });
 });
 
+describe('a platform that is not connected', () => {
+  it('skips the run and records why', async () => {
+    t = await testApp(PING_ENV);
+    const clock = await fakeClockSchedules(t, '2026-11-24T02:58:00Z');
+    addServers(t);
+    await t.run('schedule ping every day 03:00', OPERATOR);
+    // No Slack port is registered with the alerts hub: nowhere to post the results.
+    expect(await clock.advanceTo('2026-11-24T03:00:00Z')).toBe(1);
+    expect(t.app.store.jobs()).toHaveLength(0);
+    expect(t.app.schedules.get('s1')!.lastRun).toEqual({ at: '2026-11-24T03:00:00.000Z', outcome: 'skipped', note: 'slack was not connected' });
+  });
+});
+
 describe('on node-cron itself', () => {
   it('start() arms one node-cron task per schedule; unschedule destroys it', async () => {
     t = await testApp(PING_ENV);
