@@ -8,7 +8,7 @@ import { speedRefusal } from './probe-stages.ts';
  * The commands that only read: they alone run when DATA_DIR is read-only (Store.readOnly). Every other
  * command may change data that could never be saved, so it needs a writable data directory first.
  */
-const READING = new Set(['help', 'stats', 'list', 'show', 'jobs', 'audit']);
+const READING = new Set(['help', 'stats', 'list', 'show', 'jobs', 'audit', 'schedules']);
 
 /** defineCommand with the commands' services typed in; a command that writes needs `writableData` first. */
 export function command<Opts extends z.ZodObject>(def: CommandDef<Opts, CommandServices>): CommandDef<Opts, CommandServices> {

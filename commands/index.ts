@@ -16,6 +16,7 @@ import { reset } from './reset.ts';
 import { secrets } from './secrets.ts';
 import { show } from './show.ts';
 import { stats } from './stats.ts';
+import { schedule, schedules, unschedule } from './schedule.ts';
 
 /** Every command, in the order `help` lists them. No folder scanning: a command exists when it is here. */
-export const COMMANDS: readonly AnyCommand[] = [help, importCommand, list, show, secrets, stats, ping, speed, start, stop, bundle, jobs, cancel, reset, deleteCommand, exportCommand, monitor, alerts, audit];
+export const COMMANDS: readonly AnyCommand[] = [help, importCommand, list, show, secrets, stats, ping, speed, start, stop, bundle, jobs, cancel, reset, deleteCommand, exportCommand, monitor, alerts, schedule, schedules, unschedule, audit];

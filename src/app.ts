@@ -3,6 +3,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Alerts } from './monitor/alerts.ts';
 import type { Monitor } from './monitor/monitor.ts';
+import type { Scheduler } from './monitor/schedules.ts';
 import type { JobRunner } from './pipeline/job-runner.ts';
 import type { Capability, TunnelDriver } from './probes/tunnel/index.ts';
 import type { ServiceManager } from './services/manager.ts';
@@ -17,6 +18,8 @@ export interface App {
   jobs: JobRunner;
   alerts: Alerts;
   monitor: Monitor;
+  /** Recurring command lines (`schedule`) and the weekly digest. */
+  schedules: Scheduler;
   /**
    * The one tunnel driver (speed tests and services share it: it queues tunnels to the same server,
    * which pptpd serves one at a time) and the host check asked before any tunnel job starts.
@@ -37,6 +40,7 @@ export interface CommandServices {
   registry: Pick<CommandRegistry, 'list' | 'get'>;
   jobs: Pick<JobRunner, 'start' | 'list' | 'cancel' | 'leases'>;
   monitor: Pick<Monitor, 'enabled' | 'running' | 'lastRun' | 'nextRunAt' | 'setEnabled' | 'run'>;
+  schedules: Pick<Scheduler, 'list' | 'get' | 'add' | 'remove' | 'nextRunAt'>;
   tunnels: App['tunnels'];
   services: ServiceManager;
 }

@@ -7,6 +7,7 @@ import type { Config } from './config.ts';
 import { createLogger, defaultLogFormat, type Logger } from './log.ts';
 import { Alerts } from './monitor/alerts.ts';
 import { Monitor } from './monitor/monitor.ts';
+import { Scheduler } from './monitor/schedules.ts';
 import { publish } from './ops/events.ts';
 import { JobRunner } from './pipeline/job-runner.ts';
 import { checkTunnelCapability, createTunnelDriver } from './probes/tunnel/index.ts';
@@ -52,7 +53,9 @@ export async function compose(config: Config, opts: { log?: Logger; logLevel?: C
   const services = createServices({ config, store, leases: jobs.leases, log, tunnels });
   // The monitor checks a node's tunnel, proxy and OpenVPN server after its PPTP handshake.
   const monitor = new Monitor({ store, jobs, alerts, config, log, checks: [services.monitorCheck()] });
-  const app: App = { config, store, log, registry, jobs, alerts, monitor, tunnels, services };
+  // A scheduled run is dispatched like a typed command; the dispatcher is made just below.
+  const schedules = new Scheduler({ store, alerts, jobs, log, digestCron: config.DIGEST_CRON, dispatch: (port, inv) => dispatcher.dispatch(port, inv) });
+  const app: App = { config, store, log, registry, jobs, alerts, monitor, schedules, tunnels, services };
   const dispatcher = new Dispatcher<App>({
     registry,
     app,
@@ -83,6 +86,7 @@ export async function compose(config: Config, opts: { log?: Logger; logLevel?: C
     async close() {
       dispatcher.close();
       await monitor.stop();
+      await schedules.stop();
       // Jobs still running are cancelled cleanly: their nodes keep the last committed status.
       jobs.cancelAll('shutdown');
       await jobs.idle();

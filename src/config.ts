@@ -110,6 +110,8 @@ export const configSchema = z.object({
   BACKUP_CRON: opt(z.string().refine((v) => cron.validate(v), 'a cron expression such as 0 3 * * *')),
   BACKUP_KEEP: withDefault(int(1, 1000, 'a whole number from 1 to 1000'), 7),
   BACKUP_DIR: opt(z.string().min(1)),
+  // The weekly digest of what changed (off unless set), posted where alerts go.
+  DIGEST_CRON: opt(z.string().refine((v) => cron.validate(v), 'a cron expression such as 0 9 * * 1')),
 });
 
 export type Config = z.infer<typeof configSchema> & { dataDir: string; backupDir: string };

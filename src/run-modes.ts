@@ -56,6 +56,7 @@ export async function runModes(composed: Composed, chat: readonly RunningAdapter
       (e: Error) => app.log.error('restoring services failed', { error: e.message }),
     );
     app.monitor.start();
+    app.schedules.start();
     ops?.started();
   };
   let code = 0;

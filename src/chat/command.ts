@@ -34,6 +34,11 @@ export interface CommandDef<Opts extends z.ZodObject = z.ZodObject, Services = u
    * (`ping` -> `test=ping`).
    */
   attachment?: { name: string; description: string; required: boolean; words?: Readonly<Record<string, string>> };
+  /**
+   * The words after the command are one unparsed positional (the rest of the line, quotes kept):
+   * `schedule` takes a whole command line and a time, which the filter grammar would refuse.
+   */
+  rawRest?: boolean;
   /** `key=value` options (none when left out). */
   options?: Opts;
   /** Explains the options in `help <command>`. */

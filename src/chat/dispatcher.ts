@@ -182,7 +182,7 @@ export class Dispatcher<Services> implements DispatchEntry {
       return { kind: 'invalid', command: null, message: `unknown command \`${name.slice(0, 40)}\`.${hint} Type \`/connexa help\` for the list.`, usage: null };
     }
     // validate
-    const input = this.validate(def, tokens);
+    const input = def.rawRest ? this.rest(def, commandLine) : this.validate(def, tokens);
     if ('error' in input) return { kind: 'invalid', command: def.name, message: input.error, usage: `/connexa ${def.usage}` };
     // authorize
     const held = resolveRole(inv.actor, this.opts.roles());
@@ -220,6 +220,13 @@ export class Dispatcher<Services> implements DispatchEntry {
       if (why) return why;
     }
     return null;
+  }
+
+  /** A rawRest command's input: everything after its name, as typed. */
+  private rest(def: AnyCommand, commandLine: string): { error: string } | CommandInput<Record<string, unknown>> {
+    const rest = commandLine.replace(/^\S+\s*/, '');
+    if (def.positional?.required && !rest) return { error: `${def.name} needs ${def.positional.description}` };
+    return { filter: parseFilter([]), filterText: '', positional: rest || undefined, options: {} };
   }
 
   private validate(def: AnyCommand, tokens: string[]): { error: string } | CommandInput<Record<string, unknown> & { confirm?: string }> {

@@ -27,6 +27,12 @@ export class Alerts {
     return () => this.ports.delete(port);
   }
 
+  /** The registered port of a platform (a schedule posts where it was made, on that platform). */
+  portFor(platform: string): ChatPort | undefined {
+    for (const p of this.ports) if (p.platform === platform) return p;
+    return undefined;
+  }
+
   async send(msg: Message): Promise<void> {
     publish('alert.sent', { ports: this.ports.size });
     await Promise.all(

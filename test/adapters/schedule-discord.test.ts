@@ -1,0 +1,44 @@
+/**
+ * A schedule through the real discord.js client against the fake Discord: the whole line typed into
+ * the `/connexa schedule` option (an operator by Discord role), fired by a fake clock (node-cron's
+ * matcher); its run's summary lands in the channel it was made in, not the alert channel.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { DiscordHarness, type DiscordSession } from '../fakes/discord/harness.ts';
+import { fakeClockSchedules } from '../kit/fake-cron.ts';
+import { useSimFleet } from '../kit/sim-fleet.ts';
+import { eventually } from '../kit/wait.ts';
+
+const fleet = useSimFleet({ count: 6, seed: 22, mix: { good: 0.5, closed: 0.5 } });
+let h: DiscordSession | null = null;
+afterEach(async () => {
+  await h?.stop();
+  h = null;
+});
+
+describe('Discord: a fired schedule posts its summary in the channel it was made in', () => {
+  it('/connexa schedule line:"ping status:not_tested every sunday 04:00", then Sunday 04:00 comes', async () => {
+    h = await new DiscordHarness().start({ PING_TIMEOUT_MS: '400', PING_RETRIES: '0' });
+    const { app } = h.app;
+    app.alerts.register(h.adapter.port);
+    const clock = await fakeClockSchedules(h.app, '2026-11-28T12:00:00Z'); // a Saturday
+    app.store.addNodes(fleet.servers.map((x) => ({ ip: x.ip, port: x.port, login: x.login, password: x.password })), 'sim');
+    const option = h.schema.bindings.get('schedule')!.find((b) => b.kind === 'positional')!.option;
+    await h.fake.interaction({ user: 'operator', sub: 'schedule', options: [{ name: option, type: 3, value: 'ping status:not_tested every sunday 04:00' }] }).acked;
+    const channel = h.fake.ids.channel;
+    const inChannel = () => h!.publicMessages().filter((m) => m.where === channel).map((m) => m.text).join('\n');
+    await eventually(() => expect(inChannel()).toContain('every sunday 04:00'));
+    expect(app.schedules.list()).toMatchObject([{ line: 'ping status:not_tested', cron: '0 4 * * 0', platform: 'discord' }]);
+
+    expect(await clock.advanceTo('2026-11-29T04:00:00Z')).toBe(1);
+    await app.jobs.idle();
+    const good = fleet.servers.filter((x) => x.behaviour === 'good').length;
+    await eventually(() => {
+      expect(inChannel()).toMatch(/Schedule \*\*s1\*\* \(every sunday 04:00, made by /);
+      expect(inChannel()).toMatch(/ping j1\*\* finished/);
+      expect(inChannel()).toContain(`ok ${good}`);
+    });
+    expect(app.store.jobs()[0]).toMatchObject({ kind: 'ping', state: 'done' });
+    expect(h.publicMessages().filter((m) => m.where === h!.fake.ids.alertChannel)).toHaveLength(0);
+  });
+});
