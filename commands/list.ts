@@ -26,7 +26,14 @@ export const list = command({
       n.pptp?.latencyMs != null ? `${Math.round(n.pptp.latencyMs)} ms` : null,
       n.speed?.downMbps != null ? `${n.speed.downMbps.toFixed(1)} Mb/s` : null,
     ]);
-    const next = page < pages ? ` — next: \`/connexa list ${filterText ? `${filterText} ` : ''}page=${page + 1}\`` : '';
-    return ok(`${nodes.length.toLocaleString('en-US')} nodes match ${describeFilter(filter)} · page ${page} of ${pages}${next}\n${table(['id', 'ip', 'login', 'status', 'country', 'state', 'city', 'latency', 'speed'], rows, [7, 8])}`);
+    const pageLine = (n: number) => `list ${filterText ? `${filterText} ` : ''}page=${n}`;
+    const next = page < pages ? ` — next: \`/connexa ${pageLine(page + 1)}\`` : '';
+    // Previous / Next replace this page in place; the typed `page=` works everywhere.
+    const actions = ctx.buttons([
+      ...(page > 1 ? [{ label: '◀ Previous', run: pageLine(page - 1), inPlace: true }] : []),
+      ...(page < pages ? [{ label: 'Next ▶', run: pageLine(page + 1), inPlace: true }] : []),
+    ]);
+    const text = `${nodes.length.toLocaleString('en-US')} nodes match ${describeFilter(filter)} · page ${page} of ${pages}${next}\n${table(['id', 'ip', 'login', 'status', 'country', 'state', 'city', 'latency', 'speed'], rows, [7, 8])}`;
+    return ok(actions.length ? { text, actions } : text);
   },
 });
