@@ -47,6 +47,11 @@ export interface CommandDef<Opts extends z.ZodObject = z.ZodObject, Services = u
    */
   confirm?(input: CommandInput<z.infer<Opts>>, ctx: CommandContext<Services>): Promise<Preview | null> | Preview | null;
   run(input: CommandInput<z.infer<Opts>>, ctx: CommandContext<Services>): Promise<CommandResult>;
+  /**
+   * Values to offer while the user types the filter or the positional (Discord autocomplete): each a
+   * whole value for that field, best first. Read from memory only: Discord wants the answer in 3 s.
+   */
+  suggest?(field: 'filter' | 'positional', partial: string, services: Services): string[];
 }
 
 export interface Preview {
@@ -72,6 +77,8 @@ export interface Replies {
   secret(msg: Message | string): Promise<void>;
   /** Largest attachment total one message may carry here (bundles are split under it). */
   readonly maxFileBytes: number;
+  /** Longest text one message holds here (longer answers come in several messages). */
+  readonly maxTextChars: number;
 }
 
 /**

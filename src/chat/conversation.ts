@@ -21,6 +21,10 @@ export class Conversation implements Replies {
     return this.port.limits.maxFileBytes;
   }
 
+  get maxTextChars(): number {
+    return this.port.limits.maxTextChars;
+  }
+
   /** Posts publicly; returns the last message posted. */
   async say(msg: Message | string, where: Where = this.where): Promise<MessageRef> {
     const m = typeof msg === 'string' ? { text: msg } : msg;

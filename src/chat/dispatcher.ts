@@ -47,7 +47,13 @@ export interface DispatchEntry {
   pathArgument(line: string): string | null;
   /** A button pressed (Slack block_actions, a Discord component interaction), already acknowledged. */
   press(port: ChatPort, press: Press): Promise<DispatchOutcome>;
+  /** What to offer while `command`'s filter or positional is typed (at most MAX_SUGGESTIONS, each at most 100 characters). */
+  suggest(command: string, field: 'filter' | 'positional', partial: string): string[];
 }
+
+/** Discord shows at most 25 choices, each at most 100 characters. */
+export const MAX_SUGGESTIONS = 25;
+const MAX_SUGGESTION_CHARS = 100;
 
 const NO_OPTIONS = z.object({});
 /** Mentions of the bot or anyone (Slack `<@U1|name>`, Discord `<@1>`, `<@!1>`, `<@&1>`): not words of a command. */
@@ -188,6 +194,19 @@ export class Dispatcher<Services> implements DispatchEntry {
     }
     this.opts.onEvent?.({ outcome, actor: principalOf(inv.actor), platform: inv.actor.platform, commandLine, ms: Date.now() - started });
     return outcome;
+  }
+
+  suggest(command: string, field: 'filter' | 'positional', partial: string): string[] {
+    const def = this.opts.registry.get(command.toLowerCase());
+    if (!def?.suggest) return [];
+    try {
+      const values = (def.suggest(field, partial.slice(0, 200), this.opts.app) as string[]).filter((v) => v.length > 0 && v.length <= MAX_SUGGESTION_CHARS);
+      return [...new Set(values)].slice(0, MAX_SUGGESTIONS);
+    } catch (err) {
+      // A suggestion is a convenience: a failure must not reach the user as an error.
+      this.opts.onError?.(err, `(suggest) ${command}`);
+      return [];
+    }
   }
 
   async dispatch(port: ChatPort, inv: Invocation): Promise<DispatchOutcome> {

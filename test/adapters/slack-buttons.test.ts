@@ -133,4 +133,24 @@ describe('Slack buttons', () => {
     await s.fake.press({ user: 'UOPER', actionId: late, on: { message: j2 } });
     await eventually(() => expect(lastEphemeral(s, 'UOPER').text).toMatch(/j2 is not running \((done|cancelled)/));
   });
+
+  it('Slack has no autocomplete: `help list` lists the filter values seen in the store, `help cancel` the jobs', async () => {
+    const s = await session();
+    s.app.app.store.addNodes(
+      [
+        { ip: '203.0.113.1', login: 'a', password: 'pw-a1', country: 'US', provider: 'Acme' },
+        { ip: '203.0.113.2', login: 'b', password: 'pw-b2', country: 'US', provider: 'Acme' },
+        { ip: '203.0.113.3', login: 'c', password: 'pw-c3', country: 'DE', provider: 'Beta Net' },
+      ],
+      'test',
+    );
+    await s.fake.slashCommand({ user: 'UVIEW', text: 'help list' });
+    await eventually(() => expect(lastEphemeral(s, 'UVIEW')?.text).toContain('Values in the store now:'));
+    const text = lastEphemeral(s, 'UVIEW').text;
+    expect(text).toContain('`status:not_tested` 3');
+    expect(text).toContain('`country:US` 2, `country:DE` 1');
+    expect(text).toContain('`provider:Acme` 2, `provider:Beta_Net` 1');
+    await s.fake.slashCommand({ user: 'UVIEW', text: 'help cancel' });
+    await eventually(() => expect(lastEphemeral(s, 'UVIEW').text).toContain('No jobs yet.'));
+  });
 });
