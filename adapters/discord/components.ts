@@ -14,9 +14,11 @@ export interface ComponentDeps {
   log: Logger;
   /** Role ids Discord sent with this interaction (the raw gateway packet). */
   roleIds(interactionId: string): string[];
+  /** DISCORD_GUILD_ID: suggestions show fleet data, so other servers and DMs get none. */
+  guildId: string | null;
 }
 
-function actorOf(i: ButtonInteraction, roleIds: string[]): Actor {
+function actorOf(i: ButtonInteraction | AutocompleteInteraction, roleIds: string[]): Actor {
   const name = i.inCachedGuild() ? i.member.displayName : (i.user.globalName ?? i.user.username);
   return { platform: 'discord', id: i.user.id, name, roleIds };
 }
@@ -82,7 +84,10 @@ export async function handleAutocomplete(interaction: AutocompleteInteraction, d
   const focused = interaction.options.getFocused(true);
   const binding = deps.schema.bindings.get(sub)?.find((b) => b.option === focused.name);
   const field = binding?.kind === 'filter' ? 'filter' : binding?.kind === 'positional' ? 'positional' : null;
-  const values = field ? deps.dispatcher.suggest(sub, field, String(focused.value ?? '')) : [];
+  const outside = deps.guildId !== null && interaction.guildId !== deps.guildId;
+  // Suggestions show fleet data: only to someone the command is for (the dispatcher checks the role).
+  const actor = actorOf(interaction, deps.roleIds(interaction.id));
+  const values = field && !outside ? deps.dispatcher.suggest(sub, field, String(focused.value ?? ''), actor) : [];
   try {
     await interaction.respond(values.map((v) => ({ name: v, value: v })));
   } catch (err) {

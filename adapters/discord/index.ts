@@ -158,7 +158,7 @@ export async function startDiscordAdapter(opts: DiscordAdapterOptions): Promise<
     guildId: config.DISCORD_GUILD_ID ?? null,
     learnUploadLimit: (bytes: number) => port.learnUploadLimit(bytes),
   };
-  const componentDeps = { port, dispatcher: opts.dispatcher, schema, sessions, log, roleIds: (id: string) => roles.take(id) ?? [] };
+  const componentDeps = { port, dispatcher: opts.dispatcher, schema, sessions, log, roleIds: (id: string) => roles.take(id) ?? [], guildId: config.DISCORD_GUILD_ID ?? null };
   client.on(Events.InteractionCreate, (interaction) => {
     const receivedAt = Date.now();
     if (stopping) return;

@@ -6,7 +6,7 @@ import { commandContext } from './context.ts';
 import { Conversation, type SecretsDelivery } from './conversation.ts';
 import type { AnyCommand, CommandRegistry } from './registry.ts';
 import { hasRole, principalOf, resolveRole, type RoleLists } from './roles.ts';
-import { PlatformRefused, type ChatPort, type Invocation, type MessageAction, type Press, type Role } from './types.ts';
+import { PlatformRefused, type Actor, type ChatPort, type Invocation, type MessageAction, type Press, type Role } from './types.ts';
 
 /** What became of one invocation; rendered in one place (`render`) and returned to the adapter. */
 export type DispatchOutcome =
@@ -47,8 +47,11 @@ export interface DispatchEntry {
   pathArgument(line: string): string | null;
   /** A button pressed (Slack block_actions, a Discord component interaction), already acknowledged. */
   press(port: ChatPort, press: Press): Promise<DispatchOutcome>;
-  /** What to offer while `command`'s filter or positional is typed (at most MAX_SUGGESTIONS, each at most 100 characters). */
-  suggest(command: string, field: 'filter' | 'positional', partial: string): string[];
+  /**
+   * What to offer `actor` while `command`'s filter or positional is typed (at most MAX_SUGGESTIONS,
+   * each at most 100 characters); nothing to someone the command is not for (suggestions show data).
+   */
+  suggest(command: string, field: 'filter' | 'positional', partial: string, actor: Actor): string[];
 }
 
 /** Discord shows at most 25 choices, each at most 100 characters. */
@@ -196,9 +199,9 @@ export class Dispatcher<Services> implements DispatchEntry {
     return outcome;
   }
 
-  suggest(command: string, field: 'filter' | 'positional', partial: string): string[] {
+  suggest(command: string, field: 'filter' | 'positional', partial: string, actor: Actor): string[] {
     const def = this.opts.registry.get(command.toLowerCase());
-    if (!def?.suggest) return [];
+    if (!def?.suggest || !hasRole(resolveRole(actor, this.opts.roles()), def.role)) return [];
     try {
       const values = (def.suggest(field, partial.slice(0, 200), this.opts.app) as string[]).filter((v) => v.length > 0 && v.length <= MAX_SUGGESTION_CHARS);
       return [...new Set(values)].slice(0, MAX_SUGGESTIONS);

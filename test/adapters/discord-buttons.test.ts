@@ -113,8 +113,8 @@ describe('Discord buttons and autocomplete', () => {
   it('autocomplete answers filter keys and values, node ids/IPs and job ids from the store, within 3 s', async () => {
     const s = await session();
     addNodes(s, 5);
-    const ask = async (sub: string, option: string, value: string) => {
-      const sent = s.fake.autocomplete({ user: 'viewer', sub, options: [{ name: option, value }], focused: option });
+    const ask = async (sub: string, option: string, value: string, user: 'viewer' | 'operator' = 'viewer') => {
+      const sent = s.fake.autocomplete({ user, sub, options: [{ name: option, value }], focused: option });
       expect(await sent.acked).toBeLessThan(3000);
       return s.fake.choices(sent.id)!.map((c) => c.value);
     };
@@ -126,7 +126,12 @@ describe('Discord buttons and autocomplete', () => {
     expect(await ask('show', 'ip-or-id', 'n')).toEqual(s.app.app.store.nodes().map((n) => n.id));
     await s.command('ping ip:203.0.113.0/24', 'operator');
     await s.app.idle();
-    expect(await ask('cancel', 'job', 'j')).toEqual(['j1']);
+    expect(await ask('cancel', 'job', 'j', 'operator')).toEqual(['j1']);
+    expect(await ask('cancel', 'job', 'j')).toEqual([]); // cancel is for operators: a viewer gets no job ids
+    // Suggestions show fleet data: someone without a Connexa role gets none.
+    const stranger = s.fake.autocomplete({ user: 'stranger', sub: 'show', options: [{ name: 'ip-or-id', value: '203' }], focused: 'ip-or-id' });
+    await stranger.acked;
+    expect(s.fake.choices(stranger.id)).toEqual([]);
     // The registration says which options are autocompleted.
     const list = (s.fake.registeredCommands()[0]!.options as Array<{ name: string; options: Array<{ name: string; autocomplete?: boolean }> }>).find((o) => o.name === 'list')!;
     expect(list.options.find((o) => o.name === 'filter')!.autocomplete).toBe(true);
