@@ -170,7 +170,7 @@ export class Dispatcher<Services> implements DispatchEntry {
     const b = this.buttons.lookup(p.actionId);
     const refuse = async (message: string): Promise<DispatchOutcome> => {
       const outcome: DispatchOutcome = { kind: 'pressRefused', command: 'stale' in b ? 'button' : commandOf(b), message };
-      return this.finish(outcome, port, p, `(button) ${'stale' in b ? '' : (b.spec.run ?? b.spec.label)}`.trim(), Date.now());
+      return this.finish(outcome, this.conversation(port, p), `(button) ${'stale' in b ? '' : (b.spec.run ?? b.spec.label)}`.trim(), Date.now());
     };
     if ('stale' in b) return refuse(b.stale);
     const isOwner = principalOf(p.actor) === b.owner;
@@ -178,7 +178,7 @@ export class Dispatcher<Services> implements DispatchEntry {
     this.buttons.close(b.group, `${b.spec.label} by ${p.actor.name}`);
     const outcome: DispatchOutcome =
       b.spec.run === null
-        ? await this.finish({ kind: 'ok', command: commandOf(b) }, port, p, `(button) ${b.spec.label}`, Date.now())
+        ? await this.finish({ kind: 'ok', command: commandOf(b) }, this.conversation(port, p), `(button) ${b.spec.label}`, Date.now())
         : await this.dispatch(port, { text: b.spec.run, files: [], actor: p.actor, where: p.where, ...(b.spec.inPlace ? { inPlace: (m) => p.update(m) } : {}) });
     if (b.spec.pressed) {
       const text = outcome.kind === 'ok' ? b.spec.pressed.replace('{who}', p.actor.name) : `${b.spec.label} was pressed by ${p.actor.name}, and not done: ${outcomeDetail(outcome) ?? outcome.kind}`;
@@ -187,15 +187,18 @@ export class Dispatcher<Services> implements DispatchEntry {
     return outcome;
   }
 
+  private conversation(port: ChatPort, inv: Pick<Invocation, 'actor' | 'where'>): Conversation {
+    return new Conversation({ port, where: inv.where, actor: inv.actor, secretsDelivery: this.opts.secretsDelivery });
+  }
+
   /** Renders an outcome to the person who pressed or typed, and emits its event. */
-  private async finish(outcome: DispatchOutcome, port: ChatPort, inv: { actor: Invocation['actor']; where: Invocation['where'] }, commandLine: string, started: number): Promise<DispatchOutcome> {
-    const conversation = new Conversation({ port, where: inv.where, actor: inv.actor, secretsDelivery: this.opts.secretsDelivery });
+  private async finish(outcome: DispatchOutcome, conversation: Conversation, commandLine: string, started: number): Promise<DispatchOutcome> {
     try {
       await this.render(outcome, conversation);
     } catch (err) {
       this.opts.onError?.(err, commandLine);
     }
-    this.opts.onEvent?.({ outcome, actor: principalOf(inv.actor), platform: inv.actor.platform, commandLine, ms: Date.now() - started });
+    this.opts.onEvent?.({ outcome, actor: principalOf(conversation.actor), platform: conversation.actor.platform, commandLine, ms: Date.now() - started });
     return outcome;
   }
 
@@ -215,7 +218,7 @@ export class Dispatcher<Services> implements DispatchEntry {
   async dispatch(port: ChatPort, inv: Invocation): Promise<DispatchOutcome> {
     const started = Date.now();
     const commandLine = stripPrefix(inv.text);
-    const conversation = new Conversation({ port, where: inv.where, actor: inv.actor, secretsDelivery: this.opts.secretsDelivery });
+    const conversation = this.conversation(port, inv);
     let outcome: DispatchOutcome;
     try {
       outcome = await this.run(commandLine, port, inv, conversation);
@@ -225,13 +228,7 @@ export class Dispatcher<Services> implements DispatchEntry {
       // A refusal the platform explained (a missing permission) is said as is: someone can fix it.
       outcome = err instanceof PlatformRefused ? { kind: 'failed', command, message: err.message } : { kind: 'error', command, message: 'an internal error stopped the command; it is in the bot log' };
     }
-    try {
-      await this.render(outcome, conversation);
-    } catch (err) {
-      this.opts.onError?.(err, commandLine);
-    }
-    this.opts.onEvent?.({ outcome, actor: principalOf(inv.actor), platform: inv.actor.platform, commandLine, ms: Date.now() - started });
-    return outcome;
+    return this.finish(outcome, conversation, commandLine, started);
   }
 
   private async run(commandLine: string, port: ChatPort, inv: Invocation, conversation: Conversation): Promise<DispatchOutcome> {
