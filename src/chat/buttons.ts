@@ -16,9 +16,8 @@ export interface ButtonSpec {
 
 export interface OfferedButton {
   spec: ButtonSpec;
-  /** The principal (`slack:U1`) of the person the buttons were shown to. */
-  owner: string;
-  ownerName: string;
+  /** The person the buttons were shown to. */
+  owner: Actor;
   /** The buttons of one message: pressing one closes them all. */
   group: string;
 }
@@ -41,13 +40,18 @@ export class Buttons {
     const group = randomBytes(6).toString('base64url');
     return specs.map((spec) => {
       const id = `${PREFIX}${randomBytes(9).toString('base64url')}`;
-      this.offered.set(id, { spec, owner: principalOf(owner), ownerName: owner.name, group });
+      this.offered.set(id, { spec, owner, group });
       if (this.offered.size > MAX_BUTTONS) this.offered.delete(this.offered.keys().next().value!);
       return { id, label: spec.label, ...(spec.style ? { style: spec.style } : {}) };
     });
   }
 
   /** The button behind an id, or why a press of it does nothing. */
+  /** Whether `actor` is the one the button was shown to. */
+  static owns(b: OfferedButton, actor: Actor): boolean {
+    return principalOf(actor) === principalOf(b.owner);
+  }
+
   lookup(id: string): OfferedButton | { stale: string } {
     const b = this.offered.get(id);
     if (!b) return { stale: 'This button has expired (it is from before the bot restarted, or too old); run the command again.' };

@@ -37,7 +37,7 @@ export function commandContext<Services>(o: {
       await reply.say(msg, await port.openThread(parent));
     },
     signal: o.signal ?? new AbortController().signal,
-    buttons: (specs) => (o.buttons && port.buttons ? o.buttons.offer(inv.actor, specs) : []),
+    buttons: (specs) => (o.buttons && port.buttons ? o.buttons.offer(inv.buttonsOwner ?? inv.actor, specs) : []),
   };
 }
 

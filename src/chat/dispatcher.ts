@@ -173,13 +173,12 @@ export class Dispatcher<Services> implements DispatchEntry {
       return this.finish(outcome, this.conversation(port, p), `(button) ${'stale' in b ? '' : (b.spec.run ?? b.spec.label)}`.trim(), Date.now());
     };
     if ('stale' in b) return refuse(b.stale);
-    const isOwner = principalOf(p.actor) === b.owner;
-    if (!isOwner && resolveRole(p.actor, this.opts.roles()) !== 'admin') return refuse(`Only ${b.ownerName}, who asked, or an admin can press this.`);
+    if (!Buttons.owns(b, p.actor) && resolveRole(p.actor, this.opts.roles()) !== 'admin') return refuse(`Only ${b.owner.name}, who asked, or an admin can press this.`);
     this.buttons.close(b.group, `${b.spec.label} by ${p.actor.name}`);
     const outcome: DispatchOutcome =
       b.spec.run === null
         ? await this.finish({ kind: 'ok', command: commandOf(b) }, this.conversation(port, p), `(button) ${b.spec.label}`, Date.now())
-        : await this.dispatch(port, { text: b.spec.run, files: [], actor: p.actor, where: p.where, ...(b.spec.inPlace ? { inPlace: (m) => p.update(m) } : {}) });
+        : await this.dispatch(port, { text: b.spec.run, files: [], actor: p.actor, where: p.where, buttonsOwner: b.owner, ...(b.spec.inPlace ? { inPlace: (m) => p.update(m) } : {}) });
     if (b.spec.pressed) {
       const text = outcome.kind === 'ok' ? b.spec.pressed.replace('{who}', p.actor.name) : `${b.spec.label} was pressed by ${p.actor.name}, and not done: ${outcomeDetail(outcome) ?? outcome.kind}`;
       await p.update({ text }).catch((err: unknown) => this.opts.onError?.(err, b.spec.run ?? b.spec.label));

@@ -128,6 +128,8 @@ export interface Invocation {
    * replaces the pressed message instead of being posted anew.
    */
   inPlace?: (msg: Message) => Promise<void>;
+  /** Who owns the buttons this invocation offers, when not its actor (an admin paging someone's list keeps it theirs). */
+  buttonsOwner?: Actor;
 }
 
 /** A button pressed: the adapter acknowledged it with the platform and hands it to the dispatcher. */

@@ -81,6 +81,10 @@ describe('buttons in the dispatcher', () => {
     expect(paged.updates).toHaveLength(1); // in place
     expect(paged.updates[0]!.text).toContain('page 2 of 2');
     expect(paged.updates[0]!.actions!.map((x) => x.label)).toEqual(['◀ Previous']);
+    // The page the admin turned is still the operator's: they can page back.
+    const back = press(port, paged.updates[0]!.actions![0]!.id, OPERATOR);
+    expect(await back.done).toMatchObject({ kind: 'ok', command: 'list' });
+    expect(back.updates[0]!.text).toContain('page 1 of 2');
     await a.dispatcher.dispatch(port, { text: 'delete all', files: [], actor: ADMIN, where: { key: 'C1' } });
     const cancel = actionsOf(port.private()).find((x) => x.label === 'Cancel')!;
     const closed = press(port, cancel.id, ADMIN);
