@@ -64,6 +64,9 @@ describe('buttons in the dispatcher', () => {
     // The audit trail has every press: who, what, how it ended.
     const trail = a.app.store.audit().map((e) => [e.actor, e.command, e.outcome]);
     expect(trail).toEqual(expect.arrayContaining([['slack:USTRANGE', 'delete', 'pressRefused'], ['slack:UADMIN', 'delete', 'ok'], ['slack:UADMIN', 'button', 'pressRefused']]));
+    a.port.clear();
+    expect(await a.run('audit outcome=pressRefused')).toMatchObject({ kind: 'ok' });
+    expect(a.port.publicText()).toContain('slack:USTRANGE');
   });
 
   it('an admin may press anyone’s button; Cancel only closes the prompt', async () => {
