@@ -12,13 +12,13 @@ export const audit = command({
   options: z.object({
     user: z.string().optional(),
     command: z.string().optional(),
-    outcome: z.enum(['ok', 'invalid', 'denied', 'needsConfirmation', 'failed', 'error']).optional(),
+    outcome: z.enum(['ok', 'invalid', 'denied', 'needsConfirmation', 'pressRefused', 'failed', 'error']).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(30),
   }),
   optionHelp: {
     user: 'only this user (as in CONNEXA_* lists: slack:U123, discord:123, terminal:NAME)',
     command: 'only this command',
-    outcome: 'ok, invalid, denied, needsConfirmation, failed or error',
+    outcome: 'ok, invalid, denied, needsConfirmation, pressRefused (a button someone else, or too late, pressed), failed or error',
     limit: 'how many entries (default 30, at most 500)',
   },
   async run({ options }, ctx) {

@@ -3,6 +3,7 @@ import type { CommandServices } from '../src/app.ts';
 import type { CommandDef, Precondition } from '../src/chat/command.ts';
 import { isEmptyFilter } from '../src/fleet/filter.ts';
 import { speedRefusal } from './probe-stages.ts';
+import { suggesterFor } from './suggestions.ts';
 
 /**
  * The commands that only read: they alone run when DATA_DIR is read-only (Store.readOnly). Every other
@@ -12,8 +13,11 @@ const READING = new Set(['help', 'stats', 'list', 'show', 'jobs', 'audit', 'sche
 
 /** defineCommand with the commands' services typed in; a command that writes needs `writableData` first. */
 export function command<Opts extends z.ZodObject>(def: CommandDef<Opts, CommandServices>): CommandDef<Opts, CommandServices> {
-  if (READING.has(def.name)) return def;
-  return { ...def, needs: [writableData, ...(def.needs ?? [])] };
+  // What it takes (a filter, a node, a job) says what to suggest while it is typed.
+  const suggest = def.suggest ?? suggesterFor(def);
+  const withSuggest = suggest ? { ...def, suggest } : def;
+  if (READING.has(def.name)) return withSuggest;
+  return { ...withSuggest, needs: [writableData, ...(def.needs ?? [])] };
 }
 
 type Need = Precondition<CommandServices>;

@@ -1,8 +1,8 @@
 import { failed, ok } from '../src/chat/command.ts';
-import { plural, table } from '../src/chat/render.ts';
+import { table } from '../src/chat/render.ts';
 import { command, needsFilter } from './define.ts';
 import { saved } from './saved.ts';
-import { selectFor, selectionCode, selectionWords } from './selection.ts';
+import { preview, selectFor, selectionWords } from './selection.ts';
 
 export const deleteCommand = command({
   name: 'delete',
@@ -14,12 +14,7 @@ export const deleteCommand = command({
   filter: 'optional',
   optionHelp: { confirm: 'the code the first run gives you, to confirm' },
   confirm(input, ctx) {
-    const nodes = selectFor(ctx.services.store, 'delete', input).runnable;
-    if (!nodes.length) return null; // run() explains
-    const byStatus = new Map<string, number>();
-    for (const n of nodes) byStatus.set(n.status, (byStatus.get(n.status) ?? 0) + 1);
-    const parts = [...byStatus].map(([s, c]) => `${c} ${s}`).join(', ');
-    return { code: selectionCode(nodes), summary: `This deletes ${plural(nodes.length, 'node')} (${parts}) selected by ${selectionWords(input)}. It cannot be undone.` };
+    return preview(selectFor(ctx.services.store, 'delete', input).runnable, input, 'deletes {n}. It cannot be undone.');
   },
   async run(input, ctx) {
     const { store, services, jobs } = ctx.services;

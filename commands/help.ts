@@ -2,6 +2,17 @@ import { failed, ok } from '../src/chat/command.ts';
 import { command } from './define.ts';
 import { hasRole } from '../src/chat/roles.ts';
 import { table } from '../src/chat/render.ts';
+import { jobSuggestions, seenLines } from './suggestions.ts';
+import type { CommandServices } from '../src/app.ts';
+
+/** `connexa help` in the terminal runs on the registry alone, without a store. */
+const hasStore = (services: Partial<CommandServices>): services is CommandServices => services.store !== undefined && services.jobs !== undefined;
+
+/** The job ids `cancel` could take now (Slack has no autocomplete: help says them). */
+function jobsLine(services: CommandServices): string {
+  const ids = jobSuggestions(services, '').slice(0, 10);
+  return ids.length ? `Jobs now: ${ids.map((id) => `\`${id}\``).join(', ')}` : 'No jobs yet.';
+}
 
 const FILTER_HELP =
   'Filter: `status:ping_ok,speed_ok country:US state:Ohio city:Akron provider:X zip:44301 ip:203.0.113. ip:203.0.113.0/24 speed>5 latency<200 limit:100`, or a bare IP, a node id, or `all`.';
@@ -23,6 +34,9 @@ export const help = command({
         `**/connexa ${def.usage}** — ${def.summary}`,
         `Needs the ${def.role} role.`,
         ...(def.filter === 'optional' ? [FILTER_HELP] : []),
+        // The values to type (Slack's slash commands have no autocomplete); the one-shot terminal help has no store.
+        ...(def.filter === 'optional' && hasStore(ctx.services) ? seenLines(ctx.services.store.nodes()) : []),
+        ...(def.positional?.name === 'job' && hasStore(ctx.services) ? [jobsLine(ctx.services)] : []),
         ...(opts.length ? ['Options:', ...opts] : []),
         ...(def.notes ?? []),
         `Examples: ${def.examples.map((e) => `\`/connexa ${e}\``).join('  ')}`,

@@ -51,7 +51,8 @@ export function startJob(
 ): Job {
   const progress = ctx.progress();
   const reporter: JobReporter = {
-    started: (s) => progress.start(progressText(s)),
+    // Cancel runs `cancel <job>` as whoever presses it (the one who started the job, or an admin).
+    started: (s) => progress.start(progressText(s), ctx.buttons([{ label: 'Cancel', style: 'danger', run: `cancel ${s.id}` }])),
     update: (s) => progress.update(progressText(s)),
     async finished(s) {
       const text = summaryText(s);

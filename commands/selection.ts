@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { plural } from '../src/chat/render.ts';
 import type { CommandInput } from '../src/chat/command.ts';
 import { describeFilter, isEmptyFilter, selectNodes, type Filter } from '../src/fleet/filter.ts';
 import type { FleetNode } from '../src/fleet/node.ts';
@@ -33,6 +34,18 @@ export function selectionCode(nodes: readonly FleetNode[]): string {
   const h = createHash('sha256');
   for (const n of nodes) h.update(`${n.id}\n`);
   return h.digest('hex').slice(0, 6);
+}
+
+/**
+ * The preview of a command that cannot be undone (delete, stop): how many nodes by status, and a
+ * code tied to exactly that set. Null when nothing is selected (the command's run explains).
+ */
+export function preview(nodes: readonly FleetNode[], input: CommandInput<unknown>, does: string): { code: string; summary: string } | null {
+  if (!nodes.length) return null;
+  const counts = new Map<string, number>();
+  for (const n of nodes) counts.set(n.status, (counts.get(n.status) ?? 0) + 1);
+  const parts = [...counts].map(([s, c]) => `${c} ${s}`).join(', ');
+  return { code: selectionCode(nodes), summary: `This ${does.replace('{n}', `${plural(nodes.length, 'node')} (${parts}) selected by ${selectionWords(input)}`)}` };
 }
 
 export function selectionWords(input: CommandInput<unknown>): string {

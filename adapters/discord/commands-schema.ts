@@ -134,13 +134,20 @@ function subcommand(def: AnyCommand): { json: APIApplicationCommandSubcommandOpt
     const name = optionName(def.positional.name, def.name);
     const choices = def.positional.choices?.slice(0, MAX_CHOICES).map((c) => ({ name: c, value: c }));
     add(
-      { type: ApplicationCommandOptionType.String, name, description: description(def.positional.description, def.positional.name), required: def.positional.required, ...(choices ? { choices } : {}) },
+      {
+        type: ApplicationCommandOptionType.String,
+        name,
+        description: description(def.positional.description, def.positional.name),
+        required: def.positional.required,
+        // Fixed choices, or suggestions from the store as the user types (Discord allows one or the other).
+        ...(choices ? { choices } : def.suggest ? { autocomplete: true } : {}),
+      },
       { kind: 'positional', option: name },
     );
   }
   if (def.filter === 'optional') {
     add(
-      { type: ApplicationCommandOptionType.String, name: 'filter', description: 'Which nodes, e.g. status:ping_ok country:US, an IP, or all (see /connexa help)', required: false },
+      { type: ApplicationCommandOptionType.String, name: 'filter', description: 'Which nodes, e.g. status:ping_ok country:US, an IP, or all (see /connexa help)', required: false, ...(def.suggest ? { autocomplete: true } : {}) },
       { kind: 'filter', option: 'filter' },
     );
   }

@@ -1,3 +1,5 @@
+import { ButtonStyle, ComponentType, type APIActionRowComponent, type APIButtonComponentWithCustomId } from 'discord.js';
+import type { MessageAction } from '../../src/chat/types.ts';
 /**
  * Neutral markdown -> Discord markdown. Discord already speaks the neutral dialect (**bold**,
  * `code`, ``` blocks ```), so the work is defensive: text that came from imported data must not
@@ -32,4 +34,29 @@ export function threadName(text: string | undefined): string {
   const plain = first.replace(/[*_`~|]/g, '').replace(/\s+/g, ' ').trim();
   const name = plain.length > 100 ? `${plain.slice(0, 99)}…` : plain;
   return name || 'Details';
+}
+
+/** Buttons per action row, and rows per message (Discord's limits). */
+const ROW = 5;
+const ROWS = 5;
+
+/**
+ * Message components for the core's buttons: action rows of buttons whose custom_id is the core's
+ * opaque id (a press comes back as a component interaction carrying it). [] removes old buttons.
+ */
+export function components(actions: readonly MessageAction[] | undefined): APIActionRowComponent<APIButtonComponentWithCustomId>[] {
+  const rows: APIActionRowComponent<APIButtonComponentWithCustomId>[] = [];
+  const list = (actions ?? []).slice(0, ROW * ROWS);
+  for (let i = 0; i < list.length; i += ROW) {
+    rows.push({
+      type: ComponentType.ActionRow,
+      components: list.slice(i, i + ROW).map((a) => ({
+        type: ComponentType.Button,
+        custom_id: a.id,
+        label: a.label.slice(0, 80),
+        style: a.style === 'danger' ? ButtonStyle.Danger : a.style === 'primary' ? ButtonStyle.Primary : ButtonStyle.Secondary,
+      })),
+    });
+  }
+  return rows;
 }

@@ -5,8 +5,10 @@ import type { ChatPort } from '../../src/chat/types.ts';
 import type { Config } from '../../src/config.ts';
 import type { Logger } from '../../src/log.ts';
 import { buildCommandsSchema, COMMAND_NAME } from './commands-schema.ts';
-import { handleCommand, INTERACTION_TOKEN_MS, OUTSIDE_GUILD, type InteractionSession, type InteractionStats } from './interactions.ts';
+import { handleCommand, INTERACTION_TOKEN_MS, OUTSIDE_GUILD, type InteractionStats, type PrivateReplies } from './interactions.ts';
+import { handleAutocomplete, handlePress } from './components.ts';
 import { inviteUrl } from './invite.ts';
+import { isButtonId } from '../../src/chat/buttons.ts';
 import { mentionUpload } from './mentions.ts';
 import { DiscordPort, type PortStats } from './port.ts';
 import { onRaw, RawRoles, type RawPacket } from './raw.ts';
@@ -125,7 +127,7 @@ export async function startDiscordAdapter(opts: DiscordAdapterOptions): Promise<
     // the core (ProgressMessage.finish), which knows an edit is safe to repeat.
     rest: { ...(api ? { api } : {}), retries: 0 },
   });
-  const sessions = new Map<string, InteractionSession>();
+  const sessions = new Map<string, PrivateReplies>();
   const editWindow = new ChannelEditWindow(opts.editWindow?.limit ?? 5, opts.editWindow?.windowMs ?? 5200);
   const port = new DiscordPort({ client, sessions, alertChannelId: config.DISCORD_ALERT_CHANNEL ?? null, log, editWindow });
   const interactionStats: InteractionStats = { received: 0, deferred: 0, deferMs: [], deferFailures: 0 };
@@ -156,10 +158,13 @@ export async function startDiscordAdapter(opts: DiscordAdapterOptions): Promise<
     guildId: config.DISCORD_GUILD_ID ?? null,
     learnUploadLimit: (bytes: number) => port.learnUploadLimit(bytes),
   };
+  const componentDeps = { port, dispatcher: opts.dispatcher, schema, sessions, log, roleIds: (id: string) => roles.take(id) ?? [], guildId: config.DISCORD_GUILD_ID ?? null };
   client.on(Events.InteractionCreate, (interaction) => {
     const receivedAt = Date.now();
-    if (stopping || !interaction.isChatInputCommand()) return;
-    track(handleCommand(interaction, deps, receivedAt));
+    if (stopping) return;
+    if (interaction.isChatInputCommand()) track(handleCommand(interaction, deps, receivedAt));
+    else if (interaction.isButton() && isButtonId(interaction.customId)) track(handlePress(interaction, componentDeps));
+    else if (interaction.isAutocomplete() && interaction.commandName === COMMAND_NAME) track(handleAutocomplete(interaction, componentDeps));
   });
   client.on(Events.MessageCreate, (message) => {
     const botId = client.user?.id;

@@ -12,7 +12,7 @@ import type { Actor, ChatPort, IncomingFile, Message } from '../../src/chat/type
 import type { Logger } from '../../src/log.ts';
 import { COMMAND_NAME, commandLine, type CommandsSchema, type OptionValue } from './commands-schema.ts';
 import { attachmentFile } from './files.ts';
-import { toDiscord } from './format.ts';
+import { components, toDiscord } from './format.ts';
 import { interactionWhere } from './refs.ts';
 
 /** Discord's interaction token lives 15 minutes after the interaction was created. */
@@ -30,9 +30,10 @@ export function tokenGone(err: unknown): boolean {
   return err instanceof DiscordAPIError && (TOKEN_GONE.has(err.code) || err.status === 401);
 }
 
-function payload(msg: Message): { content: string; files: AttachmentPayload[]; allowedMentions: { parse: [] } } {
+export function payload(msg: Message): { content: string; files: AttachmentPayload[]; allowedMentions: { parse: [] }; components: ReturnType<typeof components> } {
   return {
     content: toDiscord(msg.text) || '\u200b',
+    components: components(msg.actions),
     files: (msg.files ?? []).map((f) => ({ attachment: f.data, name: f.name })),
     allowedMentions: { parse: [] },
   };
@@ -52,7 +53,14 @@ function payload(msg: Message): { content: string; files: AttachmentPayload[]; a
  *    left behind; a command still running near the token's end replaces it with a short "still working".
  * Once the token is (nearly) expired, private output falls back to a direct message.
  */
-export class InteractionSession {
+/** A live interaction that can answer one user privately (ephemerally). */
+export interface PrivateReplies {
+  readonly userId: string;
+  /** False when the token cannot be used (the caller DMs instead). */
+  reply(msg: Message): Promise<boolean>;
+}
+
+export class InteractionSession implements PrivateReplies {
   private queue: Promise<unknown> = Promise.resolve();
   private originalUsed = false;
   private closed = false;
@@ -140,7 +148,7 @@ export interface InteractionDeps {
   port: ChatPort;
   dispatcher: Pick<DispatchEntry, 'dispatch'>;
   schema: CommandsSchema;
-  sessions: Map<string, InteractionSession>;
+  sessions: Map<string, PrivateReplies>;
   log: Logger;
   tokenLifetimeMs: number;
   /** Role ids Discord sent with this interaction (captured from the raw gateway packet). */

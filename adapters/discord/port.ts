@@ -3,8 +3,8 @@ import { formatBytes, type Actor, type ChatPort, type Message, type MessageRef, 
 import { MessageGone, PlatformRefused } from '../../src/chat/types.ts';
 import type { Logger } from '../../src/log.ts';
 import { fileGroups, MAX_FILES_PER_MESSAGE, splitAtLines } from './files.ts';
-import { threadName, toDiscord } from './format.ts';
-import type { InteractionSession } from './interactions.ts';
+import { components, threadName, toDiscord } from './format.ts';
+import type { PrivateReplies } from './interactions.ts';
 import { channelWhere, decodeRef, decodeWhere, messageRef } from './refs.ts';
 import type { ChannelEditWindow } from './throttle.ts';
 
@@ -20,7 +20,7 @@ export interface PortStats {
 
 export interface DiscordPortDeps {
   client: Client;
-  sessions: ReadonlyMap<string, InteractionSession>;
+  sessions: ReadonlyMap<string, PrivateReplies>;
   alertChannelId: string | null;
   log: Logger;
   editWindow: ChannelEditWindow;
@@ -59,6 +59,8 @@ function tooLarge(err: unknown): boolean {
 export class DiscordPort implements ChatPort {
   readonly platform = 'discord' as const;
   readonly limits: PortLimits = { ...DISCORD_LIMITS };
+  /** Message components; presses arrive as component interactions. */
+  readonly buttons = true;
   readonly stats: PortStats = { posts: 0, edits: 0, privateReplies: 0, directMessages: 0, threads: 0, alerts: 0 };
   /** First lines of recent posts, to name the thread a later openThread starts under them. */
   private readonly titles = new Map<string, string>();
@@ -84,6 +86,8 @@ export class DiscordPort implements ChatPort {
         body: {
           content: toDiscord(msg.text) || '\u200b',
           allowed_mentions: NO_MENTIONS,
+          // An edit without buttons removes those the message had (a finished job's Cancel).
+          components: components(msg.actions),
           // New files replace the old ones instead of piling up.
           ...(files ? { attachments: files.map((f, i) => ({ id: String(i), filename: f.name })) } : {}),
         },
@@ -173,7 +177,7 @@ export class DiscordPort implements ChatPort {
     if (!groups.length) groups.push(undefined);
     let last: APIMessage | null = null;
     for (const [i, group] of groups.entries()) {
-      last = await this.deliver({ text: i === 0 ? msg.text : '', ...(group ? { files: group } : {}) }, (m) => this.postOne(channelId, m));
+      last = await this.deliver({ text: i === 0 ? msg.text : '', ...(group ? { files: group } : {}), ...(i === 0 && msg.actions ? { actions: msg.actions } : {}) }, (m) => this.postOne(channelId, m));
     }
     const ref = messageRef(channelId, last!.id);
     this.remember(ref, msg.text);
@@ -185,7 +189,7 @@ export class DiscordPort implements ChatPort {
     const content = toDiscord(m.text);
     try {
       return (await this.deps.client.rest.post(Routes.channelMessages(channelId), {
-        body: { content: content || (files ? '' : '\u200b'), allowed_mentions: NO_MENTIONS },
+        body: { content: content || (files ? '' : '\u200b'), allowed_mentions: NO_MENTIONS, ...(m.actions?.length ? { components: components(m.actions) } : {}) },
         ...(files ? { files } : {}),
       })) as APIMessage;
     } catch (err) {

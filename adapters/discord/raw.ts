@@ -35,6 +35,8 @@ export function checkInteraction(d: unknown): RawCheck {
     if (!isObject(d.data) || typeof d.data.name !== 'string' || typeof d.data.type !== 'number') return { action: 'drop', why: 'no command data' };
     if (d.data.options !== undefined && !Array.isArray(d.data.options)) return { action: 'drop', why: 'options is not a list' };
   }
+  // A button press: discord.js builds the pressed message from `message` and reads `data.custom_id`.
+  if (d.type === 3 && !(isObject(d.data) && typeof d.data.custom_id === 'string' && isObject(d.message) && isId(d.message.id))) return { action: 'drop', why: 'no component data' };
   if (d.channel !== undefined && d.channel !== null && !(isObject(d.channel) && isId(d.channel.id) && typeof d.channel.type === 'number')) {
     return { action: 'drop', why: 'malformed channel' };
   }

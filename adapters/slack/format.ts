@@ -1,4 +1,5 @@
 import { splitText } from '../../src/chat/render.ts';
+import type { MessageAction } from '../../src/chat/types.ts';
 
 /** Slack truncates `text` past 40,000 characters; keep a margin for the continuation marks. */
 export const SLACK_TEXT_MAX = 39_500;
@@ -44,4 +45,18 @@ export function clip(mrkdwn: string): string {
 /** What a reader sees: the entities turned back into characters (used by tests and logs). */
 export function unescapeMrkdwn(text: string): string {
   return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+/** Slack's limit for one section block's text. */
+const SECTION_MAX = 3000;
+
+/**
+ * Block Kit for a message with buttons: the text in sections (a block holds 3,000 characters; Slack
+ * shows blocks instead of `text`, which stays the notification fallback), then one actions block.
+ * Each button's action_id is the core's opaque id; a press comes back as block_actions with it.
+ */
+export function actionBlocks(mrkdwn: string, actions: readonly MessageAction[]): unknown[] {
+  const sections = splitText(mrkdwn, SECTION_MAX).map((text) => ({ type: 'section', text: { type: 'mrkdwn', text } }));
+  const buttons = actions.map((a) => ({ type: 'button', action_id: a.id, text: { type: 'plain_text', text: a.label, emoji: true }, ...(a.style ? { style: a.style } : {}) }));
+  return [...sections, { type: 'actions', block_id: 'connexa-actions', elements: buttons }];
 }

@@ -4,6 +4,7 @@ import type { DispatchEntry } from '../../src/chat/dispatcher.ts';
 import type { Actor } from '../../src/chat/types.ts';
 import type { Logger } from '../../src/log.ts';
 import { looksImportable, resolveFile, slackFile, type DownloadOptions, type SlackFileMeta, type SlackFileObject } from './files.ts';
+import { actionBlocks, clip, toMrkdwn } from './format.ts';
 import type { SlackPort } from './port.ts';
 import { whereKey } from './refs.ts';
 import type { Responder } from './responders.ts';
@@ -76,6 +77,11 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     };
     deps.track(onSlashCommand(deps, body, responder));
   });
+  // Buttons (Block Kit): acked at once, then pressed through the dispatcher, which checks who may.
+  app.action(/^cnx:/, async ({ ack, body, respond }) => {
+    await ack();
+    deps.track(onPress(deps, body, (m) => respond(m as never).then(() => undefined)));
+  });
   app.event('message', async ({ event }) => {
     deps.track(onFileShare(deps, event));
   });
@@ -96,6 +102,43 @@ export async function onSlashCommand(deps: ListenerDeps, body: unknown, respond:
   const invocation = deps.port.responders.add(respond);
   const where = whereKey({ channel: p.channel_id, threadTs: null, invocation });
   await deps.dispatcher.dispatch(deps.port, { text: p.text, files: [], actor, where });
+}
+
+const BlockActions = z.object({
+  type: z.literal('block_actions'),
+  user: z.object({ id: ID, name: z.string().optional(), username: z.string().optional() }),
+  channel: z.object({ id: ID }),
+  message: z.object({ ts: TS, thread_ts: TS.optional() }).optional(),
+  actions: z.array(z.object({ action_id: z.string().max(255) })).min(1),
+});
+
+/** What a press answers through its response_url (replace_original edits the pressed message, ephemeral ones too). */
+export type PressResponder = (body: { replace_original: boolean; text: string; blocks?: unknown[]; response_type?: 'ephemeral' }) => Promise<void>;
+
+/**
+ * A button pressed (block_actions): a press for the dispatcher. Its private answers go by
+ * chat.postEphemeral (the response_url as fallback); the pressed message is replaced through the
+ * response_url, which works for ephemeral prompts, which chat.update cannot reach.
+ */
+export async function onPress(deps: ListenerDeps, body: unknown, respond: PressResponder): Promise<void> {
+  const parsed = BlockActions.safeParse(body);
+  if (!parsed.success) {
+    deps.log.warn('a malformed block_actions payload was ignored', { issue: parsed.error.issues[0]?.message });
+    return;
+  }
+  const p = parsed.data;
+  const actor: Actor = { platform: 'slack', id: p.user.id, name: p.user.name ?? p.user.username ?? p.user.id, roleIds: [] };
+  const invocation = deps.port.responders.add((text) => respond({ replace_original: false, response_type: 'ephemeral', text }));
+  const where = whereKey({ channel: p.channel.id, threadTs: p.message?.thread_ts ?? null, invocation });
+  await deps.dispatcher.press(deps.port, {
+    actionId: p.actions[0]!.action_id,
+    actor,
+    where,
+    async update(msg) {
+      const text = clip(toMrkdwn(msg.text));
+      await respond({ replace_original: true, text, ...(msg.actions?.length ? { blocks: actionBlocks(text, msg.actions) } : {}) });
+    },
+  });
 }
 
 /**

@@ -1,8 +1,8 @@
 import type { webApi } from '@slack/bolt';
-import type { Actor, ChatPort, Message, MessageRef, OutgoingFile, PortLimits, Where } from '../../src/chat/types.ts';
+import type { Actor, ChatPort, Message, MessageAction, MessageRef, OutgoingFile, PortLimits, Where } from '../../src/chat/types.ts';
 import { MessageGone } from '../../src/chat/types.ts';
 import type { Logger } from '../../src/log.ts';
-import { clip, slackPieces, toMrkdwn } from './format.ts';
+import { actionBlocks, clip, slackPieces, toMrkdwn } from './format.ts';
 import { ChannelPacer } from './pacer.ts';
 import { readRef, readWhere, refKey, whereKey, type SlackRef, type SlackWhere } from './refs.ts';
 import { Responders } from './responders.ts';
@@ -41,6 +41,8 @@ export class SlackPort implements ChatPort {
     editsPerMinute: 47,
   };
   readonly responders = new Responders();
+  /** Block Kit buttons; presses arrive as block_actions (interactivity on; Socket Mode delivers them). */
+  readonly buttons = true;
   private readonly client: webApi.WebClient;
   private readonly log: Logger;
   private readonly pacer: ChannelPacer;
@@ -58,7 +60,8 @@ export class SlackPort implements ChatPort {
   async post(where: Where, msg: Message): Promise<MessageRef> {
     const w = readWhere(where);
     let last: SlackRef | null = null;
-    for (const text of slackPieces(toMrkdwn(msg.text || filesLine(msg.files)))) last = await this.postText(w, text);
+    const pieces = slackPieces(toMrkdwn(msg.text || filesLine(msg.files)));
+    for (const [i, text] of pieces.entries()) last = await this.postText(w, text, i === pieces.length - 1 ? msg.actions : undefined);
     if (msg.files?.length) await this.upload(w.channel, w.threadTs, msg.files);
     return refKey(last!);
   }
@@ -66,7 +69,9 @@ export class SlackPort implements ChatPort {
   async edit(ref: MessageRef, msg: Message): Promise<void> {
     const r = readRef(ref);
     try {
-      await this.client.chat.update({ channel: r.channel, ts: r.ts, text: clip(toMrkdwn(msg.text)) });
+      const text = clip(toMrkdwn(msg.text));
+      // An edit without buttons removes those the message had (an empty blocks array, as Slack asks).
+      await this.client.chat.update({ channel: r.channel, ts: r.ts, text, blocks: (msg.actions?.length ? actionBlocks(text, msg.actions) : []) as never });
     } catch (err) {
       const code = (err as { data?: { error?: string } }).data?.error;
       if (code === 'message_not_found' || code === 'channel_not_found' || code === 'is_archived') throw new MessageGone(`the message is gone (${code})`);
@@ -85,7 +90,8 @@ export class SlackPort implements ChatPort {
       await this.upload(dm, null, msg.files);
       text += `\n📎 ${msg.files.map((f) => f.name).join(', ')}: sent to you by direct message.`;
     }
-    for (const piece of slackPieces(toMrkdwn(text))) await this.ephemeral(w, user, piece);
+    const pieces = slackPieces(toMrkdwn(text));
+    for (const [i, piece] of pieces.entries()) await this.ephemeral(w, user, piece, i === pieces.length - 1 ? msg.actions : undefined);
   }
 
   async openThread(ref: MessageRef): Promise<Where> {
@@ -108,12 +114,13 @@ export class SlackPort implements ChatPort {
     await this.post(whereKey({ channel, threadTs: null, invocation: null }), msg);
   }
 
-  private async postText(w: SlackWhere, text: string): Promise<SlackRef> {
+  private async postText(w: SlackWhere, text: string, actions?: readonly MessageAction[]): Promise<SlackRef> {
     await this.pacer.turn(w.channel);
     try {
       const res = await this.client.chat.postMessage({
         channel: w.channel,
         text,
+        ...(actions?.length ? { blocks: actionBlocks(text, actions) as never } : {}),
         ...(w.threadTs ? { thread_ts: w.threadTs } : {}),
         // A URL in data (a server's web page) must not pull a preview into the channel.
         unfurl_links: false,
@@ -129,9 +136,10 @@ export class SlackPort implements ChatPort {
   }
 
   /** chat.postEphemeral; where the bot is not a member, the slash command's response_url; else a DM. */
-  private async ephemeral(w: SlackWhere, user: Actor, text: string): Promise<void> {
+  private async ephemeral(w: SlackWhere, user: Actor, text: string, actions?: readonly MessageAction[]): Promise<void> {
     try {
-      await this.client.chat.postEphemeral({ channel: w.channel, user: user.id, text, ...(w.threadTs ? { thread_ts: w.threadTs } : {}) });
+      const blocks = actions?.length ? { blocks: actionBlocks(text, actions) as never } : {};
+      await this.client.chat.postEphemeral({ channel: w.channel, user: user.id, text, ...blocks, ...(w.threadTs ? { thread_ts: w.threadTs } : {}) });
       return;
     } catch (err) {
       const code = slackErrorCode(err);

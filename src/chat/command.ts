@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Filter } from '../fleet/filter.ts';
-import type { Actor, IncomingFile, Message, MessageRef, Platform, Role, Where } from './types.ts';
+import type { ButtonSpec } from './buttons.ts';
+import type { Actor, IncomingFile, Message, MessageAction, MessageRef, Platform, Role, Where } from './types.ts';
 
 /**
  * A condition a command declares, like its role (a filter was given, the data directory is
@@ -51,6 +52,11 @@ export interface CommandDef<Opts extends z.ZodObject = z.ZodObject, Services = u
    */
   confirm?(input: CommandInput<z.infer<Opts>>, ctx: CommandContext<Services>): Promise<Preview | null> | Preview | null;
   run(input: CommandInput<z.infer<Opts>>, ctx: CommandContext<Services>): Promise<CommandResult>;
+  /**
+   * Values to offer while the user types the filter or the positional (Discord autocomplete): each a
+   * whole value for that field, best first. Read from memory only: Discord wants the answer in 3 s.
+   */
+  suggest?(field: 'filter' | 'positional', partial: string, services: Services): string[];
 }
 
 export interface Preview {
@@ -76,6 +82,8 @@ export interface Replies {
   secret(msg: Message | string): Promise<void>;
   /** Largest attachment total one message may carry here (bundles are split under it). */
   readonly maxFileBytes: number;
+  /** Longest text one message holds here (longer answers come in several messages). */
+  readonly maxTextChars: number;
 }
 
 /**
@@ -83,7 +91,8 @@ export interface Replies {
  * the platform's edit budget), and ended by `complete` or `fail`, whose text always lands.
  */
 export interface Progress {
-  start(text: string): Promise<void>;
+  /** `actions` stay on the message while it is updated; complete and fail remove them. */
+  start(text: string, actions?: MessageAction[]): Promise<void>;
   update(text: string): void;
   /** The final text; returns the message it is in (a thread can hang under it). */
   complete(text: string): Promise<MessageRef>;
@@ -108,6 +117,11 @@ export interface CommandContext<Services = unknown> {
   thread(parent: MessageRef, msg: Message): Promise<void>;
   /** Aborted when the bot shuts down: long work stops early and says so. */
   signal: AbortSignal;
+  /**
+   * Buttons for a message, owned by the person who asked (only they or an admin may press them);
+   * none where the port shows no buttons (the terminal), so the text must say the typed way too.
+   */
+  buttons(specs: readonly ButtonSpec[]): MessageAction[];
 }
 
 export type CommandResult =

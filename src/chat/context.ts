@@ -1,7 +1,8 @@
+import type { Buttons } from './buttons.ts';
 import type { CommandContext, Progress } from './command.ts';
 import { Conversation, type SecretsDelivery } from './conversation.ts';
 import { ProgressMessage } from './progress.ts';
-import { PlatformRefused, type ChatPort, type Invocation, type MessageRef, type Role } from './types.ts';
+import { PlatformRefused, type ChatPort, type Invocation, type MessageAction, type MessageRef, type Role } from './types.ts';
 
 /**
  * The context one invocation's handler gets: the answers go through the conversation, progress
@@ -17,6 +18,8 @@ export function commandContext<Services>(o: {
   reply?: Conversation;
   secretsDelivery: SecretsDelivery;
   signal?: AbortSignal;
+  /** The dispatcher's buttons; without them (or on a port without buttons) none are offered. */
+  buttons?: Buttons;
 }): CommandContext<Services> {
   const { port, invocation: inv } = o;
   const reply = o.reply ?? new Conversation({ port, where: inv.where, actor: inv.actor, secretsDelivery: o.secretsDelivery });
@@ -34,6 +37,7 @@ export function commandContext<Services>(o: {
       await reply.say(msg, await port.openThread(parent));
     },
     signal: o.signal ?? new AbortController().signal,
+    buttons: (specs) => (o.buttons && port.buttons ? o.buttons.offer(inv.buttonsOwner ?? inv.actor, specs) : []),
   };
 }
 
@@ -47,10 +51,13 @@ class PostedProgress implements Progress {
     this.reply = reply;
   }
 
-  async start(text: string): Promise<void> {
+  private actions: MessageAction[] = [];
+
+  async start(text: string, actions: MessageAction[] = []): Promise<void> {
+    this.actions = actions;
     let ref;
     try {
-      ref = await this.reply.say(text);
+      ref = await this.reply.say(actions.length ? { text, actions } : { text });
     } catch (err) {
       // The work goes on; the person who started it learns why its progress cannot be shown.
       if (err instanceof PlatformRefused) await this.reply.whisper(`❌ ${err.message}`).catch(() => undefined);
@@ -60,7 +67,7 @@ class PostedProgress implements Progress {
   }
 
   update(text: string): void {
-    this.message?.update({ text });
+    this.message?.update(this.actions.length ? { text, actions: this.actions } : { text });
   }
 
   async complete(text: string): Promise<MessageRef> {

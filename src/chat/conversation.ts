@@ -21,6 +21,10 @@ export class Conversation implements Replies {
     return this.port.limits.maxFileBytes;
   }
 
+  get maxTextChars(): number {
+    return this.port.limits.maxTextChars;
+  }
+
   /** Posts publicly; returns the last message posted. */
   async say(msg: Message | string, where: Where = this.where): Promise<MessageRef> {
     const m = typeof msg === 'string' ? { text: msg } : msg;
@@ -56,7 +60,9 @@ export class Conversation implements Replies {
   private pieces(msg: Message): Message[] {
     const texts = splitText(msg.text, this.port.limits.maxTextChars);
     const files = msg.files ?? [];
-    if (!files.length) return texts.map((text) => ({ text }));
+    // Buttons go under the last piece of text, where the reader gets to them.
+    const withActions = (out: Message[]) => (msg.actions?.length ? out.map((m, i) => (i === texts.length - 1 ? { ...m, actions: msg.actions } : m)) : out);
+    if (!files.length) return withActions(texts.map((text) => ({ text })));
     const max = this.port.limits.maxFileBytes;
     const fits: OutgoingFile[] = [];
     const tooBig: OutgoingFile[] = [];
@@ -79,6 +85,6 @@ export class Conversation implements Replies {
     if (groups.length) out[out.length - 1] = { ...out[out.length - 1]!, files: groups[0] };
     for (const g of groups.slice(1)) out.push({ text: '(continued)', files: g });
     for (const f of tooBig) out.push({ text: `${f.name} is ${formatBytes(f.data.length)}, over this platform's ${formatBytes(max)} attachment limit; narrow the selection and try again.` });
-    return out;
+    return withActions(out);
   }
 }

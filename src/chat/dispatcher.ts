@@ -1,18 +1,21 @@
 import { z } from 'zod';
 import { ArgError, parseFilter, splitArgs, tokenize } from './args.ts';
+import { Buttons } from './buttons.ts';
 import type { CommandInput, CommandResult, Precondition } from './command.ts';
 import { commandContext } from './context.ts';
 import { Conversation, type SecretsDelivery } from './conversation.ts';
 import type { AnyCommand, CommandRegistry } from './registry.ts';
 import { hasRole, principalOf, resolveRole, type RoleLists } from './roles.ts';
-import { PlatformRefused, type ChatPort, type Invocation, type Role } from './types.ts';
+import { PlatformRefused, type Actor, type ChatPort, type Invocation, type MessageAction, type Press, type Role } from './types.ts';
 
 /** What became of one invocation; rendered in one place (`render`) and returned to the adapter. */
 export type DispatchOutcome =
   | { kind: 'ok'; command: string }
   | { kind: 'invalid'; command: string | null; message: string; usage: string | null }
   | { kind: 'denied'; command: string; needed: Role; held: Role | null }
-  | { kind: 'needsConfirmation'; command: string; summary: string; rerun: string }
+  | { kind: 'needsConfirmation'; command: string; summary: string; rerun: string; actions?: MessageAction[] }
+  /** A button press that did nothing: pressed by someone else, stale, or expired (`message` says which). */
+  | { kind: 'pressRefused'; command: string; message: string }
   | { kind: 'failed'; command: string; message: string }
   | { kind: 'error'; command: string; message: string };
 
@@ -42,7 +45,18 @@ export interface DispatchEntry {
   upload(port: ChatPort, inv: Invocation): Promise<DispatchOutcome[]>;
   /** The terminal's path argument when `line` runs a command that takes a file, else null. */
   pathArgument(line: string): string | null;
+  /** A button pressed (Slack block_actions, a Discord component interaction), already acknowledged. */
+  press(port: ChatPort, press: Press): Promise<DispatchOutcome>;
+  /**
+   * What to offer `actor` while `command`'s filter or positional is typed (at most MAX_SUGGESTIONS,
+   * each at most 100 characters); nothing to someone the command is not for (suggestions show data).
+   */
+  suggest(command: string, field: 'filter' | 'positional', partial: string, actor: Actor): string[];
 }
+
+/** Discord shows at most 25 choices, each at most 100 characters. */
+export const MAX_SUGGESTIONS = 25;
+const MAX_SUGGESTION_CHARS = 100;
 
 const NO_OPTIONS = z.object({});
 /** Mentions of the bot or anyone (Slack `<@U1|name>`, Discord `<@1>`, `<@!1>`, `<@&1>`): not words of a command. */
@@ -97,6 +111,8 @@ export function stripPrefix(text: string): string {
 export class Dispatcher<Services> implements DispatchEntry {
   private readonly opts: DispatcherOptions<Services>;
   private readonly shutdown = new AbortController();
+  /** Buttons shown and not yet pressed (see Buttons). */
+  readonly buttons = new Buttons();
   constructor(opts: DispatcherOptions<Services>) {
     this.opts = opts;
   }
@@ -144,10 +160,64 @@ export class Dispatcher<Services> implements DispatchEntry {
     }
   }
 
+  /**
+   * A press: only the person the buttons were shown to, or an admin, may press; a button from
+   * before a restart or of a message already answered says so. Otherwise the press runs its command
+   * line as an invocation of the presser, through the same checks as a typed one (role, filter,
+   * confirmation code: a selection that changed since is answered with a fresh prompt, not acted on).
+   */
+  async press(port: ChatPort, p: Press): Promise<DispatchOutcome> {
+    const b = this.buttons.lookup(p.actionId);
+    const refuse = async (message: string): Promise<DispatchOutcome> => {
+      const outcome: DispatchOutcome = { kind: 'pressRefused', command: 'stale' in b ? 'button' : commandOf(b), message };
+      return this.finish(outcome, this.conversation(port, p), `(button) ${'stale' in b ? '' : (b.spec.run ?? b.spec.label)}`.trim(), Date.now());
+    };
+    if ('stale' in b) return refuse(b.stale);
+    if (!Buttons.owns(b, p.actor) && resolveRole(p.actor, this.opts.roles()) !== 'admin') return refuse(`Only ${b.owner.name}, who asked, or an admin can press this.`);
+    this.buttons.close(b.group, `${b.spec.label} by ${p.actor.name}`);
+    const outcome: DispatchOutcome =
+      b.spec.run === null
+        ? await this.finish({ kind: 'ok', command: commandOf(b) }, this.conversation(port, p), `(button) ${b.spec.label}`, Date.now())
+        : await this.dispatch(port, { text: b.spec.run, files: [], actor: p.actor, where: p.where, buttonsOwner: b.owner, ...(b.spec.inPlace ? { inPlace: (m) => p.update(m) } : {}) });
+    if (b.spec.pressed) {
+      const text = outcome.kind === 'ok' ? b.spec.pressed.replace('{who}', p.actor.name) : `${b.spec.label} was pressed by ${p.actor.name}, and not done: ${outcomeDetail(outcome) ?? outcome.kind}`;
+      await p.update({ text }).catch((err: unknown) => this.opts.onError?.(err, b.spec.run ?? b.spec.label));
+    }
+    return outcome;
+  }
+
+  private conversation(port: ChatPort, inv: Pick<Invocation, 'actor' | 'where'>): Conversation {
+    return new Conversation({ port, where: inv.where, actor: inv.actor, secretsDelivery: this.opts.secretsDelivery });
+  }
+
+  /** Renders an outcome to the person who pressed or typed, and emits its event. */
+  private async finish(outcome: DispatchOutcome, conversation: Conversation, commandLine: string, started: number): Promise<DispatchOutcome> {
+    try {
+      await this.render(outcome, conversation);
+    } catch (err) {
+      this.opts.onError?.(err, commandLine);
+    }
+    this.opts.onEvent?.({ outcome, actor: principalOf(conversation.actor), platform: conversation.actor.platform, commandLine, ms: Date.now() - started });
+    return outcome;
+  }
+
+  suggest(command: string, field: 'filter' | 'positional', partial: string, actor: Actor): string[] {
+    const def = this.opts.registry.get(command.toLowerCase());
+    if (!def?.suggest || !hasRole(resolveRole(actor, this.opts.roles()), def.role)) return [];
+    try {
+      const values = (def.suggest(field, partial.slice(0, 200), this.opts.app) as string[]).filter((v) => v.length > 0 && v.length <= MAX_SUGGESTION_CHARS);
+      return [...new Set(values)].slice(0, MAX_SUGGESTIONS);
+    } catch (err) {
+      // A suggestion is a convenience: a failure must not reach the user as an error.
+      this.opts.onError?.(err, `(suggest) ${command}`);
+      return [];
+    }
+  }
+
   async dispatch(port: ChatPort, inv: Invocation): Promise<DispatchOutcome> {
     const started = Date.now();
     const commandLine = stripPrefix(inv.text);
-    const conversation = new Conversation({ port, where: inv.where, actor: inv.actor, secretsDelivery: this.opts.secretsDelivery });
+    const conversation = this.conversation(port, inv);
     let outcome: DispatchOutcome;
     try {
       outcome = await this.run(commandLine, port, inv, conversation);
@@ -157,13 +227,7 @@ export class Dispatcher<Services> implements DispatchEntry {
       // A refusal the platform explained (a missing permission) is said as is: someone can fix it.
       outcome = err instanceof PlatformRefused ? { kind: 'failed', command, message: err.message } : { kind: 'error', command, message: 'an internal error stopped the command; it is in the bot log' };
     }
-    try {
-      await this.render(outcome, conversation);
-    } catch (err) {
-      this.opts.onError?.(err, commandLine);
-    }
-    this.opts.onEvent?.({ outcome, actor: principalOf(inv.actor), platform: inv.actor.platform, commandLine, ms: Date.now() - started });
-    return outcome;
+    return this.finish(outcome, conversation, commandLine, started);
   }
 
   private async run(commandLine: string, port: ChatPort, inv: Invocation, conversation: Conversation): Promise<DispatchOutcome> {
@@ -190,14 +254,19 @@ export class Dispatcher<Services> implements DispatchEntry {
     // preconditions
     const unmet = this.unmet(def, input);
     if (unmet) return { kind: 'failed', command: def.name, message: unmet };
-    const ctx = commandContext({ services: this.opts.app, port, invocation: inv, role: held!, commandLine, reply: conversation, secretsDelivery: this.opts.secretsDelivery, signal: this.shutdown.signal });
+    const ctx = commandContext({ services: this.opts.app, port, invocation: inv, role: held!, commandLine, reply: conversation, secretsDelivery: this.opts.secretsDelivery, signal: this.shutdown.signal, buttons: this.buttons });
     // confirm
     if (def.confirm) {
       const preview = await def.confirm(input, ctx);
       if (preview && input.options.confirm !== preview.code) {
         const rerun = `/connexa ${commandLine.replace(/\s+confirm=\S*/i, '')} confirm=${preview.code}`;
         const stale = input.options.confirm !== undefined ? 'The selection changed since that confirmation code was given. ' : '';
-        return { kind: 'needsConfirmation', command: def.name, summary: stale + preview.summary, rerun };
+        const line = rerun.replace(/^\/connexa /, '');
+        const actions = ctx.buttons([
+          { label: 'Confirm', style: 'danger', run: line, pressed: `✅ Confirmed by {who}: \`${line.replace(/`/g, "'")}\`` },
+          { label: 'Cancel', run: null, pressed: 'Cancelled by {who}; nothing was done.' },
+        ]);
+        return { kind: 'needsConfirmation', command: def.name, summary: stale + preview.summary, rerun, ...(actions.length ? { actions } : {}) };
       }
     }
     // execute
@@ -207,7 +276,9 @@ export class Dispatcher<Services> implements DispatchEntry {
       const hint = def.attachment && !inv.files.length && port.uploadHint ? `\n${port.uploadHint}` : '';
       return { kind: 'failed', command: def.name, message: result.message + hint };
     }
-    if (result.reply) await ctx.reply.say(result.reply);
+    // A pager's press: the page replaces the pressed message when it fits in one.
+    if (result.reply && inv.inPlace && !result.reply.files?.length && result.reply.text.length <= port.limits.maxTextChars) await inv.inPlace(result.reply);
+    else if (result.reply) await ctx.reply.say(result.reply);
     if (result.private) await ctx.reply.whisper(result.private);
     if (result.secret) await ctx.reply.secret(result.secret);
     return { kind: 'ok', command: def.name };
@@ -270,7 +341,13 @@ export class Dispatcher<Services> implements DispatchEntry {
         return;
       }
       case 'needsConfirmation':
-        await conversation.whisper(`❓ ${outcome.summary}\nTo go ahead, run:\n\`${outcome.rerun}\``);
+        await conversation.whisper({
+          text: `❓ ${outcome.summary}\n${outcome.actions ? 'Press Confirm, or run:' : 'To go ahead, run:'}\n\`${outcome.rerun}\``,
+          ...(outcome.actions ? { actions: outcome.actions } : {}),
+        });
+        return;
+      case 'pressRefused':
+        await conversation.whisper(`⛔ ${outcome.message}`);
         return;
       case 'failed':
         await conversation.whisper(`❌ ${outcome.message}`);
@@ -280,4 +357,9 @@ export class Dispatcher<Services> implements DispatchEntry {
         return;
     }
   }
+}
+
+/** The command word a button runs, for the audit trail. */
+function commandOf(b: { spec: { run: string | null; label: string } }): string {
+  return b.spec.run ? auditWord(b.spec.run) : `button:${b.spec.label.toLowerCase()}`;
 }

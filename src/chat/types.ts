@@ -75,6 +75,18 @@ export class PlatformRefused extends Error {}
 export interface Message {
   text: string;
   files?: OutgoingFile[];
+  /** Buttons under the text, on ports that show them (`ChatPort.buttons`); an edit without them removes them. */
+  actions?: MessageAction[];
+}
+
+/**
+ * A button. `id` is opaque (at most 100 characters, Discord's custom_id limit): a press comes back
+ * to the dispatcher (`DispatchEntry.press`) with it, which looks up what the button does.
+ */
+export interface MessageAction {
+  id: string;
+  label: string;
+  style?: 'primary' | 'danger';
 }
 
 export interface PortLimits {
@@ -100,6 +112,8 @@ export interface ChatPort {
   postAlert(msg: Message): Promise<void>;
   /** How files reach the bot on this platform, told to someone who ran a file command without one. */
   readonly uploadHint?: string;
+  /** The port shows Message.actions as buttons (Slack, Discord; not the terminal). */
+  readonly buttons?: boolean;
 }
 
 /** One command as an adapter received it. */
@@ -109,6 +123,23 @@ export interface Invocation {
   files: IncomingFile[];
   actor: Actor;
   where: Where;
+  /**
+   * A press of a button that pages in place (list's Previous / Next): the first public answer
+   * replaces the pressed message instead of being posted anew.
+   */
+  inPlace?: (msg: Message) => Promise<void>;
+  /** Who owns the buttons this invocation offers, when not its actor (an admin paging someone's list keeps it theirs). */
+  buttonsOwner?: Actor;
+}
+
+/** A button pressed: the adapter acknowledged it with the platform and hands it to the dispatcher. */
+export interface Press {
+  actionId: string;
+  actor: Actor;
+  /** Where the pressed message is (private answers go to the presser there). */
+  where: Where;
+  /** Replaces the pressed message (its buttons go unless `msg` carries new ones). */
+  update(msg: Message): Promise<void>;
 }
 
 export function formatBytes(n: number): string {

@@ -70,6 +70,11 @@ describe('the /connexa command generated from the registry', () => {
     expect(sub('jobs').options.map((o) => o.name)).not.toContain('filter');
     // delete asks for confirmation: the code comes back as confirm=.
     expect(sub('delete').options.map((o) => o.name)).toEqual(['filter', 'confirm']);
+    // stop asks too now (its profiles are revoked for good).
+    expect(sub('stop').options.map((o) => o.name)).toEqual(['filter', 'confirm']);
+    // Suggestions from the store where a command has them; fixed choices stay choices (Discord allows one or the other).
+    const auto = (name: string, option: string) => (sub(name).options.find((o) => o.name === option) as { autocomplete?: boolean }).autocomplete ?? false;
+    expect([auto('list', 'filter'), auto('show', 'ip-or-id'), auto('cancel', 'job'), auto('help', 'command'), auto('monitor', 'action')]).toEqual([true, true, true, true, false]);
   });
 
   it('reads zod options: optional, default, bounds, number vs integer, booleans, enums', () => {

@@ -61,4 +61,9 @@ describe('the Slack app manifest', () => {
     const scopes = manifest.oauth_config.scopes.bot as string[];
     expect(scopes).toEqual(expect.arrayContaining(['channels:history', 'groups:history', 'im:history', 'files:read', 'chat:write', 'commands']));
   });
+
+  it('turns interactivity on: the buttons send block_actions (Socket Mode delivers them)', () => {
+    expect(manifest.settings.interactivity).toMatchObject({ is_enabled: true });
+    expect(manifest.settings.socket_mode_enabled).toBe(true);
+  });
 });

@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetNode } from '../../src/fleet/node.ts';
+import { confirmed } from '../kit/confirmed.ts';
 import { OPERATOR } from '../kit/app.ts';
 import { curlViaSocks } from '../services/helpers.ts';
 import { privateZips, servicesApp, speedOkNodes, testRanges, type ServicesTestApp } from '../kit/services-app.ts';
@@ -209,7 +210,7 @@ describe('services with real peers (lab)', () => {
     const n = node('203.0.113.10');
     const profile = unzipBundle(privateZips(t!.port)[0]!.data).read('n1-203.0.113.10.ovpn');
     const port = Number(/^remote \S+ (\d+)$/m.exec(profile)![1]);
-    expect((await t!.run('stop 203.0.113.10', OPERATOR)).kind).toBe('ok');
+    expect((await confirmed(t!.run, 'stop 203.0.113.10', OPERATOR)).kind).toBe('ok');
     await t!.app.jobs.idle();
     expect(node('203.0.113.10')).toMatchObject({ status: 'speed_ok', socks: null, ovpn: { revokedAt: expect.any(String) } });
     expect((await viaProxy(n, n.socks)).code).toBe(7); // the proxy is gone

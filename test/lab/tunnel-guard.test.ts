@@ -18,6 +18,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetNode } from '../../src/fleet/node.ts';
+import { confirmed } from '../kit/confirmed.ts';
 import { OPERATOR } from '../kit/app.ts';
 import { curlViaSocks } from '../services/helpers.ts';
 import { servicesApp, speedOkNodes, testRanges, type ServicesTestApp } from '../kit/services-app.ts';
@@ -114,7 +115,7 @@ describe('a node tunnel lets in only replies (lab)', () => {
     expect(guarded()).toContain(`"${iface}"`);
     // No rule per node in the host's shared chains.
     expect(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' })).not.toContain(iface);
-    expect((await t!.run('stop all', OPERATOR)).kind).toBe('ok');
+    expect((await confirmed(t!.run, 'stop all', OPERATOR)).kind).toBe('ok');
     await t!.app.jobs.idle();
     expect(node().status).toBe('speed_ok');
     expect(guarded()).not.toContain(`"${iface}"`);

@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OvpnHost } from '../../src/services/ovpn/capability.ts';
 import { Pki } from '../../src/services/ovpn/pki.ts';
 import { anyDestination } from '../../src/services/socks/destinations.ts';
+import { confirmed } from '../kit/confirmed.ts';
 import { OPERATOR, VIEWER } from '../kit/app.ts';
 import { curlViaSocks, RawSocks, whoAmIServer, type WhoAmI } from './helpers.ts';
 import { privateZips, servicesApp, speedOkNodes, testRanges, type ServicesTestApp, type ServicesTestOptions } from '../kit/services-app.ts';
@@ -166,7 +167,7 @@ describe('stop', () => {
     const live = structuredClone(a.app.store.get(n!.id)!);
     expect((await curlAs(live)).code).toBe(0);
     expect(await a.run('stop', OPERATOR)).toMatchObject({ kind: 'failed', message: expect.stringContaining('stop needs a filter') });
-    expect((await a.run('stop status:online', OPERATOR)).kind).toBe('ok');
+    expect((await confirmed(a.run, 'stop status:online', OPERATOR)).kind).toBe('ok');
     await a.app.jobs.idle();
     const stopped = a.app.store.get(n!.id)!;
     expect(stopped.status).toBe('speed_ok');
@@ -197,13 +198,13 @@ describe('stop', () => {
     // A non-empty directory where crl.pem goes: its atomic replace fails, as on a full disk.
     fs.renameSync(crlFile, `${crlFile}.saved`);
     fs.mkdirSync(path.join(crlFile, 'x'), { recursive: true });
-    await a.run('stop status:online', OPERATOR);
+    await confirmed(a.run, 'stop status:online', OPERATOR);
     await a.app.jobs.idle();
     expect(a.app.store.get(n!.id)).toMatchObject({ status: 'online', ovpn: { serial: live.ovpn!.serial, revokedAt: null } });
     expect((await curlAs(live)).code).toBe(0); // nothing torn down: the stop is reported as not done
     fs.rmSync(crlFile, { recursive: true });
     fs.renameSync(`${crlFile}.saved`, crlFile);
-    await a.run('stop status:online', OPERATOR);
+    await confirmed(a.run, 'stop status:online', OPERATOR);
     await a.app.jobs.idle();
     expect(a.app.store.get(n!.id)).toMatchObject({ status: 'speed_ok', ovpn: { serial: live.ovpn!.serial, revokedAt: expect.any(String) } });
     const crl = execFileSync('openssl', ['crl', '-in', crlFile, '-noout', '-text'], { encoding: 'utf8' });

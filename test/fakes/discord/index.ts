@@ -1,14 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeGateway } from './gateway.ts';
-import { apiAttachment, apiChannel, apiGuild, apiMember, apiUser } from './payloads.ts';
+import { apiAttachment, apiChannel, apiGuild, apiMember, apiMessage, apiUser } from './payloads.ts';
 import { FakeRest, type RestFaults } from './rest.ts';
 import { snowflake } from './snowflake.ts';
 import { FakeState, type FakeChannel, type FakeInteraction, type FakeUser, type RecordedRequest } from './state.ts';
 import { scanCollector, zipTexts } from '../../reliability/secret-scan.ts';
 
 export type { FakeMessage, FakeUser, RecordedRequest, Visibility } from './state.ts';
-export { EPHEMERAL } from './state.ts';
+export { EPHEMERAL, buttonsOf } from './state.ts';
 
 export type FakeUserName = 'admin' | 'operator' | 'viewer' | 'stranger';
 
@@ -250,6 +250,43 @@ export class FakeDiscord {
     this.state.interactions.set(id, { id, token, userId: user.id, channelId: channel.id, sentAt, ackAt: null, ackType: null, ephemeral: false, originalId: null, originalReplaced: false });
     const acked = new Promise<number>((resolve) => this.ackWaiters.set(id, resolve));
     return { d, sent: { id, token, sentAt, acked } };
+  }
+
+  /**
+   * A user presses a button on a bot message (INTERACTION_CREATE type 3, the message as Discord
+   * sends it). Any custom_id may be sent: a stale one, or one from another user's message.
+   */
+  press(spec: { user: FakeUserName | string; messageId: string; customId: string }): SentInteraction {
+    const m = this.state.messages.get(spec.messageId);
+    if (!m) throw new Error(`fake discord: no message ${spec.messageId}`);
+    const { d, sent } = this.prepareInteraction({ user: spec.user, sub: '', channelId: m.channelId });
+    const i = this.state.interactions.get(sent.id)!;
+    i.type = 3;
+    i.messageId = m.id;
+    const guildId = this.state.channels.get(m.channelId)?.guildId ?? null;
+    Object.assign(d, {
+      type: 3,
+      data: { custom_id: spec.customId, component_type: 2 },
+      message: apiMessage(m, this.bot, this.base, { guildId, appId: this.ids.app }),
+    });
+    this.gateway.dispatch('INTERACTION_CREATE', d);
+    return sent;
+  }
+
+  /** A user types into an option of `/connexa <sub>` (type 4): `focused` names it. The answer lands in the interaction's `choices`. */
+  autocomplete(spec: { user: FakeUserName | string; sub: string; options: Array<{ name: string; value: string }>; focused: string }): SentInteraction {
+    const { d, sent } = this.prepareInteraction({ user: spec.user, sub: spec.sub, options: spec.options.map((o) => ({ name: o.name, type: 3, value: o.value })) });
+    this.state.interactions.get(sent.id)!.type = 4;
+    const data = d.data as { options: Array<{ options: Array<Record<string, unknown>> }> };
+    for (const o of data.options[0]!.options) if (o.name === spec.focused) o.focused = true;
+    Object.assign(d, { type: 4 });
+    this.gateway.dispatch('INTERACTION_CREATE', d);
+    return sent;
+  }
+
+  /** The choices the bot answered an autocomplete with (null until it did). */
+  choices(interactionId: string): Array<{ name: string; value: unknown }> | null {
+    return this.state.interactions.get(interactionId)?.choices ?? null;
   }
 
   /** A text channel in another server the bot is in (not DISCORD_GUILD_ID); returns its id. */

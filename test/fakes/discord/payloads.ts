@@ -53,7 +53,7 @@ export function apiMessage(m: FakeMessage, author: FakeUser, base: string, extra
     embeds: [],
     pinned: false,
     flags: m.flags,
-    components: [],
+    components: m.components,
     ...(m.interactionId && extra.appId ? { webhook_id: extra.appId, application_id: extra.appId } : {}),
   };
 }

@@ -50,6 +50,7 @@ function applyFiles(existing: FakeFile[], payload: Record<string, unknown>, uplo
 function applyEdit(m: FakeMessage, payload: Record<string, unknown>, uploads: FakeFile[]): void {
   const hadContent = !m.loading;
   if (typeof payload.content === 'string') m.content = payload.content;
+  if (Array.isArray(payload.components)) m.components = payload.components;
   m.files = applyFiles(m.files, payload, uploads);
   m.loading = false;
   m.flags &= ~LOADING;
@@ -100,6 +101,26 @@ export function route(ctx: RouteContext, r: Req): Res {
     const body = (r.json ?? {}) as { type?: number; data?: Record<string, unknown> };
     const data = body.data ?? {};
     const flags = Number(data.flags ?? 0);
+    // Autocomplete is answered with choices (8) and nothing else; a press may also update its message (6, 7).
+    if (i.type === 4) {
+      if (body.type !== 8 || !Array.isArray(data.choices) || data.choices.length > 25) return err(400, 50035, 'Invalid Form Body');
+      i.ackAt = Date.now();
+      i.ackType = 8;
+      i.choices = data.choices as Array<{ name: string; value: unknown }>;
+      ctx.onAck(i);
+      return { status: 204, visibility: { kind: 'ephemeral', userId: i.userId } };
+    }
+    if (i.type === 3 && (body.type === 6 || body.type === 7)) {
+      const pressed = state.messages.get(i.messageId ?? '');
+      if (!pressed || pressed.deleted) return err(404, 10008, 'Unknown Message');
+      i.ackAt = Date.now();
+      i.ackType = body.type;
+      i.originalId = pressed.id;
+      i.originalReplaced = true;
+      if (body.type === 7) applyEdit(pressed, data, r.files);
+      ctx.onAck(i);
+      return { status: 204, visibility: state.visibilityOf(pressed), channelId: pressed.channelId, messageId: pressed.id };
+    }
     if (body.type !== 4 && body.type !== 5) return err(400, 50035, 'Invalid Form Body');
     i.ackAt = Date.now();
     i.ackType = body.type;
@@ -108,6 +129,7 @@ export function route(ctx: RouteContext, r: Req): Res {
       channelId: i.channelId,
       authorId: ctx.bot.id,
       content: body.type === 4 ? String(data.content ?? '') : '',
+      ...(body.type === 4 && Array.isArray(data.components) ? { components: data.components } : {}),
       flags: (flags & EPHEMERAL) | (body.type === 5 ? LOADING : 0),
       files: body.type === 4 ? r.files : [],
       interactionId: i.id,
@@ -143,6 +165,7 @@ export function route(ctx: RouteContext, r: Req): Res {
         channelId: i.channelId,
         authorId: ctx.bot.id,
         content: String(payload.content ?? ''),
+        ...(Array.isArray(payload.components) ? { components: payload.components } : {}),
         flags: Number(payload.flags ?? 0) & EPHEMERAL,
         files: applyFiles([], payload, r.files),
         interactionId: i.id,
@@ -155,7 +178,8 @@ export function route(ctx: RouteContext, r: Req): Res {
     if (s.length === 5 && s[3] === 'messages') {
       const id = s[4] === '@original' ? i.originalId : s[4]!;
       const m = id ? state.messages.get(id) : undefined;
-      if (!m || m.deleted || m.interactionId !== i.id) return err(404, 10008, 'Unknown Message');
+      // A press's @original is the message its button is on, whichever interaction made it.
+      if (!m || m.deleted || (m.interactionId !== i.id && m.id !== i.originalId)) return err(404, 10008, 'Unknown Message');
       if (r.method === 'GET') return { status: 200, json: msgJson(m), visibility: state.visibilityOf(m) };
       if (r.method === 'PATCH') {
         applyEdit(m, payload, r.files);
@@ -200,7 +224,7 @@ export function route(ctx: RouteContext, r: Req): Res {
       const content = String(payload.content ?? '');
       if (!content.replace(/\u200b/g, '').trim() && !r.files.length) return err(400, 50006, 'Cannot send an empty message');
       if (content.length > 2000) return err(400, 50035, 'Invalid Form Body (content: Must be 2000 or fewer in length.)');
-      const m = state.addMessage({ channelId: ch.id, authorId: ctx.bot.id, content, flags: 0, files: r.files, interactionId: null, ephemeralFor: null, loading: false });
+      const m = state.addMessage({ channelId: ch.id, authorId: ctx.bot.id, content, flags: 0, files: r.files, interactionId: null, ephemeralFor: null, loading: false, ...(Array.isArray(payload.components) ? { components: payload.components } : {}) });
       return { status: 200, json: msgJson(m), visibility: chVis, channelId: ch.id, messageId: m.id };
     }
     const m = s[3] ? state.messages.get(s[3]) : undefined;

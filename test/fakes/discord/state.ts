@@ -47,6 +47,8 @@ export interface FakeMessage {
   loading: boolean;
   /** The thread started from this message (same id as the message, as on Discord). */
   threadId: string | null;
+  /** Message components (action rows of buttons) as last sent. */
+  components: unknown[];
 }
 
 export interface FakeInteraction {
@@ -62,6 +64,20 @@ export interface FakeInteraction {
   originalId: string | null;
   /** The first follow-up after a deferral replaces the placeholder (Discord's rule); then this is true. */
   originalReplaced: boolean;
+  /** 2 a slash command, 3 a button press (on `messageId`), 4 autocomplete. */
+  type?: 2 | 3 | 4;
+  messageId?: string | null;
+  /** The autocomplete answer (callback type 8). */
+  choices?: Array<{ name: string; value: unknown }> | null;
+}
+
+/** The buttons (custom_id and label) in a message's components. */
+export function buttonsOf(m: Pick<FakeMessage, 'components'>): Array<{ id: string; label: string }> {
+  const out: Array<{ id: string; label: string }> = [];
+  for (const row of m.components as Array<{ components?: Array<{ type?: number; custom_id?: string; label?: string }> }>) {
+    for (const c of row.components ?? []) if (c.type === 2 && c.custom_id) out.push({ id: c.custom_id, label: c.label ?? '' });
+  }
+  return out;
 }
 
 export const EPHEMERAL = 1 << 6;
@@ -103,8 +119,8 @@ export class FakeState {
     return undefined;
   }
 
-  addMessage(m: Omit<FakeMessage, 'id' | 'edits' | 'deleted' | 'createdAt' | 'threadId'>): FakeMessage {
-    const msg: FakeMessage = { ...m, id: snowflake(), edits: 0, deleted: false, createdAt: Date.now(), threadId: null };
+  addMessage(m: Omit<FakeMessage, 'id' | 'edits' | 'deleted' | 'createdAt' | 'threadId' | 'components'> & { components?: unknown[] }): FakeMessage {
+    const msg: FakeMessage = { ...m, components: m.components ?? [], id: snowflake(), edits: 0, deleted: false, createdAt: Date.now(), threadId: null };
     this.messages.set(msg.id, msg);
     return msg;
   }

@@ -47,6 +47,8 @@ export interface FakeMessage {
   texts: string[];
   files: FakeFile[];
   edits: number;
+  /** Block Kit blocks (buttons), [] when none. */
+  blocks: unknown[];
 }
 
 export interface FakeEphemeral {
@@ -56,6 +58,19 @@ export interface FakeEphemeral {
   threadTs: string | null;
   via: 'chat.postEphemeral' | 'response_url';
   at: number;
+  blocks: unknown[];
+  /** Replaced through a press's response_url (replace_original): how many times. */
+  replaced: number;
+}
+
+/** The button ids (action_id) in some blocks. */
+export function buttonsIn(blocks: readonly unknown[]): Array<{ id: string; label: string }> {
+  const out: Array<{ id: string; label: string }> = [];
+  for (const b of blocks as Array<{ type?: string; elements?: Array<{ type?: string; action_id?: string; text?: { text?: string } }> }>) {
+    if (b.type !== 'actions') continue;
+    for (const e of b.elements ?? []) if (e.type === 'button' && e.action_id) out.push({ id: e.action_id, label: e.text?.text ?? '' });
+  }
+  return out;
 }
 
 export class Workspace {
@@ -108,8 +123,8 @@ export class Workspace {
     return f;
   }
 
-  addMessage(m: Omit<FakeMessage, 'ts' | 'texts' | 'edits'>): FakeMessage {
-    const msg: FakeMessage = { ...m, ts: this.nextTs(), texts: [m.text], edits: 0 };
+  addMessage(m: Omit<FakeMessage, 'ts' | 'texts' | 'edits' | 'blocks'> & { blocks?: unknown[] }): FakeMessage {
+    const msg: FakeMessage = { ...m, blocks: m.blocks ?? [], ts: this.nextTs(), texts: [m.text], edits: 0 };
     this.messages.push(msg);
     return msg;
   }

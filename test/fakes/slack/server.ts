@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BOT_ID, BOT_USER, TEAM_ID, Workspace, type FakeFile } from './model.ts';
+import { BOT_ID, BOT_USER, TEAM_ID, Workspace, type FakeEphemeral, type FakeFile, type FakeMessage } from './model.ts';
 import { FakeSocket, type Ack } from './socket.ts';
 import { fileText, scanCollector } from '../../reliability/secret-scan.ts';
 
@@ -91,7 +91,7 @@ export class FakeSlack {
   readonly faults: Faults = { storm: null, failAfterApply: new Set(), downloads: 'ok', chunkedDownloads: false, botFileEvents: true, failAfterApplyIf: [], downloadTrickle: null };
   readonly socket: FakeSocket;
   /** response_url id -> the command it belongs to. */
-  private readonly responseUrls = new Map<string, { user: string; channel: string; uses: number }>();
+  private readonly responseUrls = new Map<string, { user: string; channel: string; uses: number; pressed?: { message: FakeMessage } | { ephemeral: FakeEphemeral } }>();
   private seq = 0;
   private nextResponse = 1;
   origin = '';
@@ -138,6 +138,31 @@ export class FakeSlack {
       is_enterprise_install: 'false',
       response_url: `${this.origin}/respond/${id}`,
       trigger_id: `${Date.now()}.trigger`,
+    });
+  }
+
+  /**
+   * A user presses a button (block_actions over Socket Mode) on a bot message or on one of their
+   * ephemeral messages; resolves with the ack. The id is any action_id, a stale one included.
+   */
+  press(o: { user: string; actionId: string; on: { message: FakeMessage } | { ephemeral: FakeEphemeral } }): Promise<Ack> {
+    const id = String(this.nextResponse++);
+    const channel = 'message' in o.on ? o.on.message.channel : o.on.ephemeral.channel;
+    this.responseUrls.set(id, { user: o.user, channel, uses: 0, pressed: o.on });
+    const user = this.model.users.get(o.user);
+    const message = 'message' in o.on ? { type: 'message', ts: o.on.message.ts, text: o.on.message.text, blocks: o.on.message.blocks, ...(o.on.message.threadTs ? { thread_ts: o.on.message.threadTs } : {}) } : undefined;
+    return this.socket.envelope('interactive', {
+      type: 'block_actions',
+      user: { id: o.user, username: user?.name ?? o.user, name: user?.name ?? o.user, team_id: TEAM_ID },
+      api_app_id: FAKE_APP_ID,
+      token: 'verification-token-unused',
+      container: { type: 'message', channel_id: channel, is_ephemeral: !message, ...(message ? { message_ts: message.ts } : { message_ts: this.model.nextTs() }) },
+      trigger_id: `${Date.now()}.trigger`,
+      team: { id: TEAM_ID, domain: 'fake' },
+      channel: { id: channel, name: this.model.channels.get(channel)?.name ?? 'unknown' },
+      ...(message ? { message } : {}),
+      response_url: `${this.origin}/respond/${id}`,
+      actions: [{ type: 'button', action_id: o.actionId, block_id: 'connexa-actions', text: { type: 'plain_text', text: 'button' }, action_ts: `${Date.now() / 1000}` }],
     });
   }
 
@@ -285,7 +310,7 @@ export class FakeSlack {
         const bad = writable(p.channel) ?? (p.text ? null : 'no_text');
         if (bad) return { ok: false, error: bad };
         if (p.thread_ts && !m.message(p.channel!, p.thread_ts)) return { ok: false, error: 'thread_not_found' };
-        const msg = m.addMessage({ channel: p.channel!, threadTs: p.thread_ts ?? null, user: BOT_USER, botId: BOT_ID, text: p.text!, files: [] });
+        const msg = m.addMessage({ channel: p.channel!, threadTs: p.thread_ts ?? null, user: BOT_USER, botId: BOT_ID, text: p.text!, files: [], blocks: blocksOf(p.blocks) });
         return { ok: true, channel: msg.channel, ts: msg.ts, message: { type: 'message', user: BOT_USER, bot_id: BOT_ID, text: msg.text, ts: msg.ts, ...(msg.threadTs ? { thread_ts: msg.threadTs } : {}) } };
       }
       case 'chat.update': {
@@ -294,6 +319,7 @@ export class FakeSlack {
         if (msg.user !== BOT_USER) return { ok: false, error: 'cant_update_message' };
         if (!p.text) return { ok: false, error: 'no_text' };
         msg.text = p.text;
+        if (p.blocks !== undefined) msg.blocks = blocksOf(p.blocks);
         msg.texts.push(p.text);
         msg.edits++;
         return { ok: true, channel: msg.channel, ts: msg.ts, text: msg.text };
@@ -301,7 +327,7 @@ export class FakeSlack {
       case 'chat.postEphemeral': {
         const bad = writable(p.channel) ?? (p.user && m.users.has(p.user) ? null : 'user_not_found');
         if (bad) return { ok: false, error: bad };
-        m.ephemerals.push({ channel: p.channel!, user: p.user!, text: p.text ?? '', threadTs: p.thread_ts ?? null, via: 'chat.postEphemeral', at: Date.now() });
+        m.ephemerals.push({ channel: p.channel!, user: p.user!, text: p.text ?? '', threadTs: p.thread_ts ?? null, via: 'chat.postEphemeral', at: Date.now(), blocks: blocksOf(p.blocks), replaced: 0 });
         return { ok: true, message_ts: m.nextTs() };
       }
       case 'conversations.open': {
@@ -387,7 +413,7 @@ export class FakeSlack {
   private async respond(path: string, raw: Buffer, res: ServerResponse): Promise<void> {
     const id = path.split('/').pop() ?? '';
     const target = this.responseUrls.get(id);
-    let body: { text?: string; response_type?: string; thread_ts?: string } = {};
+    let body: { text?: string; response_type?: string; thread_ts?: string; replace_original?: boolean; blocks?: unknown[] } = {};
     try {
       body = JSON.parse(raw.toString('utf8')) as typeof body;
     } catch {
@@ -397,10 +423,20 @@ export class FakeSlack {
     this.record({ kind: 'respond', method: path, auth: null, params: { response_type: body.response_type ?? 'ephemeral' }, body: raw.toString('utf8'), status: ok ? 200 : 404, rateLimited: false });
     if (!ok) return send(res, 404, { ok: false, error: target ? 'used_url' : 'expired_url' });
     target!.uses++;
-    if (body.response_type === 'in_channel') {
+    if (body.replace_original && target!.pressed) {
+      // A press's response_url replaces the message the button was on (ephemeral ones too).
+      const on = target!.pressed;
+      if ('ephemeral' in on) Object.assign(on.ephemeral, { text: body.text ?? '', blocks: body.blocks ?? [], replaced: on.ephemeral.replaced + 1 });
+      else {
+        on.message.text = body.text ?? '';
+        on.message.texts.push(on.message.text);
+        on.message.blocks = body.blocks ?? [];
+        on.message.edits++;
+      }
+    } else if (body.response_type === 'in_channel') {
       this.model.addMessage({ channel: target!.channel, threadTs: null, user: BOT_USER, botId: BOT_ID, text: body.text ?? '', files: [] });
     } else {
-      this.model.ephemerals.push({ channel: target!.channel, user: target!.user, text: body.text ?? '', threadTs: null, via: 'response_url', at: Date.now() });
+      this.model.ephemerals.push({ channel: target!.channel, user: target!.user, text: body.text ?? '', threadTs: null, via: 'response_url', at: Date.now(), blocks: body.blocks ?? [], replaced: 0 });
     }
     send(res, 200, { ok: true });
   }
@@ -499,4 +535,15 @@ async function parseForm(req: IncomingMessage, raw: Buffer): Promise<{ params: R
     for (const [k, v] of new URLSearchParams(raw.toString('utf8'))) params[k] = v;
   }
   return { params, text: Object.entries(params).map(([k, v]) => `${k}=${v}`).join('\n') };
+}
+
+/** Blocks as chat.postMessage / chat.update received them (a JSON string in the form). */
+function blocksOf(raw: string | undefined): unknown[] {
+  if (!raw) return [];
+  try {
+    const v = JSON.parse(raw) as unknown;
+    return Array.isArray(v) ? v : [];
+  } catch {
+    return [];
+  }
 }
