@@ -81,7 +81,7 @@ function list(value: string, key: string): string[] {
   return items;
 }
 
-const EXAMPLES: Record<string, string> = { status: 'ping_ok', country: 'US', state: 'Ohio', city: 'Akron', provider: 'acme', zip: '44301', ip: '203.0.113.0/24', id: 'n12', limit: '100' };
+const EXAMPLES: Record<string, string> = { status: 'ping_ok', country: 'US', state: 'Ohio', city: 'Akron', provider: 'acme', zip: '44301', ip: '203.0.113.0/24', id: 'n12', geo: 'mismatch', exit: 'US', limit: '100' };
 
 function parseIpTerm(value: string, f: Filter): void {
   for (const item of list(value, 'ip')) {
@@ -156,6 +156,22 @@ export function parseFilter(terms: string[]): Filter {
       case 'zip':
         (f.zips ??= []).push(...list(value, key).map((s) => s.toLowerCase()));
         break;
+      case 'geo': {
+        // Located country (two letters), unknown, or mismatch (claimed country differs from the located one).
+        const items = list(value, key).map((s) => s.toUpperCase());
+        const bad = items.find((s) => !/^[A-Z]{2}$/.test(s) && s !== 'UNKNOWN' && s !== 'MISMATCH');
+        if (bad) throw new ArgError(`geo:${bad.toLowerCase()} is not a country code; use geo:US (located country), geo:mismatch or geo:unknown`);
+        (f.geo ??= []).push(...items);
+        break;
+      }
+      case 'exit': {
+        // The speed test's exit address: its located country, the address itself, or unknown.
+        const items = list(value, key).map((s) => (FULL_IP.test(s) ? s : s.toUpperCase()));
+        const bad = items.find((s) => !FULL_IP.test(s) && !/^[A-Z]{2}$/.test(s) && s !== 'UNKNOWN');
+        if (bad) throw new ArgError(`exit:${bad.toLowerCase()} is neither a country code nor an IPv4 address; use exit:US, exit:203.0.113.5 or exit:unknown`);
+        (f.exits ??= []).push(...items);
+        break;
+      }
       case 'ip':
         parseIpTerm(value, f);
         break;
