@@ -75,6 +75,9 @@ export function splitArgs(tokens: string[], positionalCount: number): SplitArgs 
   return out;
 }
 
+/** A country code in upper case (as the database gives it); any other word in lower case. */
+const geoWord = (s: string): string => (/^[a-z]{2}$/i.test(s) ? s.toUpperCase() : s.toLowerCase());
+
 function list(value: string, key: string): string[] {
   const items = value.split(',').map((s) => s.trim()).filter(Boolean);
   if (!items.length) throw new ArgError(`${key}: needs a value, e.g. ${key}:${EXAMPLES[key] ?? 'x'}`);
@@ -158,17 +161,17 @@ export function parseFilter(terms: string[]): Filter {
         break;
       case 'geo': {
         // Located country (two letters), unknown, or mismatch (claimed country differs from the located one).
-        const items = list(value, key).map((s) => s.toUpperCase());
-        const bad = items.find((s) => !/^[A-Z]{2}$/.test(s) && s !== 'UNKNOWN' && s !== 'MISMATCH');
-        if (bad) throw new ArgError(`geo:${bad.toLowerCase()} is not a country code; use geo:US (located country), geo:mismatch or geo:unknown`);
+        const items = list(value, key).map(geoWord);
+        const bad = items.find((s) => !/^[A-Z]{2}$/.test(s) && s !== 'unknown' && s !== 'mismatch');
+        if (bad) throw new ArgError(`geo:${bad} is not a country code; use geo:US (located country), geo:mismatch or geo:unknown`);
         (f.geo ??= []).push(...items);
         break;
       }
       case 'exit': {
         // The speed test's exit address: its located country, the address itself, or unknown.
-        const items = list(value, key).map((s) => (FULL_IP.test(s) ? s : s.toUpperCase()));
-        const bad = items.find((s) => !FULL_IP.test(s) && !/^[A-Z]{2}$/.test(s) && s !== 'UNKNOWN');
-        if (bad) throw new ArgError(`exit:${bad.toLowerCase()} is neither a country code nor an IPv4 address; use exit:US, exit:203.0.113.5 or exit:unknown`);
+        const items = list(value, key).map((s) => (FULL_IP.test(s) ? s : geoWord(s)));
+        const bad = items.find((s) => !FULL_IP.test(s) && !/^[A-Z]{2}$/.test(s) && s !== 'unknown');
+        if (bad) throw new ArgError(`exit:${bad} is neither a country code nor an IPv4 address; use exit:US, exit:203.0.113.5 or exit:unknown`);
         (f.exits ??= []).push(...items);
         break;
       }

@@ -63,8 +63,8 @@ function compareValue(node: FleetNode, field: 'speed' | 'up' | 'latency'): numbe
 
 /** One `geo:` value: a located country, `unknown` (the database has no place for the IP) or `mismatch`. */
 function matchesGeo(node: FleetNode, value: string): boolean {
-  if (value === 'MISMATCH') return isGeoMismatch(node);
-  if (value === 'UNKNOWN') return node.geo !== null && node.geo.country === null;
+  if (value === 'mismatch') return isGeoMismatch(node);
+  if (value === 'unknown') return node.geo !== null && node.geo.country === null;
   return node.geo?.country === value;
 }
 
@@ -73,7 +73,7 @@ function matchesExit(node: FleetNode, value: string): boolean {
   const exit = node.speed?.exitIp ?? null;
   if (exit === null) return false;
   if (value.includes('.') || value.includes(':')) return exit === value;
-  if (value === 'UNKNOWN') return (node.speed?.exitGeo?.country ?? null) === null;
+  if (value === 'unknown') return (node.speed?.exitGeo?.country ?? null) === null;
   return node.speed?.exitGeo?.country === value;
 }
 

@@ -164,7 +164,7 @@ describe('speed through the job runner (fake tunnels, real speed server)', () =>
     expect(t.port.publicText() + t.port.privateText()).toMatch(/1 nodes match exit:127\.0\.3\.1[\s\S]*10\.1\.0\.1/);
     t.port.clear();
     await t.run('list exit:unknown', OPERATOR);
-    expect(t.port.publicText() + t.port.privateText()).toContain('1 nodes match exit:UNKNOWN');
+    expect(t.port.publicText() + t.port.privateText()).toContain('1 nodes match exit:unknown');
     t.port.clear();
     await t.run('list exit:US', OPERATOR);
     expect(t.port.publicText() + t.port.privateText()).toContain('No nodes match exit:US');

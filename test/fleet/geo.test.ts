@@ -102,7 +102,7 @@ describe('import locates every node, apart from the claim', () => {
     t.port.clear();
     expect((await t.run('list geo:mismatch', VIEWER)).kind).toBe('ok');
     const text = t.port.publicText() + t.port.privateText();
-    expect(text).toContain('1 nodes match geo:MISMATCH');
+    expect(text).toContain('1 nodes match geo:mismatch');
     expect(text).toContain('1.1.1.1');
     expect(text).not.toContain('8.8.8.8');
   });
