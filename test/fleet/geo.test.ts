@@ -71,9 +71,11 @@ describe('import locates every node, apart from the claim', () => {
       '193.0.6.139:carol:pw-carol-1', // no claim: nothing to disagree with
       '10.1.2.3:dave:pw-dave-1:DE::', // private: the database has no place for it
     ].join('\n');
+    t.port.clear();
     const out = await t.run('import', OPERATOR, [fileOf('servers.txt', file)]);
     expect(out.kind).toBe('ok');
     expect(ipDatabaseOpened()).toBe(true);
+    expect(t.port.publicText()).toContain('1 node located by the IP database in another country than the file claims: `list geo:mismatch`.');
     const byIp = new Map(t.app.store.nodes().map((n) => [n.ip, n]));
     for (const ip of ['8.8.8.8', '1.1.1.1', '193.0.6.139']) {
       const geo = byIp.get(ip)!.geo!;
