@@ -132,8 +132,9 @@ class Applier {
     this.seen.set(key, { password: rec.password, conflict: null, line });
     const existing = store.onIp(rec.ip).find((n) => n.login === rec.login);
     if (!existing) {
-      const copy: NodeFields & { line?: number } = { ...rec, ...this.geoOf(rec.ip) };
+      const copy: NodeFields & { line?: number } = { ...rec };
       delete copy.line;
+      if (this.locate) copy.geo = this.locate(rec.ip);
       this.pending.set(key, copy);
       this.toAdd.push(copy);
     } else if (existing.password === rec.password) {
