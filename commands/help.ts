@@ -15,7 +15,7 @@ function jobsLine(services: CommandServices): string {
 }
 
 const FILTER_HELP =
-  'Filter: `status:ping_ok,speed_ok country:US state:Ohio city:Akron provider:X zip:44301 ip:203.0.113. ip:203.0.113.0/24 speed>5 latency<200 limit:100`, or a bare IP, a node id, or `all`.';
+  'Filter: `status:ping_ok,speed_ok country:US state:Ohio city:Akron provider:X zip:44301 ip:203.0.113. ip:203.0.113.0/24 speed>5 latency<200 limit:100`, or a bare IP, a node id, or `all`. Located by the IP database (not the file): `geo:US geo:mismatch geo:unknown`; a speed test\'s exit address: `exit:US exit:203.0.113.5`.';
 
 export const help = command({
   name: 'help',

@@ -14,6 +14,7 @@ import { command } from './define.ts';
 import { SHOWN_ROWS, startJob } from './job-report.ts';
 import { pingStageFor, speedable, speedRefusal, speedStageFor } from './probe-stages.ts';
 import { splitByStatus } from '../src/fleet/status-machine.ts';
+import { isGeoMismatch } from '../src/geo/location.ts';
 
 /**
  * `import … test=speed`: ping what was imported, then speed-test what passed. The speed half is
@@ -87,6 +88,8 @@ export const importCommand = command({
         ` (${plural(parsed.lines, 'line')}, ${parsed.skipped} blank/comment/header).`,
     ];
     if (applied.updated) lines.push('Updated means a new password for a known IP and login; re-test those nodes.');
+    const elsewhere = [...applied.addedNodes, ...applied.updatedNodes].filter(isGeoMismatch).length;
+    if (elsewhere) lines.push(`${plural(elsewhere, 'node')} located by the IP database in another country than the file claims: \`list geo:mismatch\`.`);
     if (applied.conflicts.length) {
       // Line numbers only: the reply is public.
       const shown = applied.conflicts.slice(0, SHOWN_ROWS).map((c) => [c.lines.join(', '), c.lines[c.lines.length - 1]!]);

@@ -75,13 +75,16 @@ export function splitArgs(tokens: string[], positionalCount: number): SplitArgs 
   return out;
 }
 
+/** A country code in upper case (as the database gives it); any other word in lower case. */
+const geoWord = (s: string): string => (/^[a-z]{2}$/i.test(s) ? s.toUpperCase() : s.toLowerCase());
+
 function list(value: string, key: string): string[] {
   const items = value.split(',').map((s) => s.trim()).filter(Boolean);
   if (!items.length) throw new ArgError(`${key}: needs a value, e.g. ${key}:${EXAMPLES[key] ?? 'x'}`);
   return items;
 }
 
-const EXAMPLES: Record<string, string> = { status: 'ping_ok', country: 'US', state: 'Ohio', city: 'Akron', provider: 'acme', zip: '44301', ip: '203.0.113.0/24', id: 'n12', limit: '100' };
+const EXAMPLES: Record<string, string> = { status: 'ping_ok', country: 'US', state: 'Ohio', city: 'Akron', provider: 'acme', zip: '44301', ip: '203.0.113.0/24', id: 'n12', geo: 'mismatch', exit: 'US', limit: '100' };
 
 function parseIpTerm(value: string, f: Filter): void {
   for (const item of list(value, 'ip')) {
@@ -156,6 +159,22 @@ export function parseFilter(terms: string[]): Filter {
       case 'zip':
         (f.zips ??= []).push(...list(value, key).map((s) => s.toLowerCase()));
         break;
+      case 'geo': {
+        // Located country (two letters), unknown, or mismatch (claimed country differs from the located one).
+        const items = list(value, key).map(geoWord);
+        const bad = items.find((s) => !/^[A-Z]{2}$/.test(s) && s !== 'unknown' && s !== 'mismatch');
+        if (bad) throw new ArgError(`geo:${bad} is not a country code; use geo:US (located country), geo:mismatch or geo:unknown`);
+        (f.geo ??= []).push(...items);
+        break;
+      }
+      case 'exit': {
+        // The speed test's exit address: its located country, the address itself, or unknown.
+        const items = list(value, key).map((s) => (FULL_IP.test(s) ? s : geoWord(s)));
+        const bad = items.find((s) => !FULL_IP.test(s) && !/^[A-Z]{2}$/.test(s) && s !== 'unknown');
+        if (bad) throw new ArgError(`exit:${bad} is neither a country code nor an IPv4 address; use exit:US, exit:203.0.113.5 or exit:unknown`);
+        (f.exits ??= []).push(...items);
+        break;
+      }
       case 'ip':
         parseIpTerm(value, f);
         break;

@@ -1,3 +1,4 @@
+import { isGeoMismatch } from '../geo/location.ts';
 import { STATUSES, type FleetNode, type Status } from './node.ts';
 
 /** A node selection: keys are ANDed, values within a key are ORed. */
@@ -13,11 +14,15 @@ export interface Filter {
   cities?: string[];
   providers?: string[];
   zips?: string[];
+  /** `geo:` located-country codes (upper case), `unknown` (looked up, no location), `mismatch`. */
+  geo?: string[];
+  /** `exit:` the speed test's exit address: country codes (upper case), IPv4 addresses, `unknown`. */
+  exits?: string[];
   comparisons?: Array<{ field: 'speed' | 'up' | 'latency'; op: '<' | '<=' | '>' | '>=' | '='; value: number }>;
   limit?: number;
 }
 
-export const FILTER_KEYS = ['status', 'country', 'state', 'city', 'provider', 'zip', 'ip', 'id', 'limit'] as const;
+export const FILTER_KEYS = ['status', 'country', 'state', 'city', 'provider', 'zip', 'ip', 'id', 'geo', 'exit', 'limit'] as const;
 export const COMPARISON_FIELDS = ['speed', 'up', 'latency'] as const;
 
 export function isEmptyFilter(f: Filter): boolean {
@@ -56,6 +61,22 @@ function compareValue(node: FleetNode, field: 'speed' | 'up' | 'latency'): numbe
   return node.pptp?.latencyMs ?? null;
 }
 
+/** One `geo:` value: a located country, `unknown` (the database has no place for the IP) or `mismatch`. */
+function matchesGeo(node: FleetNode, value: string): boolean {
+  if (value === 'mismatch') return isGeoMismatch(node);
+  if (value === 'unknown') return node.geo !== null && node.geo.country === null;
+  return node.geo?.country === value;
+}
+
+/** One `exit:` value: the exit address itself, its located country, or `unknown` (no location for it). */
+function matchesExit(node: FleetNode, value: string): boolean {
+  const exit = node.speed?.exitIp ?? null;
+  if (exit === null) return false;
+  if (value.includes('.') || value.includes(':')) return exit === value;
+  if (value === 'unknown') return (node.speed?.exitGeo?.country ?? null) === null;
+  return node.speed?.exitGeo?.country === value;
+}
+
 export function matchesFilter(node: FleetNode, f: Filter): boolean {
   if (f.ids && !f.ids.includes(node.id)) return false;
   if (f.statuses && !f.statuses.includes(node.status)) return false;
@@ -73,6 +94,8 @@ export function matchesFilter(node: FleetNode, f: Filter): boolean {
   if (f.cities && !f.cities.includes(lower(node.city))) return false;
   if (f.providers && !f.providers.includes(lower(node.provider))) return false;
   if (f.zips && !f.zips.includes(lower(node.zip))) return false;
+  if (f.geo && !f.geo.some((v) => matchesGeo(node, v))) return false;
+  if (f.exits && !f.exits.some((v) => matchesExit(node, v))) return false;
   if (f.comparisons) {
     for (const c of f.comparisons) {
       const v = compareValue(node, c.field);
@@ -109,6 +132,8 @@ export function describeFilter(f: Filter): string {
   if (f.cities) parts.push(`city:${f.cities.join(',')}`);
   if (f.providers) parts.push(`provider:${f.providers.join(',')}`);
   if (f.zips) parts.push(`zip:${f.zips.join(',')}`);
+  if (f.geo) parts.push(`geo:${f.geo.join(',')}`);
+  if (f.exits) parts.push(`exit:${f.exits.join(',')}`);
   for (const c of f.comparisons ?? []) parts.push(`${c.field}${c.op}${c.value}`);
   if (f.limit) parts.push(`limit:${f.limit}`);
   return parts.join(' ');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { geoSchema, type GeoLocation } from '../geo/location.ts';
 
 /** Every status a node can be in (DESIGN.md, "The pipeline"). There is no transient status. */
 export const STATUSES = ['not_tested', 'ping_ok', 'ping_failed', 'speed_ok', 'auth_failed', 'online', 'offline'] as const;
@@ -28,6 +29,10 @@ export const speedResultSchema = z.object({
   upMbps: z.number().nullable(),
   error: z.string().nullable(),
   checkedAt: z.string(),
+  /** The address the speed server saw the traffic come from (where the node's traffic leaves); absent before store version 3. */
+  exitIp: z.string().nullable().optional(),
+  /** exitIp located in the local IP database. */
+  exitGeo: geoSchema.nullable().optional(),
 });
 export type SpeedResult = z.infer<typeof speedResultSchema>;
 
@@ -54,6 +59,8 @@ export const nodeSchema = z.object({
   city: z.string().nullable(),
   zip: z.string().nullable(),
   comment: z.string().nullable(),
+  /** Where the IP database places `ip`; apart from the claimed country/state/city above. */
+  geo: geoSchema.nullable(),
   status: statusSchema,
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -79,6 +86,8 @@ export interface NodeFields {
   city?: string | null;
   zip?: string | null;
   comment?: string | null;
+  /** Filled by the import from the IP database, never from the file. */
+  geo?: GeoLocation | null;
 }
 
 export function newNode(id: string, fields: NodeFields, importedFrom: string | null, now: string): FleetNode {
@@ -94,6 +103,7 @@ export function newNode(id: string, fields: NodeFields, importedFrom: string | n
     city: fields.city ?? null,
     zip: fields.zip ?? null,
     comment: fields.comment ?? null,
+    geo: fields.geo ?? null,
     status: 'not_tested',
     createdAt: now,
     updatedAt: now,

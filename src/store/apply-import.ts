@@ -1,5 +1,12 @@
 import type { FleetNode, NodeFields } from '../fleet/node.ts';
+import { locateIp } from '../geo/ip-database.ts';
+import type { Locate } from '../geo/location.ts';
 import type { Store } from './store.ts';
+
+export interface ImportOptions {
+  /** Where each added or updated node's IP really is; null: do not locate (benchmarks). Default: the local IP database. */
+  locate?: Locate | null;
+}
 
 export interface ImportCounts {
   added: number;
@@ -25,8 +32,9 @@ export function applyImport(
   store: Store,
   records: readonly (NodeFields & { line?: number })[],
   source: string,
+  opts: ImportOptions = {},
 ): ImportResult {
-  const a = new Applier(store);
+  const a = new Applier(store, opts);
   for (const rec of records) a.take(rec);
   return a.finish(store.addNodes(a.toAdd, source));
 }
@@ -43,10 +51,10 @@ const running = new WeakMap<Store, Promise<unknown>>();
  * applyImport in slices of about APPLY_SLICE_MS, yielding to the event loop between them (a
  * 100,000-line import otherwise holds it for seconds). Same rules and result as applyImport.
  */
-export function applyImportSliced(store: Store, records: readonly (NodeFields & { line?: number })[], source: string): Promise<ImportResult> {
+export function applyImportSliced(store: Store, records: readonly (NodeFields & { line?: number })[], source: string, opts: ImportOptions = {}): Promise<ImportResult> {
   const before = running.get(store) ?? Promise.resolve();
   const mine = before.catch(() => undefined).then(async () => {
-    const a = new Applier(store);
+    const a = new Applier(store, opts);
     let until = performance.now() + APPLY_SLICE_MS;
     for (let i = 0; i < records.length; i++) {
       if ((i & 255) === 255 && performance.now() > until) {
@@ -82,9 +90,16 @@ class Applier {
   private readonly updatedNodes: FleetNode[] = [];
   private readonly updatedIds = new Set<string>();
   private readonly store: Store;
+  private readonly locate: Locate | null;
 
-  constructor(store: Store) {
+  constructor(store: Store, opts: ImportOptions) {
     this.store = store;
+    this.locate = opts.locate === undefined ? locateIp : opts.locate;
+  }
+
+  /** The located fields for an IP (a file's claim never goes here). */
+  private geoOf(ip: string): Pick<NodeFields, 'geo'> {
+    return this.locate ? { geo: this.locate(ip) } : {};
   }
 
   take(rec: NodeFields & { line?: number }): void {
@@ -108,7 +123,7 @@ class Applier {
       else {
         const existing = store.onIp(rec.ip).find((n) => n.login === rec.login);
         if (existing && existing.password !== rec.password) {
-          store.patchNode(existing.id, { password: rec.password });
+          store.patchNode(existing.id, { password: rec.password, ...this.geoOf(rec.ip) });
           this.updated(existing);
         }
       }
@@ -117,14 +132,15 @@ class Applier {
     this.seen.set(key, { password: rec.password, conflict: null, line });
     const existing = store.onIp(rec.ip).find((n) => n.login === rec.login);
     if (!existing) {
-      const copy = { ...rec };
+      const copy: NodeFields & { line?: number } = { ...rec };
       delete copy.line;
+      if (this.locate) copy.geo = this.locate(rec.ip);
       this.pending.set(key, copy);
       this.toAdd.push(copy);
     } else if (existing.password === rec.password) {
       counts.duplicate++;
     } else {
-      store.patchNode(existing.id, { password: rec.password });
+      store.patchNode(existing.id, { password: rec.password, ...this.geoOf(rec.ip) });
       this.updated(existing);
       counts.updated++;
     }
@@ -162,10 +178,11 @@ export async function applyImportDurably(
   store: Store,
   records: readonly (NodeFields & { line?: number })[],
   source: string,
+  opts: ImportOptions = {},
 ): Promise<{ ok: true; applied: ImportResult } | { ok: false; error: Error }> {
   const before = new Map<FleetNode, string>();
   for (const rec of records) for (const n of store.onIp(rec.ip)) if (n.login === rec.login) before.set(n, n.password);
-  const applied = await applyImportSliced(store, records, source);
+  const applied = await applyImportSliced(store, records, source, opts);
   try {
     await store.flush();
     return { ok: true, applied };

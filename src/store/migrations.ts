@@ -24,6 +24,13 @@ const MIGRATIONS: Record<number, Migration> = {
   },
   // Version 2 adds the audit trail.
   1: (raw) => ({ ...raw, version: 2, audit: [] }),
+  // Version 3 adds where the IP database places a node (geo: null until located; a migration stays
+  // pure, so old nodes are located by their next import). speed.exitIp/exitGeo are optional.
+  2: (raw) => ({
+    ...raw,
+    version: 3,
+    nodes: Array.isArray(raw.nodes) ? (raw.nodes as Array<Record<string, unknown>>).map((n) => ({ geo: null, ...n })) : raw.nodes,
+  }),
 };
 
 export type MigrationOutcome = { ok: true; data: Record<string, unknown>; migratedFrom: number | null } | { ok: false; reason: string };

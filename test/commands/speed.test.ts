@@ -138,6 +138,10 @@ describe('speed through the job runner (fake tunnels, real speed server)', () =>
     expect(good.status).toBe('speed_ok');
     expect(good.speed).toMatchObject({ error: null, upMbps: null });
     expect(good.speed!.downMbps).toBeGreaterThan(1);
+    // The exit address is what the speed server saw: the fake tunnel's loopback address. A loopback
+    // address has no place in the IP database, so it is recorded as looked up with no location.
+    expect(good.speed!.exitIp).toBe('127.0.3.1');
+    expect(good.speed!.exitGeo).toMatchObject({ country: null, region: null, city: null, source: expect.stringMatching(/^DB-IP Lite city /) });
     const bad = statusOf(t, '10.1.0.2');
     expect(bad.status).toBe('auth_failed');
     expect(bad.speed).toMatchObject({ downMbps: null, error: 'auth_failed: the server refused the credentials (E=691 Authentication failure)' });
@@ -154,6 +158,19 @@ describe('speed through the job runner (fake tunnels, real speed server)', () =>
     expect(job.counts).toMatchObject({ ok: 1, auth_failed: 1, unreachable: 1, host_not_capable: 1 });
     // No password in anything the channel saw.
     for (const n of t.app.store.nodes()) expect(t.port.publicText()).not.toContain(n.password);
+    // list filters on the exit address; show names it.
+    t.port.clear();
+    await t.run('list exit:127.0.3.1', OPERATOR);
+    expect(t.port.publicText() + t.port.privateText()).toMatch(/1 nodes match exit:127\.0\.3\.1[\s\S]*10\.1\.0\.1/);
+    t.port.clear();
+    await t.run('list exit:unknown', OPERATOR);
+    expect(t.port.publicText() + t.port.privateText()).toContain('1 nodes match exit:unknown');
+    t.port.clear();
+    await t.run('list exit:US', OPERATOR);
+    expect(t.port.publicText() + t.port.privateText()).toContain('No nodes match exit:US');
+    t.port.clear();
+    await t.run('show 10.1.0.1', OPERATOR);
+    expect(t.port.publicText() + t.port.privateText()).toContain('Exit address (seen by the speed server): `127.0.3.1`, located no location in DB-IP Lite city');
   });
 
   it('a tunnel that drops mid-measurement fails the node as tunnel_dropped', async () => {

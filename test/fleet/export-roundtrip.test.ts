@@ -77,7 +77,7 @@ function storedNode(rnd: () => number, i: number): FleetNode | null {
   const { line: _line, ...fields } = built.record;
   return {
     id: `n${i}`, port: 1723, ...fields, provider: fields.provider ?? null, country: fields.country ?? null, state: fields.state ?? null,
-    city: fields.city ?? null, zip: fields.zip ?? null, comment: fields.comment ?? null, status: 'not_tested', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
+    city: fields.city ?? null, zip: fields.zip ?? null, comment: fields.comment ?? null, geo: null, status: 'not_tested', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
     importedFrom: "=cmd|' /C calc'!A0", pptp: null, speed: null, socks: null, ovpn: null, monitor: null, history: [],
   };
 }

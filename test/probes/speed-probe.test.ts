@@ -42,6 +42,24 @@ describe('measureDownload', () => {
     expect(seen.map((s) => s.remoteAddress)).toEqual(['127.0.0.2']);
   });
 
+  it('records the address the server saw the traffic come from (its exit address), down and up', async () => {
+    const down = await measureDownload({ ...base, url: `${server.url}?bytes=1000000`, bytes: 1_000_000, localAddress: '127.0.0.3' });
+    expect(down.ok && down.exitIp).toBe('127.0.0.3');
+    const up = await measureUpload({ ...base, url: server.url, bytes: 1_000_000, localAddress: '127.0.0.4' });
+    expect(up.ok && up.exitIp).toBe('127.0.0.4');
+  });
+
+  it('a server that does not name the caller leaves the exit address unknown (null), never guessed', async () => {
+    const plain = await startHttp((_req, res) => res.writeHead(200, { 'content-length': '200000' }).end(Buffer.alloc(200_000)));
+    try {
+      const r = await measureDownload({ ...base, url: plain.url(), bytes: 200_000 });
+      expect(r.ok).toBe(true);
+      expect(r.ok && r.exitIp).toBeNull();
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('stops at `bytes` and at maxSeconds, whichever comes first', async () => {
     const byBytes = await measureDownload({ ...base, url: `${server.url}?bytes=100000000`, bytes: 3_000_000 });
     expect(byBytes.ok && byBytes.totalBytes).toBeGreaterThanOrEqual(3_000_000);

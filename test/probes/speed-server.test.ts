@@ -56,6 +56,25 @@ describe('speed server guards', () => {
     expect(refused).toMatchObject({ ok: false });
   });
 
+  it('names the caller: the x-connexa-client-ip header on every answer, and ip in the upload answer', async () => {
+    const s = await start({ host: '127.0.0.1' });
+    const ask = (method: 'GET' | 'POST', localAddress: string) =>
+      new Promise<{ header: unknown; body: string }>((resolve, reject) => {
+        const req = http.request(`${s.url}?bytes=10`, { method, agent: false, localAddress }, (res) => {
+          let body = '';
+          res.setEncoding('latin1');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ header: res.headers['x-connexa-client-ip'], body }));
+        });
+        req.on('error', reject);
+        req.end(method === 'POST' ? 'hello' : undefined);
+      });
+    expect((await ask('GET', '127.0.0.6')).header).toBe('127.0.0.6');
+    const up = await ask('POST', '127.0.0.7');
+    expect(up.header).toBe('127.0.0.7');
+    expect(JSON.parse(up.body)).toEqual({ bytes: 5, ip: '127.0.0.7' });
+  });
+
   it('caps the bytes of one request, down and up', async () => {
     const s = await start({ host: '127.0.0.1', maxBytes: 1_000_000 });
     expect((await get(`${s.url}?bytes=1000000`)).body).toHaveLength(1_000_000);

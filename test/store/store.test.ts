@@ -7,6 +7,7 @@ import { applyImport } from '../../src/store/apply-import.ts';
 import { Store, StoreFileCorrupt } from '../../src/store/store.ts';
 import { StoreLocked } from '../../src/store/lock.ts';
 import { HISTORY_LIMIT } from '../../src/fleet/node.ts';
+import { STORE_VERSION } from '../../src/store/schema.ts';
 
 let dir: string;
 beforeEach(async () => {
@@ -210,7 +211,24 @@ describe('store', () => {
     expect(again.get(n!.id)!.ip).toBe('10.0.0.7');
     expect(again.addNodes([fields(8)], null)[0]!.id).toBe('n2');
     await again.close();
-    expect(JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8')).version).toBe(2);
+    expect(JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8')).version).toBe(STORE_VERSION);
+  });
+
+  it('reads a version-2 file (before geo): its nodes are not located yet and keep their speed results', async () => {
+    const store = await Store.open(dir);
+    const [n] = store.addNodes([fields(9)], null);
+    await store.close();
+    const v3 = JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8'));
+    const old = { ...v3, version: 2, nodes: v3.nodes.map(({ geo: _geo, ...rest }: Record<string, unknown>) => ({ ...rest, speed: { downMbps: 12.5, upMbps: null, error: null, checkedAt: '2026-01-01T00:00:00.000Z' } })) };
+    expect(old.nodes[0]).not.toHaveProperty('geo');
+    await writeFile(join(dir, 'connexa.json'), JSON.stringify(old));
+    const again = await Store.open(dir);
+    expect(again.openReport.migratedFrom).toBe(2);
+    expect(again.get(n!.id)!.geo).toBeNull();
+    expect(again.get(n!.id)!.speed).toMatchObject({ downMbps: 12.5 });
+    expect(again.get(n!.id)!.speed!.exitIp ?? null).toBeNull();
+    await again.close();
+    expect(JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8')).version).toBe(3);
   });
 
   it('migrates a version-1 file by adding the audit trail', async () => {

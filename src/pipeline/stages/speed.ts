@@ -10,6 +10,8 @@
  * No figure is ever invented: a node gets a downMbps only from bytes that crossed its tunnel.
  */
 import type { SpeedResult } from '../../fleet/node.ts';
+import { locateIp } from '../../geo/ip-database.ts';
+import type { Locate } from '../../geo/location.ts';
 import { describeMeasurement, measureDownload, measureUpload, type MeasureResult, type Measurement } from '../../probes/speed/measure.ts';
 import { HOST_SIDE_FAILURES, type Tunnel, type TunnelDriver } from '../../probes/tunnel/types.ts';
 import type { Stage, StageOutcome } from '../stage.ts';
@@ -30,6 +32,8 @@ export interface SpeedSettings {
   uploadBytes: number;
   /** No progress for this long fails a transfer as stalled. */
   stallMs: number;
+  /** Locates the exit address (default: the local IP database). */
+  locate?: Locate;
 }
 
 export const SPEED_DEFAULTS = {
@@ -51,8 +55,12 @@ export function speedNodeDeadlineMs(s: SpeedSettings): number {
   return s.openTimeoutMs + transfers * transferTimeoutMs(s) + 5_000;
 }
 
-function record(down: number | null, up: number | null, error: string | null): { speed: SpeedResult } {
-  return { speed: { downMbps: down === null ? null : Math.round(down * 100) / 100, upMbps: up === null ? null : Math.round(up * 100) / 100, error, checkedAt: new Date().toISOString() } };
+/** Where the traffic left, as the speed server saw it, and where that address is. */
+type Exit = Pick<SpeedResult, 'exitIp' | 'exitGeo'>;
+const NO_EXIT: Exit = { exitIp: null, exitGeo: null };
+
+function record(down: number | null, up: number | null, error: string | null, exit: Exit = NO_EXIT): { speed: SpeedResult } {
+  return { speed: { downMbps: down === null ? null : Math.round(down * 100) / 100, upMbps: up === null ? null : Math.round(up * 100) / 100, error, checkedAt: new Date().toISOString(), ...exit } };
 }
 
 /** Runs a transfer, cut short (as `tunnel_dropped`) when the tunnel goes down under it. */
@@ -97,21 +105,22 @@ export function speedStage(s: SpeedSettings): Stage {
           if (down.kind === 'cancelled' || down.kind === 'bad_url') return { result: 'inconclusive', outcome: down.kind, reason: down.reason, patch: {} };
           return { result: 'fail', outcome: down.kind, reason: `download through ${tunnel.iface}: ${down.reason}`, patch: record(null, null, `${down.kind}: ${down.reason}`) };
         }
+        const exit: Exit = down.exitIp ? { exitIp: down.exitIp, exitGeo: (s.locate ?? locateIp)(down.exitIp) } : NO_EXIT;
         let up: Measurement | null = null;
         if (s.uploadBytes > 0) {
           const u = await throughTunnel(tunnel, signal, (sig) => measureUpload({ ...common, bytes: s.uploadBytes, signal: sig }));
-          if ('dropped' in u) return { result: 'fail', outcome: 'tunnel_dropped', reason: `${u.dropped} (during the upload)`, patch: record(down.mbps, null, `tunnel_dropped: ${u.dropped}`) };
+          if ('dropped' in u) return { result: 'fail', outcome: 'tunnel_dropped', reason: `${u.dropped} (during the upload)`, patch: record(down.mbps, null, `tunnel_dropped: ${u.dropped}`, exit) };
           if (!u.ok) {
             if (u.kind === 'cancelled') return { result: 'inconclusive', outcome: 'cancelled', reason: u.reason, patch: {} };
-            return { result: 'fail', outcome: `upload_${u.kind}`, reason: `upload through ${tunnel.iface}: ${u.reason}`, patch: record(down.mbps, null, `upload ${u.kind}: ${u.reason}`) };
+            return { result: 'fail', outcome: `upload_${u.kind}`, reason: `upload through ${tunnel.iface}: ${u.reason}`, patch: record(down.mbps, null, `upload ${u.kind}: ${u.reason}`, exit) };
           }
           up = u;
         }
         if (down.mbps < s.minMbps) {
           const why = `${describeMeasurement(down)} is below SPEED_MIN_MBPS ${s.minMbps}`;
-          return { result: 'fail', outcome: 'slow', reason: why, patch: record(down.mbps, up?.mbps ?? null, `slow: ${why}`) };
+          return { result: 'fail', outcome: 'slow', reason: why, patch: record(down.mbps, up?.mbps ?? null, `slow: ${why}`, exit) };
         }
-        return { result: 'ok', outcome: 'ok', reason: null, patch: record(down.mbps, up?.mbps ?? null, null) };
+        return { result: 'ok', outcome: 'ok', reason: null, patch: record(down.mbps, up?.mbps ?? null, null, exit) };
       } finally {
         await tunnel.close();
       }

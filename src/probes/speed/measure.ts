@@ -9,6 +9,16 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
+
+/** The speed server's answer header naming the caller (server.ts sets it); other servers may not. */
+export const CLIENT_IP_HEADER = 'x-connexa-client-ip';
+
+/** The caller address a response names, when it is an IP address (nothing else is recorded). */
+function exitIpOf(res: http.IncomingMessage): string | null {
+  const v = res.headers[CLIENT_IP_HEADER];
+  return typeof v === 'string' && net.isIP(v.trim()) ? v.trim() : null;
+}
 
 export type SpeedFailureKind = 'bad_url' | 'connect_failed' | 'http_status' | 'stalled' | 'timeout' | 'reset' | 'too_short' | 'cancelled';
 
@@ -26,6 +36,8 @@ export interface Measurement {
   firstChunkMs: number;
   /** True when the transfer was cut at maxSeconds rather than run to its end. */
   cutShort: boolean;
+  /** The address the server saw the request come from (its `x-connexa-client-ip`), null if it did not say. */
+  exitIp: string | null;
 }
 
 export interface MeasureFailure {
@@ -127,6 +139,7 @@ export function measureDownload(o: MeasureOptions): Promise<MeasureResult> {
   let firstAt = 0;
   let firstBytes = 0;
   let lastAt = 0;
+  let exitIp: string | null = null;
   const mod = u.protocol === 'https:' ? https : http;
   // agent: false — a fresh connection per measurement, bound to the given address, never pooled.
   const req = mod.get(u, { agent: false, localAddress: o.localAddress, headers: { 'accept-encoding': 'identity', 'cache-control': 'no-cache', connection: 'close' } });
@@ -138,7 +151,7 @@ export function measureDownload(o: MeasureOptions): Promise<MeasureResult> {
       s.failWith('too_short', `only ${s.totalBytes().toLocaleString('en-US')} bytes arrived: too few to measure`);
       return;
     }
-    s.finish({ ok: true, direction: 'down', mbps: mbps(bytes, seconds), bytes, seconds, totalBytes: s.totalBytes(), firstChunkMs: Math.round(firstAt - s.t0), cutShort });
+    s.finish({ ok: true, direction: 'down', mbps: mbps(bytes, seconds), bytes, seconds, totalBytes: s.totalBytes(), firstChunkMs: Math.round(firstAt - s.t0), cutShort, exitIp });
   };
   req.on('response', (res) => {
     if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) {
@@ -146,6 +159,7 @@ export function measureDownload(o: MeasureOptions): Promise<MeasureResult> {
       res.resume();
       return;
     }
+    exitIp = exitIpOf(res);
     res.on('data', (chunk: Buffer) => {
       if (s.isSettled()) return;
       const now = performance.now();
@@ -229,7 +243,7 @@ export function measureUpload(o: MeasureOptions): Promise<MeasureResult> {
     const bytes = o.bytes - firstBytes;
     const seconds = (now - firstAt) / 1000;
     if (firstAt === 0 || bytes < (o.minBytes ?? 1) || seconds <= 0) return s.failWith('too_short', `only ${o.bytes} bytes sent: too few to measure`);
-    s.finish({ ok: true, direction: 'up', mbps: mbps(bytes, seconds), bytes, seconds, totalBytes: o.bytes, firstChunkMs: Math.round(firstAt - s.t0), cutShort: false });
+    s.finish({ ok: true, direction: 'up', mbps: mbps(bytes, seconds), bytes, seconds, totalBytes: o.bytes, firstChunkMs: Math.round(firstAt - s.t0), cutShort: false, exitIp: exitIpOf(res) });
   });
   req.on('error', (err: NodeJS.ErrnoException) => {
     const d = describeError(err);

@@ -1,6 +1,8 @@
 /**
  * A small HTTP speed server: `GET /?bytes=N` sends N incompressible bytes with a Content-Length,
- * `POST /` reads the body and answers with how many bytes arrived. It is what the lab tests and the
+ * `POST /` reads the body and answers with how many bytes arrived. Every answer names the address
+ * the request came from (header `x-connexa-client-ip`, and `ip` in the POST answer): through a
+ * tunnel, that is where the node's traffic leaves for the internet. It is what the lab tests and the
  * VM lab measure against, and it can serve as SPEED_URL for a fleet (e.g. on a host the tunnels
  * reach): `SPEED_SERVER_TOKEN=… node src/probes/speed/server.ts --host 0.0.0.0 --port 8080`.
  *
@@ -16,6 +18,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { CLIENT_IP_HEADER } from './measure.ts';
 
 export interface SpeedServerOptions {
   host: string;
@@ -41,6 +44,9 @@ export interface SpeedServer {
   port: number;
   close(): Promise<void>;
 }
+
+/** `::ffff:203.0.113.5` (an IPv4 caller on a dual-stack socket) as `203.0.113.5`. */
+const callerAddress = (a: string): string => (a.startsWith('::ffff:') && net.isIPv4(a.slice(7)) ? a.slice(7) : a);
 
 export const DEFAULT_MAX_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_MAX_CONNECTIONS = 32;
@@ -85,6 +91,9 @@ export function startSpeedServer(o: SpeedServerOptions): Promise<SpeedServer> {
   const sockets = new Set<import('node:net').Socket>();
   const server = http.createServer((req, res) => {
     const remoteAddress = req.socket.remoteAddress ?? '';
+    const caller = callerAddress(remoteAddress);
+    // Set before the token check too: it tells the caller nothing it does not already know.
+    res.setHeader(CLIENT_IP_HEADER, caller);
     const url = new URL(req.url ?? '/', 'http://x');
     if (tokenDigest) {
       const given = presentedToken(req, url);
@@ -108,7 +117,7 @@ export function startSpeedServer(o: SpeedServerOptions): Promise<SpeedServer> {
       });
       req.on('end', () => {
         o.onRequest?.({ method: 'POST', remoteAddress, bytes: n });
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ bytes: n }));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ bytes: n, ip: caller }));
       });
       return;
     }

@@ -210,7 +210,7 @@ function measureFacts(m: MeasureResult): Record<string, unknown> {
 
 function fakeNode(login: string, password: string, ip: string = LAB.server): FleetNode {
   const now = new Date().toISOString();
-  return { id: 'n1', ip, port: 1723, login, password, provider: null, country: null, state: null, city: null, zip: null, comment: null, status: 'ping_ok', createdAt: now, updatedAt: now, importedFrom: null, pptp: null, speed: null, socks: null, ovpn: null, monitor: null, history: [] };
+  return { id: 'n1', ip, port: 1723, login, password, provider: null, country: null, state: null, city: null, zip: null, comment: null, geo: null, status: 'ping_ok', createdAt: now, updatedAt: now, importedFrom: null, pptp: null, speed: null, socks: null, ovpn: null, monitor: null, history: [] };
 }
 
 async function client(out: string): Promise<number> {

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+
+/**
+ * Where an address really is, from the local IP database: kept apart from what an imported file
+ * claimed (node.country/state/city). All-null fields with a source mean "looked up, the database has
+ * no location" (private, loopback and unrouted addresses); a null `geo` means "never looked up".
+ */
+export const geoSchema = z.object({
+  /** ISO 3166-1 alpha-2, upper case. */
+  country: z.string().nullable(),
+  region: z.string().nullable(),
+  city: z.string().nullable(),
+  /** The database and its version, e.g. `DB-IP Lite city 2.3.2026060513`. */
+  source: z.string(),
+});
+export type GeoLocation = z.infer<typeof geoSchema>;
+
+/** A lookup: never leaves the host. */
+export type Locate = (ip: string) => GeoLocation;
+
+let nameToCode: Map<string, string> | null = null;
+
+function countryNames(): Map<string, string> {
+  if (nameToCode) return nameToCode;
+  const map = new Map<string, string>([['usa', 'US'], ['united states of america', 'US'], ['uk', 'GB'], ['great britain', 'GB'], ['england', 'GB'], ['russia', 'RU']]);
+  const names = new Intl.DisplayNames(['en'], { type: 'region' });
+  for (let a = 65; a <= 90; a++) {
+    for (let b = 65; b <= 90; b++) {
+      const code = String.fromCharCode(a, b);
+      const name = names.of(code);
+      if (name && name !== code) map.set(name.toLowerCase(), code);
+    }
+  }
+  nameToCode = map;
+  return map;
+}
+
+/** A claimed country (`US`, `us`, `United States`) as its two-letter code; null when not recognised. */
+export function countryCode(claimed: string | null): string | null {
+  if (!claimed) return null;
+  const v = claimed.trim();
+  if (/^[a-z]{2}$/i.test(v)) return v.toUpperCase();
+  return countryNames().get(v.toLowerCase()) ?? null;
+}
+
+/**
+ * True when the file claimed a country the database disagrees with. A claim that names no
+ * recognisable country, or an address the database cannot place, is not a mismatch: nothing to compare.
+ */
+export function isGeoMismatch(node: { country: string | null; geo: GeoLocation | null }): boolean {
+  const located = node.geo?.country;
+  if (!located) return false;
+  const claimed = countryCode(node.country);
+  return claimed !== null && claimed !== located;
+}
+
+/** `US / California / Mountain View (DB-IP Lite city 2.3…)`, or why there is none. */
+export function describeGeo(g: GeoLocation | null): string {
+  if (!g) return 'not looked up';
+  const place = [g.country, g.region, g.city].filter(Boolean).join(' / ');
+  return place ? `${place} (${g.source})` : `no location in ${g.source} (private, loopback or unlisted address)`;
+}
