@@ -47,6 +47,7 @@ async function scenario(name: string, dataDir: string, file: string): Promise<Fi
   const { compose } = await import('../src/compose.ts');
   const { parseConfig } = await import('../src/config.ts');
   const { ShellPort } = await import('../adapters/shell/port.ts');
+  const { localFile } = await import('../adapters/shell/local-file.ts');
   const { createLogger } = await import('../src/log.ts');
   const t0 = performance.now();
   const composed = await compose(parseConfig({ DATA_DIR: dataDir }), { log: createLogger('error') });
@@ -58,7 +59,8 @@ async function scenario(name: string, dataDir: string, file: string): Promise<Fi
   const stall = stallMeter();
   const out = await composed.dispatcher.dispatch(port, {
     text: `import ${file}`,
-    files: [],
+    // What the terminal does before dispatch: the path becomes the file it names (adapters/shell/shell.ts).
+    files: [localFile(file)],
     actor: { platform: 'terminal', id: 'bench', name: 'bench', roleIds: [] },
     where: { key: 'terminal' },
   });
