@@ -37,9 +37,7 @@ async function main(argv: string[]): Promise<number> {
       const { runTerminalOnly } = await import('./ops/cli.ts');
       return await runTerminalOnly(args, loadConfig(), version(), process.stdout, process.stderr);
     } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      process.stderr.write(err.message.split('\n').map((line) => `connexa: ${line}\n`).join(''));
-      return 2;
+      return startUpFailure(err);
     }
   }
   let composed: Composed;
@@ -71,15 +69,20 @@ async function main(argv: string[]): Promise<number> {
       }
     }
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof StoreOpenError || err instanceof StoreLocked || err instanceof AdapterStartError) {
-      // A ConfigError holds one line per bad variable: each gets the prefix.
-      process.stderr.write(err.message.split('\n').map((line) => `connexa: ${line}\n`).join(''));
-      return 2;
-    }
-    throw err;
+    return startUpFailure(err);
   }
 
   return runModes(composed, chat, args, ops);
+}
+
+/** A failure someone can fix (configuration, store, lock, platform token) is said in lines and exits 2. */
+function startUpFailure(err: unknown): number {
+  if (err instanceof ConfigError || err instanceof StoreOpenError || err instanceof StoreLocked || err instanceof AdapterStartError) {
+    // A ConfigError holds one line per bad variable: each gets the prefix.
+    process.stderr.write(err.message.split('\n').map((line) => `connexa: ${line}\n`).join(''));
+    return 2;
+  }
+  throw err;
 }
 
 main(process.argv.slice(2)).then(
