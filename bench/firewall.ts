@@ -16,7 +16,7 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { NodeFirewall, type NftRunner } from '../src/services/node-firewall.ts';
+import { NodeFirewall, nftRunner } from '../src/services/node-firewall.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, seconds: { type: 'string', default: '2' } } });
 const RUNS = Number(values.runs);
@@ -57,15 +57,8 @@ function tearDown(): void {
   for (const ns of Object.values(NS)) spawnSync('ip', ['netns', 'del', ns]);
 }
 
-/** nft -f - inside the router namespace: what nftRunner() does on a real host. */
-const rtrNft: NftRunner = (script) =>
-  new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', NS.rtr, 'nft', '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ ok: code === 0, stderr: stderr.trim() }));
-    child.stdin.end(script);
-  });
+/** nft inside the router namespace: what nftRunner() does on a real host. */
+const rtrNft = nftRunner(['ip', 'netns', 'exec', NS.rtr, 'nft']);
 
 const other = (i: number) => ({ tunnel: `ppp${1000 + i}`, dev: `cxo${20000 + i}`, subnet: `100.${64 + (i >> 8)}.${i & 255}.0/24`, local: `10.${100 + (i >> 8)}.${i & 255}.1` });
 

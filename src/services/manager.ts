@@ -623,7 +623,7 @@ export class ServiceManager {
   /** The host's one nftables table: the tunnel guard's and the OpenVPN routing's elements share it. */
   private firewall(): NodeFirewall {
     const d = this.o.driver;
-    this.ownFirewall ??= (d && guardOf(d)?.firewall) ?? this.o.tunnelGuard?.firewall ?? new NodeFirewall(nftRunner(this.ovpnHost().nft ?? 'nft'));
+    this.ownFirewall ??= (d && guardOf(d)?.firewall) ?? this.o.tunnelGuard?.firewall ?? new NodeFirewall(nftRunner([this.ovpnHost().nft ?? 'nft']));
     return this.ownFirewall;
   }
 

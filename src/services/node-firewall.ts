@@ -25,10 +25,12 @@ const OVPN_DEVICES = 'cxo*';
 /** Runs `nft -f -` with a script on stdin. */
 export type NftRunner = (script: string) => Promise<{ ok: boolean; stderr: string }>;
 
-export function nftRunner(nftPath = 'nft', timeoutMs = 5000): NftRunner {
+/** `command` runs nft: `['nft']` on this host; a prefix such as `ip netns exec NS` runs it elsewhere. */
+export function nftRunner(command: readonly string[] = ['nft'], timeoutMs = 5000): NftRunner {
+  const [bin, ...prefix] = command;
   return (script) =>
     new Promise((resolve) => {
-      const child = spawn(nftPath, ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'], timeout: timeoutMs });
+      const child = spawn(bin!, [...prefix, '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'], timeout: timeoutMs });
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       child.on('error', (err) => resolve({ ok: false, stderr: err.message }));
@@ -119,8 +121,12 @@ export class NodeFirewall {
 
   /** Resolves once every change asked so far is applied (or failed). */
   async idle(): Promise<void> {
-    while (this.scheduled || this.pending.length) await this.running.then(() => new Promise((r) => setImmediate(r)));
-    await this.running;
+    // Every change extends `running` when it is asked; once it stops growing, all are applied.
+    let last: Promise<void>;
+    do {
+      last = this.running;
+      await last;
+    } while (last !== this.running);
   }
 
   /** Deletes the table whole (shutdown). Never rejects: there may be nothing to delete. */
