@@ -3,26 +3,19 @@
  * number taken from the job's record (the same counts `jobs <id>` prints).
  */
 import type { JobRecord } from '../store/schema.ts';
-import { renderVegaLite, type RenderedChart } from './stats-chart.ts';
+import { labelledBars, PAGE, renderVegaLite, type RenderedChart } from './stats-chart.ts';
 
 export function jobChartSpec(job: Pick<JobRecord, 'id' | 'kind' | 'state' | 'selection' | 'total' | 'done' | 'counts'>): object {
   const values = Object.entries(job.counts)
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
     .map(([outcome, nodes]) => ({ outcome, nodes }));
+  const bars = labelledBars('', values.length ? values : [{ outcome: 'no node checked yet', nodes: 0 }], 'outcome', 'nodes', { value: '#1e88e5' });
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    ...PAGE,
+    ...bars,
     title: { text: `${job.kind} ${job.id}: ${job.done.toLocaleString('en-US')} of ${job.total.toLocaleString('en-US')} nodes, ${job.state}`, subtitle: job.selection.slice(0, 80), fontSize: 15 },
-    background: 'white',
-    padding: 12,
-    config: { font: 'DejaVu Sans', view: { stroke: null } },
     width: 480,
-    data: { values: values.length ? values : [{ outcome: 'no node checked yet', nodes: 0 }] },
-    encoding: { y: { field: 'outcome', type: 'nominal', sort: null, title: null }, x: { field: 'nodes', type: 'quantitative', title: 'nodes' } },
-    layer: [
-      { mark: 'bar', encoding: { color: { value: '#1e88e5' } } },
-      { mark: { type: 'text', align: 'left', dx: 3 }, encoding: { text: { field: 'nodes', type: 'quantitative', format: ',' } } },
-    ],
   };
 }
 

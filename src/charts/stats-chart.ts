@@ -90,8 +90,16 @@ const statusScale = { domain: [...STATUSES], range: STATUSES.map((s) => STATUS_C
 
 const WIDTH = 360;
 
+/** What every Connexa picture shares: the schema, a white page and the shipped font. */
+export const PAGE = {
+  $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+  background: 'white',
+  padding: 12,
+  config: { font: 'DejaVu Sans', view: { stroke: null } },
+};
+
 /** A bar per row with its count written at the end of the bar (the numbers are the picture's text). */
-function labelledBars(title: string, values: object[], field: string, label: string, color: object): object {
+export function labelledBars(title: string, values: object[], field: string, label: string, color: object): object {
   return {
     title,
     width: WIDTH,
@@ -134,11 +142,8 @@ export function statsChartSpec(d: StatsChartData): object {
     },
   };
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    ...PAGE,
     title: { text: `Connexa: ${d.total.toLocaleString('en-US')} nodes`, fontSize: 16 },
-    background: 'white',
-    padding: 12,
-    config: { font: 'DejaVu Sans', view: { stroke: null } },
     vconcat: [
       { hconcat: [status, countries] },
       { hconcat: [speed, changes] },
