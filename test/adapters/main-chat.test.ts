@@ -1,15 +1,14 @@
 // The real `connexa` program (npm start) serving Slack and Discord at once, against the fakes:
 // start-up, one command on each platform, SIGTERM; and one-line start-up errors, never a hang.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FAKE_TOKEN, FakeDiscord } from '../fakes/discord/index.ts';
+import { startConnexa } from '../kit/connexa-process.ts';
 import { eventually } from '../kit/wait.ts';
 import { FAKE_APP_TOKEN, FAKE_BOT_TOKEN, startFakeSlack, type FakeSlack } from '../fakes/slack/server.ts';
 
-const BIN = resolve('bin/connexa.js');
 let dir: string;
 let slack: FakeSlack;
 let discord: FakeDiscord;
@@ -26,16 +25,8 @@ afterEach(async () => {
 });
 
 function start(env: Record<string, string>) {
-  const child = spawn(process.execPath, [BIN], {
-    env: { PATH: process.env.PATH ?? '', HOME: dir, DATA_DIR: join(dir, 'data'), CONNEXA_VIEWERS: '*', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  return { child, exited, out: () => out, err: () => err };
+  const bot = startConnexa([], { cwd: dir, dataDir: join(dir, 'data'), env: { CONNEXA_VIEWERS: '*', ...env } });
+  return { ...bot, exited: bot.ended.then((r) => r.code) };
 }
 
 const both = () => ({

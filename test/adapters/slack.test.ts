@@ -4,7 +4,6 @@
  * First the shared SCENARIOS, then what only Slack has: acks, uploads, 429s, start-up errors.
  */
 import { createHmac } from 'node:crypto';
-import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSlackAdapter, SlackStartError } from '../../adapters/slack/index.ts';
 import { slackFile } from '../../adapters/slack/files.ts';
@@ -15,6 +14,7 @@ import { FAKE_APP_TOKEN, FAKE_BOT_TOKEN, startFakeSlack, type FakeSlack } from '
 import type { SimServer } from '../sim/fleet.ts';
 import { testBot } from '../kit/app.ts';
 import { MIXED, useSimFleet } from '../kit/sim-fleet.ts';
+import { freePort } from '../kit/loopback.ts';
 import { eventually } from '../kit/wait.ts';
 import { SCENARIOS } from './scenarios.ts';
 
@@ -406,14 +406,3 @@ describe('Slack HTTP mode (signed requests)', () => {
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}

@@ -104,3 +104,15 @@ function listenOn(host: string, port: number): Promise<net.Server | 'in use'> {
 function close(server: net.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
+
+/** A TCP port free on 127.0.0.1 right now (the kernel picks it), for a server the test starts in another process. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}

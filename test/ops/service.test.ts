@@ -1,18 +1,17 @@
 // The real `connexa` program serving Slack and Discord (the fakes) with METRICS_PORT and BACKUP_CRON:
 // /readyz, /healthz and /metrics over HTTP, counts of a real slash command and of platform calls,
 // 503 when a platform goes away, scheduled backups with rotation, and SIGTERM.
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FAKE_TOKEN, FakeDiscord } from '../fakes/discord/index.ts';
+import { startConnexa } from '../kit/connexa-process.ts';
+import { freePort } from '../kit/loopback.ts';
 import { eventually } from '../kit/wait.ts';
 import { FAKE_APP_TOKEN, FAKE_BOT_TOKEN, startFakeSlack, type FakeSlack } from '../fakes/slack/server.ts';
 
-const BIN = resolve('bin/connexa.js');
 let dir: string;
 let slack: FakeSlack;
 let discord: FakeDiscord;
@@ -27,17 +26,6 @@ afterEach(async () => {
   await discord.close().catch(() => {});
   await rm(dir, { recursive: true, force: true });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function get(port: number, path: string): Promise<{ status: number; body: string }> {
   try {
@@ -55,20 +43,19 @@ describe('a long-running Connexa with METRICS_PORT and BACKUP_CRON', () => {
   it('serves /metrics, /healthz and /readyz, counts what it does, writes and rotates backups, stops on SIGTERM', async () => {
     const port = await freePort();
     const backups = join(dir, 'backups');
-    const child = spawn(process.execPath, [BIN], {
+    const bot = startConnexa([], {
+      cwd: dir,
+      dataDir: join(dir, 'data'),
       env: {
-        PATH: process.env.PATH ?? '', HOME: dir, DATA_DIR: join(dir, 'data'), CONNEXA_VIEWERS: '*',
+        CONNEXA_VIEWERS: '*',
         SLACK_BOT_TOKEN: FAKE_BOT_TOKEN, SLACK_APP_TOKEN: FAKE_APP_TOKEN, SLACK_API_URL: slack.apiUrl,
         DISCORD_TOKEN: FAKE_TOKEN, DISCORD_API_URL: discord.apiUrl, DISCORD_GUILD_ID: discord.ids.guild,
         METRICS_PORT: String(port), BACKUP_CRON: '* * * * * *', BACKUP_KEEP: '2', BACKUP_DIR: backups,
       },
-      stdio: ['pipe', 'pipe', 'pipe'],
     });
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
-    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const exited = bot.ended.then((r) => r.code);
     try {
-      await eventually(() => expect(err).toContain('serving slack and discord'), 20_000);
+      await eventually(() => expect(bot.err()).toContain('serving slack and discord'), 20_000);
       await eventually(async () => expect(await get(port, '/readyz')).toEqual({ status: 200, body: 'ok\n' }), 10_000);
       expect(await get(port, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
 
@@ -96,10 +83,10 @@ describe('a long-running Connexa with METRICS_PORT and BACKUP_CRON', () => {
       await eventually(async () => expect(await get(port, '/healthz')).toEqual({ status: 503, body: 'discord: not connected\n' }), 20_000);
       expect((await get(port, '/readyz')).status).toBe(503);
     } finally {
-      child.kill('SIGTERM');
+      bot.child.kill('SIGTERM');
       await exited;
     }
     expect(await exited).toBe(130);
-    expect(err).not.toContain('backup failed');
+    expect(bot.err()).not.toContain('backup failed');
   }, 90_000);
 });
