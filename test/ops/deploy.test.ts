@@ -1,11 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpsServer, type OpsServer } from '../../src/ops/http.ts';
 import { testApp, type TestApp } from '../kit/app.ts';
+import { useTempDir } from '../kit/temp-dir.ts';
 
 const UNIT = readFileSync('deploy/connexa.service', 'utf8');
 
@@ -19,19 +18,13 @@ function verify(unitText: string, dir: string): { status: number | null; out: st
 }
 
 describe('deploy/connexa.service', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'cnx-unit-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir('cnx-unit-');
 
   it('passes systemd-analyze verify without a warning (and the check does catch a bad directive)', () => {
-    const ok = verify(UNIT, dir);
+    const ok = verify(UNIT, tmp.path);
     expect(ok.out).toBe('');
     expect(ok.status).toBe(0);
-    const bad = verify(UNIT.replace('NoNewPrivileges=yes', 'NoNewPrivileges=yes\nProtectSystm=strict'), dir);
+    const bad = verify(UNIT.replace('NoNewPrivileges=yes', 'NoNewPrivileges=yes\nProtectSystm=strict'), tmp.path);
     expect(bad.out).toMatch(/Unknown key( name)? '?ProtectSystm/);
   });
 

@@ -1,10 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config.ts';
 import { createLogger, defaultLogFormat } from '../../src/log.ts';
 import { runConnexa } from '../kit/connexa-process.ts';
+import { useTempDir } from '../kit/temp-dir.ts';
 
 const SECRET = 'Log-Test-Secret-9q8w7e';
 const PEM = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----';
@@ -51,23 +50,17 @@ describe('the logger', () => {
 });
 
 describe('the connexa program logs', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'cnx-log-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir('cnx-log-');
 
   it('JSON lines to a non-terminal stderr by default, pretty with LOG_FORMAT=pretty', async () => {
-    const dataDir = join(dir, 'data');
-    const json = await runConnexa(['stats'], { cwd: dir, dataDir, env: { LOG_LEVEL: 'debug' } });
+    const dataDir = join(tmp.path, 'data');
+    const json = await runConnexa(['stats'], { cwd: tmp.path, dataDir, env: { LOG_LEVEL: 'debug' } });
     expect(json.code).toBe(0);
     const lines = json.err.trim().split('\n');
     expect(lines.length).toBeGreaterThan(0);
     const parsed = lines.map((l) => JSON.parse(l) as { level: string; msg: string; command?: string });
     expect(parsed.find((p) => p.msg === 'command')).toMatchObject({ level: 'debug', outcome: 'ok', command: 'stats' });
-    const pretty = await runConnexa(['stats'], { cwd: dir, dataDir, env: { LOG_LEVEL: 'debug', LOG_FORMAT: 'pretty' } });
+    const pretty = await runConnexa(['stats'], { cwd: tmp.path, dataDir, env: { LOG_LEVEL: 'debug', LOG_FORMAT: 'pretty' } });
     expect(pretty.err).toMatch(/^\S+Z DEBUG command \{"outcome":"ok","command":"stats"/m);
   });
 });
