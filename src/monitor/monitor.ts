@@ -106,7 +106,9 @@ export class Monitor {
     const up = summary.transitions.filter((t) => t.from === 'offline' && t.to === 'online');
     let alertsSent = 0;
     if (down.length) {
-      await alerts.send(this.alert('🔴', down, 'went offline', `after ${config.MONITOR_FAILS} failed check${config.MONITOR_FAILS > 1 ? 's' : ''} in a row`, summary));
+      // A gateway that went down takes its nodes with it at once: said as such, in the same one alert.
+      const why = down.every((t) => t.outcome === 'gateway_down') ? 'their gateway is down' : `after ${config.MONITOR_FAILS} failed check${config.MONITOR_FAILS > 1 ? 's' : ''} in a row`;
+      await alerts.send(this.alert('🔴', down, 'went offline', why, summary));
       alertsSent++;
     }
     if (up.length) {

@@ -127,6 +127,16 @@ describe('monitor', () => {
     expect(t.app.store.get(a!)!.history.at(-1)!.reason).toBe('monitor: socks_down — the SOCKS listener does not accept connections (2 failed checks in a row)');
   });
 
+  it('a decisive failure (their gateway is down) takes nodes offline in one run, in one alert that says so', async () => {
+    const ids = online(IPS.slice(0, 3));
+    t.app.monitor.checks.push(async () => ({ ok: false, outcome: 'gateway_down', reason: 'gateway gw2 is down: no heartbeat for 31 s', decisive: true }));
+    const run = await t.app.monitor.run('test');
+    expect(run).toMatchObject({ wentOffline: 3, alertsSent: 1 });
+    for (const id of ids) expect(t.app.store.get(id)!.status).toBe('offline');
+    expect(t.app.store.get(ids[0]!)!.history.at(-1)!.reason).toBe('monitor: gateway_down — gateway gw2 is down: no heartbeat for 31 s (1 failed check in a row)');
+    expect(alertsSent()[0]!.text).toMatch(/^🔴 \*\*3 nodes went offline\*\* \(their gateway is down; monitor j\d+\)/);
+  });
+
   it('touches online and offline nodes only', async () => {
     online(IPS.slice(0, 1));
     const others = t.app.store.addNodes(IPS.slice(1, 4).map((ip) => ({ ip, login: 'x', password: 'y' })), 'lab');

@@ -3,8 +3,12 @@ import { toStoredPptp, type ProbePolicy } from '../../probes/pptp/index.ts';
 import type { Stage, StageOutcome } from '../stage.ts';
 import { handshakeStage } from './ping.ts';
 
-/** A check of one online/offline node beyond the PPTP handshake (its tunnel, its SOCKS listener). */
-export type ServiceCheck = (node: FleetNode, signal: AbortSignal) => Promise<{ ok: true } | { ok: false; outcome: string; reason: string }>;
+/**
+ * A check of one online/offline node beyond the PPTP handshake (its tunnel, its SOCKS listener).
+ * `decisive`: the failure is certain, not a blip worth MONITOR_FAILS tries (its gateway is down: no
+ * client can reach the node's services), so the node goes offline at once.
+ */
+export type ServiceCheck = (node: FleetNode, signal: AbortSignal) => Promise<{ ok: true } | { ok: false; outcome: string; reason: string; decisive?: boolean }>;
 
 export interface MonitorSettings {
   concurrency: number;
@@ -28,7 +32,7 @@ export function monitorStage(s: MonitorSettings): Stage {
   // The handshake with its retries, then a few seconds for the service checks.
   return handshakeStage('monitor', s, 5_000, async (node, r, signal) => {
     const now = new Date();
-    let failure: { outcome: string; reason: string } | null = r.ok ? null : { outcome: r.outcome, reason: r.reason ?? r.outcome };
+    let failure: { outcome: string; reason: string; decisive?: boolean } | null = r.ok ? null : { outcome: r.outcome, reason: r.reason ?? r.outcome };
     for (const check of s.checks) {
       if (failure) break;
       const c = await check(node, signal);
@@ -44,7 +48,7 @@ export function monitorStage(s: MonitorSettings): Stage {
       outcome: failure.outcome,
       reason: `${failure.reason} (${fails} failed check${fails > 1 ? 's' : ''} in a row)`,
       patch: { pptp, monitor: { fails, lastOkAt: node.monitor?.lastOkAt ?? null } },
-      failsReached: fails >= s.fails,
+      failsReached: fails >= s.fails || failure.decisive === true,
     };
   });
 }
