@@ -117,3 +117,20 @@ describe('placement', () => {
     expect(place(ids(106), gws)).toEqual({ ok: false, reason: expect.stringContaining('room for 105 more nodes, not 106') });
   });
 });
+
+describe('gateway slots (speed tests per gateway)', () => {
+  it('spreads tests over gateways, never more than perGateway on one, and hands a freed slot to the next waiter', async () => {
+    const { GatewaySlots } = await import('../../src/gateway/slots.ts');
+    const slots = new GatewaySlots(['a', 'b'], 2);
+    expect(slots.total).toBe(4);
+    const got = await Promise.all([slots.acquire(), slots.acquire(), slots.acquire(), slots.acquire()]);
+    expect(got.sort()).toEqual(['a', 'a', 'b', 'b']);
+    const fifth = slots.acquire();
+    const ac = new AbortController();
+    const sixth = slots.acquire(ac.signal);
+    ac.abort(new Error('cancelled'));
+    await expect(sixth).rejects.toThrow('cancelled');
+    slots.release('b');
+    await expect(fifth).resolves.toBe('b');
+  });
+});
