@@ -35,6 +35,11 @@ export interface RemoteGatewayOptions {
   answerMs?: number;
 }
 
+/** How long one wait on the event stream lasts before the job's state is read again. */
+const SLICE_MS = 2000;
+/** BullMQ's waitUntilFinished deadline error (its other rejections are the job's own failure). */
+const isWaitTimeout = (err: unknown) => err instanceof Error && /^Job wait \S+ timed out before finishing/.test(err.message);
+
 /** Job ids may not contain `:` (BullMQ's key separator). */
 const jobId = (key: string) => key.replaceAll(':', '.');
 
@@ -121,15 +126,25 @@ export class RemoteGateway implements GatewayPort {
       onAbort = () => reject(o.signal!.reason instanceof Error ? o.signal!.reason : new Error(String(o.signal!.reason ?? 'aborted')));
       o.signal.addEventListener('abort', onAbort, { once: true });
     });
+    const deadline = Date.now() + o.timeoutMs;
     try {
-      return (await Promise.race([job.waitUntilFinished(events, o.timeoutMs), aborted])) as T;
+      for (;;) {
+        // Waited in slices: each slice starts by reading the job's state, so an event missed while
+        // Redis restarted (its stream reader reconnecting) costs at most one slice, never the call.
+        const slice = Math.max(1, Math.min(SLICE_MS, deadline - Date.now()));
+        try {
+          return (await Promise.race([job.waitUntilFinished(events, slice), aborted])) as T;
+        } catch (err) {
+          if (!isWaitTimeout(err) || Date.now() >= deadline) throw err;
+        }
+      }
     } catch (err) {
       const message = (err as Error).message;
       if (o.signal?.aborted) {
         void this.cancel(id, 'the caller cancelled');
         throw err;
       }
-      if (/timed out before finishing/.test(message)) {
+      if (isWaitTimeout(err)) {
         void this.cancel(id, 'no answer in time');
         throw new RemoteGatewayError(this.name, method, `gateway ${this.name} did not answer ${method} within ${Math.round(o.timeoutMs / 1000)} s`);
       }
