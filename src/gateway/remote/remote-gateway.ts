@@ -14,6 +14,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { PptpResult } from '../../fleet/node.ts';
 import type { StageOutcome } from '../../pipeline/stage.ts';
 import type { CheckResult, GatewayDescription, GatewayPort, HandshakeRequest, RunningNode, ServerTrust, SpeedRequest, StartRequest, StartResult } from '../port.ts';
+import { JobWaitTimeout, awaitJob } from './await-job.ts';
 import { COMMAND_JOB, type CommandName, PREFIX, commandQueue, speedQueue } from './transport.ts';
 
 /** A job that failed on the gateway (its reason, as the gateway said it), or that was not answered in time. */
@@ -34,11 +35,6 @@ export interface RemoteGatewayOptions {
   /** How long describe/stop/check/list/trust/handshake wait for an answer (ms). */
   answerMs?: number;
 }
-
-/** How long one wait on the event stream lasts before the job's state is read again. */
-const SLICE_MS = 2000;
-/** BullMQ's waitUntilFinished deadline error (its other rejections are the job's own failure). */
-const isWaitTimeout = (err: unknown) => err instanceof Error && /^Job wait \S+ timed out before finishing/.test(err.message);
 
 /** Job ids may not contain `:` (BullMQ's key separator). */
 const jobId = (key: string) => key.replaceAll(':', '.');
@@ -120,37 +116,18 @@ export class RemoteGateway implements GatewayPort {
     const events = o.queue === 'speed' ? this.speedEvents : this.commandEvents;
     const id = jobId(o.key ?? randomUUID());
     const job = await queue.add(method, data, { ...COMMAND_JOB, jobId: id });
-    let onAbort: (() => void) | null = null;
-    const aborted = new Promise<never>((_, reject) => {
-      if (!o.signal) return;
-      onAbort = () => reject(o.signal!.reason instanceof Error ? o.signal!.reason : new Error(String(o.signal!.reason ?? 'aborted')));
-      o.signal.addEventListener('abort', onAbort, { once: true });
-    });
-    const deadline = Date.now() + o.timeoutMs;
     try {
-      for (;;) {
-        // Waited in slices: each slice starts by reading the job's state, so an event missed while
-        // Redis restarted (its stream reader reconnecting) costs at most one slice, never the call.
-        const slice = Math.max(1, Math.min(SLICE_MS, deadline - Date.now()));
-        try {
-          return (await Promise.race([job.waitUntilFinished(events, slice), aborted])) as T;
-        } catch (err) {
-          if (!isWaitTimeout(err) || Date.now() >= deadline) throw err;
-        }
-      }
+      return await awaitJob<T>(job, events, o.timeoutMs, o.signal);
     } catch (err) {
-      const message = (err as Error).message;
       if (o.signal?.aborted) {
         void this.cancel(id, 'the caller cancelled');
         throw err;
       }
-      if (isWaitTimeout(err)) {
+      if (err instanceof JobWaitTimeout) {
         void this.cancel(id, 'no answer in time');
         throw new RemoteGatewayError(this.name, method, `gateway ${this.name} did not answer ${method} within ${Math.round(o.timeoutMs / 1000)} s`);
       }
-      throw new RemoteGatewayError(this.name, method, message);
-    } finally {
-      if (onAbort) o.signal!.removeEventListener('abort', onAbort);
+      throw new RemoteGatewayError(this.name, method, (err as Error).message);
     }
   }
 
