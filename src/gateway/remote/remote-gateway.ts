@@ -56,9 +56,11 @@ export class RemoteGateway implements GatewayPort {
     this.speed = new Queue(speedQueue(o.name), base);
     this.commandEvents = new QueueEvents(commandQueue(o.name), base);
     this.speedEvents = new QueueEvents(speedQueue(o.name), base);
-    // Connection errors are retried by ioredis; the calls waiting on them have their own deadlines.
-    for (const q of [this.commands, this.speed]) q.on('error', () => {});
-    for (const e of [this.commandEvents, this.speedEvents]) e.on('error', () => {});
+    // Every waiting call listens on its queue and its event stream: hundreds at once (a start of a
+    // fleet) is the design, not a leak. Connection errors are retried by ioredis; the calls waiting
+    // on them have their own deadlines.
+    for (const q of [this.commands, this.speed]) q.setMaxListeners(0).on('error', () => {});
+    for (const e of [this.commandEvents, this.speedEvents]) e.setMaxListeners(0).on('error', () => {});
   }
 
   describe(): Promise<GatewayDescription> {
