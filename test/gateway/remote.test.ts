@@ -97,6 +97,40 @@ describe('a remote gateway over BullMQ (stand-in port on the gateway side)', () 
     expect(port.running.has('n3')).toBe(false);
   });
 
+  it('speed tests run at most speedConcurrency at once on a gateway, whatever the bot sends', async () => {
+    const gw = new StandInGateway('gw-s');
+    const s = await serveGateway({ name: 'gw-s', redisUrl: redis.url, port: gw, log, speedConcurrency: 2 });
+    let open!: () => void;
+    gw.speedGate = new Promise((r) => (open = r));
+    const req = { node: startReq('n1').node, url: 'http://127.0.0.1/x', minMbps: 1, openTimeoutMs: 1000, downloadBytes: 1, maxSeconds: 5, uploadBytes: 0, stallMs: 500 };
+    const all = Promise.all(Array.from({ length: 5 }, () => bot.port('gw-s').speedTest(req)));
+    await eventually(() => expect(gw.speedNow).toBe(2));
+    // The other three wait on the speed queue while the command queue still answers.
+    expect((await bot.port('gw-s').describe()).name).toBe('gw-s');
+    expect(gw.count('speedTest')).toBe(2);
+    open();
+    expect((await all).map((o) => o.outcome)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(gw.speedPeak).toBe(2);
+    await s.close();
+  });
+
+  it('closing a gateway lets its running job finish and answer', async () => {
+    const gw = new StandInGateway('gw-d');
+    const s = await serveGateway({ name: 'gw-d', redisUrl: redis.url, port: gw, log });
+    let open!: () => void;
+    gw.gate = new Promise((r) => (open = r));
+    const call = bot.port('gw-d').start(startReq('n8'));
+    await eventually(() => expect(gw.count('start')).toBe(1));
+    let closed = false;
+    const closing = s.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(closed).toBe(false);
+    open();
+    await closing;
+    expect(await call).toMatchObject({ ok: true });
+    expect(gw.running.has('n8')).toBe(true);
+  });
+
   it('heartbeats arrive with the boot id and the running nodes; a closed gateway falls silent', async () => {
     const gw = new StandInGateway('gw-b');
     const b = await serveGateway({ name: 'gw-b', redisUrl: redis.url, port: gw, log, heartbeatMs: 100 });

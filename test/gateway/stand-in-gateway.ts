@@ -23,6 +23,10 @@ export class StandInGateway implements GatewayPort {
   readonly failures = new Map<string, string>();
   /** When set, start waits for it (and for an abort). */
   gate: Promise<void> | null = null;
+  /** When set, speedTest waits for it; speedNow/speedPeak count the tests running at once. */
+  speedGate: Promise<void> | null = null;
+  speedNow = 0;
+  speedPeak = 0;
   /** Signals seen aborted by a method, by method name. */
   readonly aborted: string[] = [];
   private nextPort = 20_000;
@@ -91,6 +95,12 @@ export class StandInGateway implements GatewayPort {
 
   async speedTest(req: SpeedRequest): Promise<StageOutcome> {
     this.enter('speedTest', req);
+    this.speedPeak = Math.max(this.speedPeak, ++this.speedNow);
+    try {
+      if (this.speedGate) await this.speedGate;
+    } finally {
+      this.speedNow--;
+    }
     return { result: 'ok', outcome: 'ok', reason: null, patch: {} };
   }
 
