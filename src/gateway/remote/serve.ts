@@ -6,8 +6,9 @@
  * different nodes do not wait for each other); speed tests have their own queue and worker with a
  * small concurrency, which is the gateway's speed-test limit whatever the bot sends.
  *
- * Once per job id: a job redelivered to this process (BullMQ moves a job whose lock lapsed back to
- * waiting, e.g. after a long Redis outage) gets the answer of its first run instead of a second run.
+ * Once per job id: a start, stop or trust job redelivered to this process (BullMQ moves a job whose
+ * lock lapsed back to waiting, e.g. after a long Redis outage) gets the answer of its first run
+ * instead of a second run. Reads (describe, list, check, speed, handshake) simply run again.
  *
  * Nothing secret is logged: a job's data holds node credentials; only job names, ids and node ids are.
  */
@@ -41,8 +42,9 @@ export interface ServedGateway {
   close(): Promise<void>;
 }
 
-/** How many finished job ids are remembered against redelivery. */
+/** How many start/stop job ids are remembered against redelivery. */
 const REMEMBERED = 2000;
+const ONCE: ReadonlySet<CommandName> = new Set(['start', 'stop', 'trust']);
 
 export async function serveGateway(o: ServeOptions): Promise<ServedGateway> {
   const target = parseRedisUrl(o.redisUrl);
@@ -60,6 +62,8 @@ export async function serveGateway(o: ServeOptions): Promise<ServedGateway> {
       o.log.info('gateway job cancelled', { job: jobId, found });
       return Promise.resolve(found);
     }
+    // Reads may run again; what changes the host is answered once.
+    if (!ONCE.has(name)) return dispatch(o.port, name, job.data, signal);
     const id = job.id!;
     let p = answered.get(id);
     if (p) {
@@ -111,7 +115,9 @@ export async function serveGateway(o: ServeOptions): Promise<ServedGateway> {
     }, o.heartbeatMs ?? 5000);
   };
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  await beat();
+  // The first beat at once (the bot sees a restart without waiting a period); a port that cannot
+  // describe itself yet is said, not fatal: the loop tries again.
+  await beat().catch((err: Error) => o.log.warn('heartbeat not sent', { error: err.message }));
   schedule();
   o.log.info('gateway serving', { gateway: o.name, bootId, redis: redisLabel(target) });
 
