@@ -75,7 +75,8 @@ export class RemoteGateway implements GatewayPort {
   /**
    * A start under the caller's key (e.g. `<jobId>:<nodeId>:<attempt>`): calling again with the same
    * key, after a timeout, a dropped connection or a bot restart, waits for the same job and gets its
-   * result; the node's services are started once.
+   * result; the node's services are started once. A start that failed stays failed under its key:
+   * a new attempt takes a new key.
    */
   startOnce(key: string, req: StartRequest, signal?: AbortSignal): Promise<StartResult> {
     return this.call('start', req, { key, signal, timeoutMs: req.tunnelOpenTimeoutMs + this.answerMs * 2 });
