@@ -83,3 +83,18 @@ it('the bot refuses a CSR that is not a server request of its own', async () => 
   await expect(pki.signServerCsr('not a csr', 'gw-x')).rejects.toThrow('not a PEM certificate request');
   expect(pki.gatewayCerts().some((c) => c.gateway === 'gw-x')).toBe(false);
 });
+
+it('a gateway whose certificate no longer verifies (the bot has a new CA) enrols again, with a new key', async () => {
+  const material = new GatewayMaterial({ dir: join(tmp, 'gw2', 'ovpn') });
+  const connection = connectionOptions(parseRedisUrl(redis.url));
+  expect(await enrolGateway({ name: 'gw-f', connection, material, log })).toBe('enrolled');
+  const firstKey = readFileSync(material.files().key, 'utf8');
+  // Another CA's trust installed over it: the certificate it holds is not signed by that CA.
+  const otherCa = await Pki.open(join(tmp, 'other-pki'));
+  await material.install({ caPem: otherCa.caPem(), crlPem: otherCa.crlPem(), tlsCryptKey: otherCa.tlsCryptKey() });
+  expect(await material.hasValidCert()).toBe(false);
+  expect(await enrolGateway({ name: 'gw-f', connection, material, log })).toBe('enrolled');
+  expect(await material.hasValidCert()).toBe(true);
+  expect(readFileSync(material.files().key, 'utf8')).not.toBe(firstKey);
+  expect(pki.gatewayCerts().filter((c) => c.gateway === 'gw-f')).toHaveLength(2);
+});

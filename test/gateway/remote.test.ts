@@ -4,7 +4,7 @@ import type { GatewayHeartbeat, StartRequest } from '../../src/gateway/port.ts';
 import { type GatewayConnections, connectGateways } from '../../src/gateway/remote/control.ts';
 import { RemoteGatewayError } from '../../src/gateway/remote/remote-gateway.ts';
 import { type ServedGateway, serveGateway } from '../../src/gateway/remote/serve.ts';
-import { HEARTBEAT_QUEUE, PREFIX, connectionOptions, parseRedisUrl } from '../../src/gateway/remote/transport.ts';
+import { HEARTBEAT_QUEUE, PREFIX, connectionOptions, parseRedisUrl, speedQueue } from '../../src/gateway/remote/transport.ts';
 import { createLogger } from '../../src/log.ts';
 import { type RedisServer, startRedis } from '../kit/redis.ts';
 import { eventually } from '../kit/wait.ts';
@@ -112,6 +112,31 @@ describe('a remote gateway over BullMQ (stand-in port on the gateway side)', () 
     expect((await all).map((o) => o.outcome)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
     expect(gw.speedPeak).toBe(2);
     await s.close();
+  });
+
+  it('an abort of a job still waiting on the gateway queue removes it: the port never runs it', async () => {
+    const gw = new StandInGateway('gw-w');
+    const s = await serveGateway({ name: 'gw-w', redisUrl: redis.url, port: gw, log, speedConcurrency: 1 });
+    let open!: () => void;
+    gw.speedGate = new Promise((r) => (open = r));
+    const req = (id: string) => ({ node: startReq(id).node, url: 'http://127.0.0.1/x', minMbps: 1, openTimeoutMs: 1000, downloadBytes: 1, maxSeconds: 5, uploadBytes: 0, stallMs: 500 });
+    const first = bot.port('gw-w').speedTest(req('w1'));
+    await eventually(() => expect(gw.speedNow).toBe(1));
+    const ac = new AbortController();
+    const second = bot.port('gw-w').speedTest(req('w2'), ac.signal);
+    const q = new Queue(speedQueue('gw-w'), { connection: connectionOptions(parseRedisUrl(redis.url)), prefix: PREFIX });
+    try {
+      await eventually(async () => expect(await q.getWaitingCount()).toBe(1));
+      ac.abort(new Error('cancelled by the operator'));
+      await expect(second).rejects.toThrow('cancelled by the operator');
+      await eventually(async () => expect(await q.getWaitingCount()).toBe(0));
+      open();
+      expect(await first).toMatchObject({ outcome: 'ok' });
+      expect(gw.calls.filter((c) => c.method === 'speedTest').map((c) => (c.arg as { node: { id: string } }).node.id)).toEqual(['w1']);
+    } finally {
+      await q.close();
+      await s.close();
+    }
   });
 
   it('closing a gateway lets its running job finish and answer', async () => {
