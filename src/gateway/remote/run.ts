@@ -44,7 +44,9 @@ export async function runGateway(config: Config, o: RunGatewayOptions = {}): Pro
     await checkRedis(target);
     await enrolGateway({ name, connection: connectionOptions(target), material, log });
     const port = typeof o.port === 'function' ? o.port(material) : o.port;
-    served = await serveGateway({ name, redisUrl: config.REDIS_URL, port, log, ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}) });
+    // At least three beats per GATEWAY_DEAD_AFTER (one lost beat is not a death), at most one a second.
+    const heartbeatMs = o.heartbeatMs ?? Math.max(1000, Math.min(5000, Math.floor(config.GATEWAY_DEAD_AFTER / 3)));
+    served = await serveGateway({ name, redisUrl: config.REDIS_URL, port, log, heartbeatMs });
   } catch (e) {
     if (e instanceof RedisUnavailable) return fail(e.message);
     if (e instanceof Error && /^enrolment/.test(e.message)) return fail(e.message);
