@@ -49,6 +49,26 @@ const resolvers = z
   .transform((v) => (v.trim().toLowerCase() === 'none' ? [] : v.split(',').map((s) => s.trim()).filter(Boolean)))
   .refine((list) => list.every((a) => IPV4.test(a)), 'a comma list of IPv4 resolver addresses, or none');
 
+/** `30s`, `2m`, `500ms` or bare milliseconds (`30000`), to milliseconds. */
+const duration = (min: number, max: number, what: string) =>
+  z
+    .string()
+    .regex(/^\d+(ms|s|m)?$/, what)
+    .transform((v) => {
+      const n = Number.parseInt(v, 10);
+      return v.endsWith('ms') ? n : v.endsWith('s') ? n * 1000 : v.endsWith('m') ? n * 60_000 : n;
+    })
+    .refine((ms) => ms >= min && ms <= max, what);
+
+const redisUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}, 'a redis:// or rediss:// URL such as rediss://:PASSWORD@redis.example.net:6380/0');
+
 const snowflake = z.string().regex(/^\d{5,25}$/, 'a numeric Discord id');
 
 export const configSchema = z.object({
@@ -112,6 +132,13 @@ export const configSchema = z.object({
   BACKUP_DIR: opt(z.string().min(1)),
   // The weekly digest of what changed (off unless set), posted where alerts go.
   DIGEST_CRON: opt(z.string().refine((v) => cron.validate(v), 'a cron expression such as 0 9 * * 1')),
+  // Gateways on other hosts (off unless set): the bot and each `connexa gateway` meet on this Redis.
+  REDIS_URL: opt(redisUrl),
+  // `connexa gateway` only: its name (queues are named after it) and where clients reach it.
+  GATEWAY_NAME: opt(z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, 'lower-case letters, digits and dashes (at most 40), such as fra-1')),
+  GATEWAY_PUBLIC_HOST: opt(z.string().regex(/^[A-Za-z0-9.:-]+$/, 'the host name or address clients reach the gateway at')),
+  // A gateway silent this long is down (its nodes go offline).
+  GATEWAY_DEAD_AFTER: withDefault(duration(3000, 3_600_000, 'a duration from 3s to 60m, such as 30s, 2m or 30000 (ms)'), '30s'),
 });
 
 export type Config = z.infer<typeof configSchema> & { dataDir: string; backupDir: string };
@@ -127,7 +154,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     for (const issue of parsed.error.issues) {
       const name = String(issue.path[0] ?? '?');
       if (problems.has(name)) continue;
-      const shown = /TOKEN|SIGNING_SECRET/.test(name) ? '' : ` (got ${JSON.stringify(env[name])})`;
+      // A token or a URL with a password is not repeated in the error.
+      const shown = /TOKEN|SIGNING_SECRET|REDIS_URL/.test(name) ? '' : ` (got ${JSON.stringify(env[name])})`;
       problems.set(name, `${name} must be ${issue.message}${shown}`);
     }
   }

@@ -40,6 +40,15 @@ async function main(argv: string[]): Promise<number> {
       return startUpFailure(err);
     }
   }
+  // A gateway host serves the bot's queues on Redis; it opens no store of its own.
+  if (args[0] === 'gateway') {
+    try {
+      const { runGateway } = await import('./gateway/remote/run.ts');
+      return await runGateway(loadConfig());
+    } catch (err) {
+      return startUpFailure(err);
+    }
+  }
   let composed: Composed;
   let chat: RunningAdapter[] = [];
   let ops: Ops | null = null;

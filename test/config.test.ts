@@ -37,6 +37,10 @@ describe('configuration', () => {
     [{ SLACK_BOT_TOKEN: 'xoxb-1' }, 'SLACK_BOT_TOKEN needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET and SLACK_PORT (HTTP mode)'],
     [{ DISCORD_GUILD_ID: 'guild' }, 'DISCORD_GUILD_ID must be a numeric Discord id (got "guild")'],
     [{ SLACK_API_URL: 'file:///etc' }, 'SLACK_API_URL must be an http(s) URL of the Slack Web API, ending in /api/ (got "file:///etc")'],
+    [{ REDIS_URL: 'http://redis.example:6379' }, 'REDIS_URL must be a redis:// or rediss:// URL such as rediss://:PASSWORD@redis.example.net:6380/0'],
+    [{ GATEWAY_NAME: 'Frankfurt_1' }, 'GATEWAY_NAME must be lower-case letters, digits and dashes (at most 40), such as fra-1 (got "Frankfurt_1")'],
+    [{ GATEWAY_DEAD_AFTER: '30 seconds' }, 'GATEWAY_DEAD_AFTER must be a duration from 3s to 60m, such as 30s, 2m or 30000 (ms) (got "30 seconds")'],
+    [{ GATEWAY_DEAD_AFTER: '1s' }, 'GATEWAY_DEAD_AFTER must be a duration from 3s to 60m, such as 30s, 2m or 30000 (ms) (got "1s")'],
   ])('%o stops start-up with one line', (env, message) => {
     expect(() => parseConfig(env)).toThrow(ConfigError);
     expect(() => parseConfig(env)).toThrow(message);
@@ -54,6 +58,24 @@ describe('configuration', () => {
         'SECRETS_DELIVERY must be dm or thread (got "email")',
         'SLACK_BOT_TOKEN needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET and SLACK_PORT (HTTP mode)',
       ]);
+    }
+  });
+
+  it('reads gateway durations as 30s, 2m or milliseconds (default 30 s), and leaves Redis off unless set', () => {
+    expect(parseConfig({}).GATEWAY_DEAD_AFTER).toBe(30_000);
+    expect(parseConfig({ GATEWAY_DEAD_AFTER: '45s' }).GATEWAY_DEAD_AFTER).toBe(45_000);
+    expect(parseConfig({ GATEWAY_DEAD_AFTER: '2m' }).GATEWAY_DEAD_AFTER).toBe(120_000);
+    expect(parseConfig({ GATEWAY_DEAD_AFTER: '30000' }).GATEWAY_DEAD_AFTER).toBe(30_000);
+    expect(parseConfig({}).REDIS_URL).toBeUndefined();
+    expect(parseConfig({ REDIS_URL: 'rediss://:pw@redis.example.net:6380/0' }).REDIS_URL).toBe('rediss://:pw@redis.example.net:6380/0');
+  });
+
+  it('never echoes the Redis password back', () => {
+    expect(() => parseConfig({ REDIS_URL: 'ftp://:hunter2-redis@host' })).toThrow(ConfigError);
+    try {
+      parseConfig({ REDIS_URL: 'ftp://:hunter2-redis@host' });
+    } catch (err) {
+      expect((err as Error).message).not.toContain('hunter2-redis');
     }
   });
 

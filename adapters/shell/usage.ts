@@ -19,6 +19,7 @@ export function usageText(): string {
     '                             terminal, or one command per line from a pipe',
     '  connexa backup <dir>       write a backup of the store and the PKI (terminal only)',
     '  connexa restore <file>     restore one into DATA_DIR (refused while a Connexa uses it)',
+    '  connexa gateway            serve this host\'s nodes for the bot on REDIS_URL, as GATEWAY_NAME',
     '  connexa --help | -h        this text',
     '  connexa --version | -v     the version',
     '',

@@ -7,7 +7,9 @@
  *   tls-crypt.key            the OpenVPN static key that wraps the control channel (2048 bits)
  *   crl.pem                  every revoked serial, re-signed on each revocation and on every open
  *   issued/SERIAL.crt .key   each node's client certificate, CN connexa-node-<id>, EKU clientAuth
- *   index.json               serial -> node, issued, revoked
+ *   issued/SERIAL.crt        each remote gateway's server certificate, signed from its CSR (its key
+ *                            never leaves the gateway), CN connexa-server, EKU serverAuth
+ *   index.json               serial -> node (or gateway), issued, revoked
  *
  * Everything is 0600 in a 0700 directory. The CA is created only when neither ca.crt nor ca.key
  * exists: a half-present CA is an error to look at, never silently replaced (that would void every
@@ -45,7 +47,10 @@ const indexSchema = z.object({
   certs: z.array(
     z.object({
       serial: z.string(),
+      /** The node of a client certificate; '' for a gateway's server certificate. */
       nodeId: z.string(),
+      /** Set on a remote gateway's server certificate (signServerCsr): the gateway's name. */
+      gateway: z.string().optional(),
       issuedAt: z.string(),
       revokedAt: z.string().nullable(),
     }),
@@ -200,8 +205,14 @@ export class Pki {
     return fs.readFileSync(this.paths.crl, 'utf8');
   }
 
+  /** The nodes' client certificates. */
   certs(): readonly IssuedCert[] {
-    return this.index.certs;
+    return this.index.certs.filter((c) => c.gateway === undefined);
+  }
+
+  /** The server certificates signed for remote gateways (revoke() takes their serials too). */
+  gatewayCerts(): readonly IssuedCert[] {
+    return this.index.certs.filter((c) => c.gateway !== undefined);
   }
 
   find(serial: string): IssuedCert | undefined {
@@ -263,6 +274,34 @@ export class Pki {
     });
   }
 
+  /**
+   * Signs a remote gateway's server certificate from its CSR (enrolment): the gateway made the key
+   * and keeps it; only the public key and a self-signature come here. Refused unless the request is
+   * signed by its own key, names the server CN the profiles verify, and holds a P-256 key. Recorded in
+   * the index under the gateway's name, so it can be revoked like a profile.
+   */
+  signServerCsr(csrPem: string, gatewayName: string, now: Date = new Date()): Promise<{ serial: string; certPem: string }> {
+    return this.serial(async () => {
+      let csr: x509.Pkcs10CertificateRequest;
+      try {
+        csr = new x509.Pkcs10CertificateRequest(csrPem);
+      } catch {
+        throw new PkiError(`gateway ${gatewayName}: the enrolment request is not a PEM certificate request`);
+      }
+      if (!(await csr.verify())) throw new PkiError(`gateway ${gatewayName}: the enrolment request is not signed by its own key`);
+      if (csr.subject !== `CN=${SERVER_CN}`) throw new PkiError(`gateway ${gatewayName}: the enrolment request names ${csr.subject.slice(0, 80)}, not CN=${SERVER_CN}`);
+      const alg = csr.publicKey.algorithm as EcKeyAlgorithm;
+      if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') throw new PkiError(`gateway ${gatewayName}: the enrolment request holds a ${alg.name} key; an ECDSA P-256 key is expected`);
+      const publicKey = await csr.publicKey.export({ name: 'ECDSA', namedCurve: 'P-256' }, ['verify']);
+      const { serial, certPem } = await this.signCert(SERVER_CN, SERVER_DAYS, x509.ExtendedKeyUsage.serverAuth, publicKey, now);
+      writePrivateFile(path.join(this.paths.issued, `${serial}.crt`), certPem);
+      const next: PkiIndex = { ...this.index, certs: [...this.index.certs, { serial, nodeId: '', gateway: gatewayName, issuedAt: now.toISOString(), revokedAt: null }] };
+      this.saveIndex(next);
+      this.index = next;
+      return { serial, certPem };
+    });
+  }
+
   private async createServerCert(now: Date): Promise<void> {
     const { keyPem, certPem } = await this.signLeaf(SERVER_CN, SERVER_DAYS, x509.ExtendedKeyUsage.serverAuth, now);
     writePrivateFile(this.paths.key, keyPem);
@@ -275,6 +314,11 @@ export class Pki {
    */
   private async signLeaf(cn: string, days: number, eku: string, now: Date): Promise<{ serial: string; keyPem: string; certPem: string }> {
     const keys = await newKeys();
+    const { serial, certPem } = await this.signCert(cn, days, eku, keys.publicKey, now);
+    return { serial, keyPem: pemKey(await subtle.exportKey('pkcs8', keys.privateKey as never)), certPem };
+  }
+
+  private async signCert(cn: string, days: number, eku: string, publicKey: CryptoKey, now: Date): Promise<{ serial: string; certPem: string }> {
     const serial = newSerial();
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial,
@@ -282,18 +326,18 @@ export class Pki {
       issuer: this.ca.subject,
       notBefore: new Date(now.getTime() - DAY),
       notAfter: new Date(now.getTime() + days * DAY),
-      publicKey: keys.publicKey,
+      publicKey,
       signingKey: this.caKey,
       signingAlgorithm: ALG,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
         new x509.ExtendedKeyUsageExtension([eku]),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        await x509.SubjectKeyIdentifierExtension.create(publicKey),
         await x509.AuthorityKeyIdentifierExtension.create(this.ca),
       ],
     });
-    return { serial, keyPem: pemKey(await subtle.exportKey('pkcs8', keys.privateKey as never)), certPem: cert.toString('pem') };
+    return { serial, certPem: cert.toString('pem') };
   }
 
   private async writeCrl(now: Date, index: PkiIndex = this.index): Promise<void> {
