@@ -25,11 +25,12 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export async function startRedis(opts: { aof?: boolean } = {}): Promise<RedisServer> {
+/** `bind`: the addresses it listens on (default loopback only; the gateway lab adds its veth ends). */
+export async function startRedis(opts: { aof?: boolean; bind?: readonly string[] } = {}): Promise<RedisServer> {
   const port = await freePort();
   const password = randomBytes(12).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'connexa-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', password, '--dir', dir, '--save', '', '--daemonize', 'no', '--logfile', join(dir, 'redis.log')];
+  const args = ['--port', String(port), '--bind', ...(opts.bind ?? ['127.0.0.1']), '--requirepass', password, '--dir', dir, '--save', '', '--daemonize', 'no', '--logfile', join(dir, 'redis.log')];
   if (opts.aof) args.push('--appendonly', 'yes', '--appendfsync', 'always');
   else args.push('--appendonly', 'no');
   let child: ChildProcess = await launch(args, port);
