@@ -3,11 +3,11 @@
  * core time), as it would in production. Reads one JSON line on stdin (credentials never in argv):
  *
  *   {"mode":"proxy", bind, port, login, password, egress, anyDestination}
- *       one SocksProxy, as the service manager configures it; prints `ready`
+ *       one SocksProxy, as a gateway host configures it; prints `ready`
  *   {"mode":"source", host, port}
  *       an HTTP server: GET /bytes/N answers N bytes; a plain TCP accept on port+1 closes at once
  *   {"mode":"memory", count, from, dataDir}
- *       starts `count` nodes through the ServiceManager (loopback test tunnels, no OpenVPN server),
+ *       starts `count` nodes through the gateway control and the local gateway (loopback test tunnels, no OpenVPN server),
  *       then prints {"rssBefore","rssAfter","heapBefore","heapAfter","ms"} after a GC
  * and runs until stdin closes.
  */

@@ -10,7 +10,7 @@
  *    outbound side to the node's egress address (microsocks -b, dante `external:`). Then the same
  *    through a 20 Mbit/s HTB link on that tunnel (`--htb-mb` MB per transfer).
  * 3. Connections per second: SOCKS5 handshake + auth + CONNECT + close, 32 at a time.
- * 4. Memory per idle proxy: `--idle` nodes started through the ServiceManager in one process.
+ * 4. Memory per idle proxy: `--idle` nodes started through the local gateway in one process.
  * 5. (root, openvpn) OpenVPN: handshake time of the Debian client against a server the manager
  *    started, and the start time of one node (tunnel + proxy + certificate + OpenVPN server).
  * Needs curl; microsocks and dante-server for their rows; root for 2 and 5.
@@ -302,7 +302,7 @@ async function main(): Promise<void> {
   await memExit;
   const m = JSON.parse(firstLine) as { count: number; rssBefore: number; rssAfter: number; heapBefore: number; heapAfter: number; ms: number };
   const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
-  printTable(`4. Memory: ${m.count} idle nodes started through the ServiceManager in one process (SOCKS up, certificate issued, no OpenVPN server)`, ['figure', 'value'], [
+  printTable(`4. Memory: ${m.count} idle nodes started through the local gateway in one process (SOCKS up, certificate issued, no OpenVPN server)`, ['figure', 'value'], [
     ['RSS before / after', `${mb(m.rssBefore)} / ${mb(m.rssAfter)} MB`],
     ['RSS per idle proxy', `${((m.rssAfter - m.rssBefore) / m.count / 1024).toFixed(1)} KB`],
     ['heap per idle proxy', `${((m.heapAfter - m.heapBefore) / m.count / 1024).toFixed(1)} KB`],

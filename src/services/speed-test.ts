@@ -16,15 +16,8 @@ import type { SpeedRequest } from '../gateway/port.ts';
 import { locateIp } from '../geo/ip-database.ts';
 import type { Locate } from '../geo/location.ts';
 import type { StageOutcome } from '../pipeline/stage.ts';
-import { describeMeasurement, measureDownload, measureUpload, type MeasureResult, type Measurement } from '../probes/speed/measure.ts';
+import { describeMeasurement, measureDownload, measureUpload, transferTimeoutMs, type MeasureResult, type Measurement } from '../probes/speed/measure.ts';
 import { HOST_SIDE_FAILURES, type Tunnel, type TunnelDriver } from '../probes/tunnel/types.ts';
-
-type Limits = Pick<SpeedRequest, 'maxSeconds' | 'stallMs'>;
-
-/** Per-transfer deadline: the measuring window, plus room to connect and to stall once. */
-export function transferTimeoutMs(s: Limits): number {
-  return s.maxSeconds * 1000 + s.stallMs + 5_000;
-}
 
 /** Where the traffic left, as the speed server saw it, and where that address is. */
 type Exit = Pick<SpeedResult, 'exitIp' | 'exitGeo'>;

@@ -5,7 +5,7 @@
  */
 import type { GatewayPort, SpeedRequest } from '../../gateway/port.ts';
 import { nodeTarget } from '../../gateway/target.ts';
-import { transferTimeoutMs } from '../../services/speed-test.ts';
+import { transferTimeoutMs } from '../../probes/speed/measure.ts';
 import type { Stage, StageOutcome } from '../stage.ts';
 
 export interface SpeedSettings extends Omit<SpeedRequest, 'node'> {

@@ -389,7 +389,7 @@ async function client(out: string): Promise<number> {
   });
 
   await scenario('services_socks_through_tunnel', async (f) => {
-    // `start` end to end through a real PPTP tunnel: the service manager opens the node's tunnel with
+    // `start` end to end through a real PPTP tunnel: the local gateway opens the node's tunnel with
     // the pppd driver and starts its SOCKS proxy; curl through the proxy must leave via ppp0.
     const dir = fs.mkdtempSync('/tmp/connexa-services-');
     const store = await Store.open(dir);
