@@ -24,7 +24,7 @@ import { buildBundleValue, type BundleValue } from './bundles.ts';
 import { ClientCertificates } from './certificates.ts';
 import type { GatewayDescription, GatewayPort, StartedServices, StartResult } from './port.ts';
 import { nodeTarget } from './target.ts';
-import type { LocalGateway } from './local.ts';
+import { LocalGateway } from './local.ts';
 
 export interface GatewayControlOptions {
   /** The gateways, the first the default (where nodes without a recorded gateway run). */
@@ -80,7 +80,7 @@ export class GatewayControl {
 
   /** The local gateway (the bot's own host), if one is configured. */
   local(): LocalGateway | null {
-    for (const g of this.gateways.values()) if (g.local) return g as unknown as LocalGateway;
+    for (const g of this.gateways.values()) if (g instanceof LocalGateway) return g;
     return null;
   }
 
