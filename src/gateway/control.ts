@@ -11,7 +11,6 @@
  *   CA, keys, certificates, CRL                     DATA_DIR/pki (see services/ovpn/pki.ts)
  * A gateway keeps only what it runs; after its restart the bot starts again with `keep` what is missing.
  */
-import pLimit from 'p-limit';
 import type { FleetNode } from '../fleet/node.ts';
 import type { Logger } from '../log.ts';
 import type { Leases } from '../pipeline/leases.ts';
@@ -23,6 +22,7 @@ import { migrateOvpnAllocations } from './allocations-migration.ts';
 import { buildBundleValue, type BundleValue } from './bundles.ts';
 import { ClientCertificates } from './certificates.ts';
 import type { GatewayDescription, GatewayPort, StartedServices, StartResult } from './port.ts';
+import { restoreLiveNodes, type RestoreSummary } from './restore.ts';
 import { nodeTarget } from './target.ts';
 import { LocalGateway } from './local.ts';
 
@@ -41,21 +41,11 @@ export interface GatewayControlOptions {
   restoreConcurrency?: number;
 }
 
-export interface RestoreSummary {
-  restored: number;
-  /** Proxies up but the tunnel is not (yet): they answer "network unreachable" meanwhile. */
-  tunnelDown: number;
-  failed: Array<{ nodeId: string; reason: string }>;
-  busy: number;
-  ms: number;
-}
-
 export type StartFailure = Extract<StartResult, { ok: false }>;
 
 /** A gateway that can set ports aside for nodes it will serve again (the local one). */
 type Reserving = GatewayPort & { reserve?(claims: ReadonlyArray<{ nodeId: string; socksPort: number; ovpnPort: number | null }>): void; close?(): Promise<void> };
 
-const RESTORE_LEASE = 'services-restore';
 export const isLive = (n: FleetNode | undefined): boolean => n !== undefined && (n.status === 'online' || n.status === 'offline');
 const liveSerial = (n: FleetNode | undefined) => (n?.ovpn && !n.ovpn.revokedAt ? n.ovpn.serial : null);
 
@@ -239,44 +229,19 @@ export class GatewayControl {
   }
 
   private async doRestore(): Promise<RestoreSummary> {
-    const t0 = Date.now();
     await this.init();
-    const summary: RestoreSummary = { restored: 0, tunnelDown: 0, failed: [], busy: 0, ms: 0 };
-    const nodes = this.o.store.nodes().filter((n) => isLive(n) && n.socks);
-    if (!nodes.length) return { ...summary, ms: Date.now() - t0 };
-    const refusal = this.tunnelRefusal('start');
-    if (refusal) this.o.log.warn('online nodes are restored without tunnels', { nodes: nodes.length, reason: refusal });
-    const running = new Set<string>();
-    for (const gw of this.gateways.values()) for (const r of await gw.list()) running.add(`${gw.name}/${r.nodeId}`);
-    const { taken, busy } = this.o.leases.lease(nodes.map((n) => n.id), RESTORE_LEASE);
-    summary.busy = busy.length;
-    const limit = pLimit(this.o.restoreConcurrency ?? 4);
-    try {
-      await Promise.all(
-        taken.map((id) =>
-          limit(async () => {
-            const node = this.o.store.get(id);
-            if (!node || !isLive(node) || !node.socks || this.closing) return;
-            const gw = this.gatewayOf(node);
-            if (!gw) return void summary.failed.push({ nodeId: id, reason: `its gateway ${node.gateway} is not known` });
-            if (running.has(`${gw.name}/${id}`)) return;
-            const r = await this.resume(node, gw);
-            if (r.ok) {
-              summary.restored++;
-              if (!r.services.tunnel) summary.tunnelDown++;
-            } else {
-              summary.failed.push({ nodeId: id, reason: r.reason });
-              this.o.log.error('node services could not be restored', { node: id, error: r.reason });
-            }
-          }),
-        ),
-      );
-    } finally {
-      this.o.leases.release(taken, RESTORE_LEASE);
-    }
-    summary.ms = Date.now() - t0;
-    this.o.log.info('node services restored', { ...summary, failed: summary.failed.length });
-    return summary;
+    return restoreLiveNodes({
+      store: this.o.store,
+      leases: this.o.leases,
+      log: this.o.log,
+      gateways: this.gateways.values(),
+      gatewayOf: (n) => this.gatewayOf(n),
+      resume: (n, gw) => this.resume(n, gw),
+      restorable: (n): n is FleetNode => n !== undefined && isLive(n) && n.socks !== null,
+      closing: () => this.closing,
+      refusal: this.tunnelRefusal('start'),
+      concurrency: this.o.restoreConcurrency ?? 4,
+    });
   }
 
   /** Starts a live node's services again as they were (same ports, credentials, profile). */

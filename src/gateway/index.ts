@@ -17,7 +17,8 @@ import type { Store } from '../store/store.ts';
 import { GatewayControl, type GatewayControlOptions } from './control.ts';
 import { createLocalGateway, type LocalGatewaySetup, type TunnelRuntime } from './local.ts';
 
-export { GatewayControl, type RestoreSummary } from './control.ts';
+export { GatewayControl } from './control.ts';
+export type { RestoreSummary } from './restore.ts';
 export { LocalGateway, type TunnelRuntime } from './local.ts';
 export { startStage, stopStage, START_CONCURRENCY, STOP_CONCURRENCY } from './stages.ts';
 
