@@ -3,11 +3,11 @@
  * core time), as it would in production. Reads one JSON line on stdin (credentials never in argv):
  *
  *   {"mode":"proxy", bind, port, login, password, egress, anyDestination}
- *       one SocksProxy, as the service manager configures it; prints `ready`
+ *       one SocksProxy, as a gateway host configures it; prints `ready`
  *   {"mode":"source", host, port}
  *       an HTTP server: GET /bytes/N answers N bytes; a plain TCP accept on port+1 closes at once
  *   {"mode":"memory", count, from, dataDir}
- *       starts `count` nodes through the ServiceManager (loopback test tunnels, no OpenVPN server),
+ *       starts `count` nodes through the gateway control and the local gateway (loopback test tunnels, no OpenVPN server),
  *       then prints {"rssBefore","rssAfter","heapBefore","heapAfter","ms"} after a GC
  * and runs until stdin closes.
  */
@@ -34,28 +34,25 @@ async function source(c: { host: string; port: number }): Promise<void> {
 
 async function memory(c: { count: number; from: number; dataDir: string }): Promise<void> {
   const { Store } = await import('../src/store/store.ts');
-  const { ServiceManager } = await import('../src/services/manager.ts');
+  const { createGateways } = await import('../src/gateway/index.ts');
+  const { parseConfig } = await import('../src/config.ts');
   const { Leases } = await import('../src/pipeline/leases.ts');
   const { LoopbackTunnelDriver } = await import('../test/services/loopback-tunnel.ts');
   const store = await Store.open(c.dataDir);
   const nodes = store.addNodes(Array.from({ length: c.count }, (_, i) => ({ ip: `198.51.${Math.floor(i / 250)}.${(i % 250) + 1}`, login: `u${i}`, password: 'p' })), 'bench');
   const log = createLogger('error');
-  const services = new ServiceManager({
-    config: { dataDir: c.dataDir, TUNNEL_DRIVER: 'pppd', SOCKS_BIND: '127.0.0.1', SOCKS_PORT_RANGE: { from: c.from, to: c.from + c.count + 99 }, OVPN_PORT_RANGE: { from: c.from + c.count + 100, to: c.from + 2 * c.count + 199 } },
-    store,
-    leases: new Leases(),
-    log,
-    driver: new LoopbackTunnelDriver(),
-    tunnelCapability: () => ({ ok: true }),
-    ovpnHost: () => ({ capability: { ok: false, missing: ['bench'], message: 'bench' }, openvpn: null, ip: null, nft: null }),
-  });
+  const config = parseConfig({ DATA_DIR: c.dataDir, TUNNEL_DRIVER: 'pppd', SOCKS_BIND: '127.0.0.1', SOCKS_PORT_RANGE: `${c.from}-${c.from + c.count + 99}`, OVPN_PORT_RANGE: `${c.from + c.count + 100}-${c.from + 2 * c.count + 199}` });
+  const services = createGateways(
+    { config, store, leases: new Leases(), log, tunnels: { driver: new LoopbackTunnelDriver(), capability: () => ({ ok: true }) } },
+    { local: { ovpnHost: () => ({ capability: { ok: false, missing: ['bench'], message: 'bench' }, openvpn: null, ip: null, nft: null }) } },
+  );
   await services.capacity(); // init, PKI not yet
   // Warm up the code paths (and create the PKI) with one node, so the baseline holds the code.
-  await services.startNode(nodes[0]!);
+  await services.start(nodes[0]!);
   gc?.();
   const before = process.memoryUsage();
   const t0 = Date.now();
-  for (const n of nodes.slice(1)) await services.startNode(n);
+  for (const n of nodes.slice(1)) await services.start(n);
   const ms = Date.now() - t0;
   gc?.();
   await new Promise((r) => setTimeout(r, 200));

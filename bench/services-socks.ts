@@ -10,7 +10,7 @@
  *    outbound side to the node's egress address (microsocks -b, dante `external:`). Then the same
  *    through a 20 Mbit/s HTB link on that tunnel (`--htb-mb` MB per transfer).
  * 3. Connections per second: SOCKS5 handshake + auth + CONNECT + close, 32 at a time.
- * 4. Memory per idle proxy: `--idle` nodes started through the ServiceManager in one process.
+ * 4. Memory per idle proxy: `--idle` nodes started through the local gateway in one process.
  * 5. (root, openvpn) OpenVPN: handshake time of the Debian client against a server the manager
  *    started, and the start time of one node (tunnel + proxy + certificate + OpenVPN server).
  * Needs curl; microsocks and dante-server for their rows; root for 2 and 5.
@@ -302,7 +302,7 @@ async function main(): Promise<void> {
   await memExit;
   const m = JSON.parse(firstLine) as { count: number; rssBefore: number; rssAfter: number; heapBefore: number; heapAfter: number; ms: number };
   const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
-  printTable(`4. Memory: ${m.count} idle nodes started through the ServiceManager in one process (SOCKS up, certificate issued, no OpenVPN server)`, ['figure', 'value'], [
+  printTable(`4. Memory: ${m.count} idle nodes started through the local gateway in one process (SOCKS up, certificate issued, no OpenVPN server)`, ['figure', 'value'], [
     ['RSS before / after', `${mb(m.rssBefore)} / ${mb(m.rssAfter)} MB`],
     ['RSS per idle proxy', `${((m.rssAfter - m.rssBefore) / m.count / 1024).toFixed(1)} KB`],
     ['heap per idle proxy', `${((m.heapAfter - m.heapBefore) / m.count / 1024).toFixed(1)} KB`],
@@ -354,7 +354,8 @@ async function ovpnFigures(web: Awaited<ReturnType<typeof import('../test/lab/ne
   const { createNamespacePair } = await import('../test/lab/netns.ts');
   const { runOvpnClient } = await import('../test/services/ovpn-client.ts');
   const { Store } = await import('../src/store/store.ts');
-  const { ServiceManager } = await import('../src/services/manager.ts');
+  const { createGateways } = await import('../src/gateway/index.ts');
+  const { parseConfig } = await import('../src/config.ts');
   const { createLogger } = await import('../src/log.ts');
   void web;
   const client = await createNamespacePair({ prefix: 'cnxbcli' });
@@ -366,26 +367,21 @@ async function ovpnFigures(web: Awaited<ReturnType<typeof import('../test/lab/ne
   const store = await Store.open(dataDir);
   const n = Number(args.ovpn);
   const nodes = store.addNodes(Array.from({ length: n }, (_, i) => ({ ip: `203.0.113.${i + 1}`, login: `u${i}`, password: 'p' })), 'bench');
-  const services = new ServiceManager({
-    config: { dataDir, TUNNEL_DRIVER: 'pppd', SOCKS_BIND: '127.0.0.1', OVPN_PUBLIC_HOST: client.hostAddr, SOCKS_PORT_RANGE: { from: 25000, to: 25099 }, OVPN_PORT_RANGE: { from: 25100, to: 25199 } },
-    store,
-    leases: new Leases(),
-    log: createLogger('error'),
-    driver,
-    tunnelCapability: () => ({ ok: true }),
-  });
+  const config = parseConfig({ DATA_DIR: dataDir, TUNNEL_DRIVER: 'pppd', SOCKS_BIND: '127.0.0.1', OVPN_PUBLIC_HOST: client.hostAddr, SOCKS_PORT_RANGE: '25000-25099', OVPN_PORT_RANGE: '25100-25199' });
+  const services = createGateways({ config, store, leases: new Leases(), log: createLogger('error'), tunnels: { driver, capability: () => ({ ok: true }) } });
   cleanups.unshift(() => services.close());
   const startMs: number[] = [];
   const tunnelMs: number[] = [];
   const started = [];
   for (const node of nodes) {
-    const s = await services.startNode(node);
-    startMs.push(s.startMs);
-    tunnelMs.push(s.tunnel.setupMs);
-    store.patchNode(node.id, { socks: s.socks, ovpn: s.ovpn });
+    const s = await services.start(node);
+    if (!s.ok) throw new Error(s.reason);
+    startMs.push(s.services.startMs);
+    tunnelMs.push(s.services.tunnel!.setupMs);
+    store.patchNode(node.id, s.patch);
     started.push(store.get(node.id)!);
   }
-  const { nodes: bundle } = await services.bundleNodes(started.map((s) => ({ ...s, status: 'online' as const })));
+  const { nodes: bundle } = await services.bundle(started.map((s) => ({ ...s, status: 'online' as const })));
   const hs: number[] = [];
   for (const b of bundle) {
     const r = await runOvpnClient({ profile: b.profile!, netns: client.ns, handshakeOnly: true });

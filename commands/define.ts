@@ -37,7 +37,7 @@ export const needsFilter: Need = (_services, name, input) =>
   isEmptyFilter(input.filter) ? `${name} needs a filter (e.g. \`${name} status:ping_failed\`), or \`all\` to mean every node` : null;
 
 /** Node services need a tunnel per node: a host that cannot open them refuses before any job. */
-export const hostCanTunnel: Need = ({ services }) => services.tunnelRefusal();
+export const hostCanTunnel: Need = ({ gateways }) => gateways.tunnelRefusal('start');
 
 /** Speed tests need tunnels, a driver and SPEED_URL: refused in one line before any job. */
 export const speedCanRun: Need = (services) => speedRefusal(services);

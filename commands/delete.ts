@@ -17,12 +17,12 @@ export const deleteCommand = command({
     return preview(selectFor(ctx.services.store, 'delete', input).runnable, input, 'deletes {n}. It cannot be undone.');
   },
   async run(input, ctx) {
-    const { store, services, jobs } = ctx.services;
+    const { store, gateways, jobs } = ctx.services;
     const nodes = selectFor(store, 'delete', input).runnable;
     if (!nodes.length) return failed(`no nodes match ${selectionWords(input)}`);
     // Online and offline nodes are stopped first: services torn down, profiles revoked.
     const live = nodes.filter((n) => (n.status === 'online' || n.status === 'offline') && !jobs.leases.isLeased(n.id));
-    if (live.length) await services.retire(live);
+    if (live.length) await gateways.retire(live);
     const { deleted, busy } = store.deleteNodes(nodes.map((n) => n.id), jobs.leases.isLeased);
     const rows: Array<[string, number]> = [['deleted', deleted.length]];
     if (live.length) rows.push(['of which online/offline, stopped first', live.length]);

@@ -1,4 +1,5 @@
 import type { App, CommandServices } from '../src/app.ts';
+import type { TunnelRuntime } from '../src/gateway/local.ts';
 import type { FleetNode } from '../src/fleet/node.ts';
 import { pingStage } from '../src/pipeline/stages/ping.ts';
 import { SPEED_DEFAULTS, speedStage } from '../src/pipeline/stages/speed.ts';
@@ -12,26 +13,26 @@ export function pingStageFor({ config: c }: Pick<CommandServices, 'config'>) {
   return pingStage({ concurrency: c.PING_CONCURRENCY, timeoutMs: c.PING_TIMEOUT_MS, retries: c.PING_RETRIES, policy: probePolicy(c.PROBE_ALLOW) });
 }
 
-export function speedStageFor({ config: c, tunnels }: Pick<CommandServices, 'config' | 'tunnels'>) {
-  return speedStage({ driver: tunnels.driver, url: c.SPEED_URL ?? '', minMbps: c.SPEED_MIN_MBPS, concurrency: c.SPEED_CONCURRENCY, ...SPEED_DEFAULTS });
+/** Speed tests run on the local gateway (the bot's host) for now; placement across gateways comes with them. */
+export function speedStageFor({ config: c, gateways }: Pick<CommandServices, 'config' | 'gateways'>) {
+  return speedStage({ gateway: gateways.local(), url: c.SPEED_URL ?? '', minMbps: c.SPEED_MIN_MBPS, concurrency: c.SPEED_CONCURRENCY, openTimeoutMs: c.TUNNEL_OPEN_TIMEOUT_MS, ...SPEED_DEFAULTS });
 }
 
-/** The tunnel driver and the host check a speed job uses: the app's one set (app.tunnels). */
-export type SpeedRuntime = App['tunnels'];
+/** The tunnel driver and the host check a speed job uses on the bot's host. */
+export type SpeedRuntime = TunnelRuntime;
 
-/** Replaces the tunnel driver and host check of one app (tests). */
+/** Replaces the tunnel driver and host check of one app's local gateway (tests). */
 export function useSpeedRuntime(app: App, runtime: SpeedRuntime): void {
-  app.tunnels = runtime;
+  app.gateways.local()?.useTunnels(runtime);
 }
 
 /**
  * Why speed cannot run at all on this host with this configuration, in one line, or null. Asked
  * before any job starts, so an incapable host never marks a node failed.
  */
-export function speedRefusal({ config, tunnels }: Pick<CommandServices, 'config' | 'tunnels'>): string | null {
-  const cap = tunnels.capability();
-  if (!cap.ok) return cap.message;
-  if (!tunnels.driver) return 'speed tests are off: no tunnel driver (TUNNEL_DRIVER)';
+export function speedRefusal({ config, gateways }: Pick<CommandServices, 'config' | 'gateways'>): string | null {
+  const refusal = gateways.tunnelRefusal('speed');
+  if (refusal) return refusal;
   if (!config.SPEED_URL) return 'speed tests need SPEED_URL: the http(s) URL of a large file (or a speed server) reachable through the tunnels';
   return null;
 }

@@ -21,6 +21,7 @@ function describe(n: FleetNode): string {
   }
   if (n.speed) lines.push(n.speed.error ? `Speed: ${clean(n.speed.error, 200)} (${n.speed.checkedAt})` : `Speed: ${n.speed.downMbps} Mbit/s down, ${n.speed.upMbps ?? '–'} up (${n.speed.checkedAt})`);
   if (n.speed?.exitIp) lines.push(`Exit address (seen by the speed server): ${code(n.speed.exitIp)}, located ${clean(describeGeo(n.speed.exitGeo ?? null))}`);
+  if (n.gateway) lines.push(`Gateway: ${code(n.gateway)} (runs its tunnel, SOCKS5 proxy and OpenVPN server)`);
   if (n.socks) lines.push(`SOCKS5: ${n.socks.host}:${n.socks.port} (credentials: \`/connexa secrets ${n.id}\`)`);
   if (n.history.length) {
     lines.push('History:');

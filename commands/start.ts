@@ -1,10 +1,9 @@
 import { failed, ok } from '../src/chat/command.ts';
 import { plural } from '../src/chat/render.ts';
 import type { Filter } from '../src/fleet/filter.ts';
-import type { FleetNode } from '../src/fleet/node.ts';
-import { deliverBundle } from '../src/services/delivery.ts';
-import { startStage } from '../src/services/index.ts';
+import { startStage } from '../src/gateway/stages.ts';
 import { command, hostCanTunnel } from './define.ts';
+import { deliverBundle } from './delivery.ts';
 import { startJob } from './job-report.ts';
 import { SOCKS_DNS_NOTE } from './notes.ts';
 import { byStatus, selectFor } from './selection.ts';
@@ -22,29 +21,28 @@ export const start = command({
   filter: 'optional',
   notes: [SOCKS_DNS_NOTE],
   async run(input, ctx) {
-    const { store, services, config: c } = ctx.services;
+    const { store, gateways, config: c } = ctx.services;
     const { runnable, refused, words } = selectFor(store, 'start', input, DEFAULT_START_SELECTION);
     const skipped = byStatus(refused);
     if (!runnable.length) return failed(`no speed_ok nodes in ${words}${skipped ? ` (${skipped}: start runs on speed_ok nodes only)` : ''}`);
-    const free = await services.capacity();
+    const free = await gateways.capacity();
     const room = Math.min(free.socks, free.ovpn);
     if (runnable.length > room) {
       const which = free.socks <= free.ovpn ? `SOCKS_PORT_RANGE ${c.SOCKS_PORT_RANGE.from}-${c.SOCKS_PORT_RANGE.to}` : `OVPN_PORT_RANGE ${c.OVPN_PORT_RANGE.from}-${c.OVPN_PORT_RANGE.to}`;
       return failed(`only ${plural(room, 'port')} free in ${which} for ${plural(runnable.length, 'node')}: select fewer (e.g. \`limit:${room}\`) or widen the range`);
     }
 
-    const stage = startStage(services);
+    const stage = startStage(gateways, { tunnelOpenTimeoutMs: c.TUNNEL_OPEN_TIMEOUT_MS });
     startJob(ctx, {
       stage,
       nodes: runnable,
       selection: words,
+      // The stage leaves the bundle of what it put online; delivering it is this command's part.
       async afterwards(summary) {
-        // A result that lost its compare-and-set left services for a node that is not online: undo them.
-        await services.reconcile();
-        const online = [...stage.started.keys()].map((id) => store.get(id)).filter((n): n is FleetNode => n?.status === 'online');
-        if (!online.length) return;
+        const bundle = stage.bundle();
+        if (!bundle) return;
         try {
-          await deliverBundle(services, ctx.reply, online, `Your start ${summary.id}`);
+          await deliverBundle(bundle, ctx.reply, `Your start ${summary.id}`);
         } catch (err) {
           ctx.services.log.error('the start bundle could not be delivered', { job: summary.id, error: (err as Error).message });
           await ctx.reply.secret(`❌ The bundle of start ${summary.id} could not be built: ${(err as Error).message}. Try \`bundle status:online\`.`);
@@ -54,9 +52,9 @@ export const start = command({
 
     const lines = [`Starting ${plural(runnable.length, 'node')}. When the job ends, the bundle (OpenVPN profiles and SOCKS credentials) is sent to you privately.`];
     if (skipped) lines.push(`Not started: ${skipped} (start runs on speed_ok nodes only).`);
-    const note = services.ovpnServerNote();
-    if (note) lines.push(`⚠️ OpenVPN: ${note}.`);
-    for (const w of services.publicHosts().warnings) lines.push(`Note: ${w}.`);
+    const notes = await gateways.startNotes();
+    if (notes.ovpnServerNote) lines.push(`⚠️ OpenVPN: ${notes.ovpnServerNote}.`);
+    for (const w of notes.warnings) lines.push(`Note: ${w}.`);
     return ok(undefined, { private: { text: lines.join('\n') } });
   },
 });

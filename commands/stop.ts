@@ -1,6 +1,6 @@
 import { failed, ok } from '../src/chat/command.ts';
 import { plural } from '../src/chat/render.ts';
-import { stopStage } from '../src/services/index.ts';
+import { stopStage } from '../src/gateway/stages.ts';
 import { command, needsFilter } from './define.ts';
 import { startJob } from './job-report.ts';
 import { preview, selectFor, selectionWords } from './selection.ts';
@@ -20,11 +20,10 @@ export const stop = command({
     return preview(selectFor(ctx.services.store, 'stop', input).runnable, input, 'stops {n}: their SOCKS proxies and OpenVPN servers go down and their profiles are revoked for good.');
   },
   async run(input, ctx) {
-    const { services } = ctx.services;
     const { runnable, refused, words } = selectFor(ctx.services.store, 'stop', input);
     const others = Object.values(refused).reduce((a, b) => a + b, 0);
     if (!runnable.length) return failed(`no online or offline nodes match ${selectionWords(input)}${others ? ` (${plural(others, 'other node')} selected: nothing to stop)` : ''}`);
-    startJob(ctx, { stage: stopStage(services), nodes: runnable, selection: words, afterwards: async () => void (await services.reconcile()) });
+    startJob(ctx, { stage: stopStage(ctx.services.gateways), nodes: runnable, selection: words });
     return ok(undefined, { private: { text: `Stopping ${plural(runnable.length, 'node')}: their SOCKS proxies and OpenVPN servers go down and their profiles are revoked.${others ? ` ${plural(others, 'other selected node')} ${others === 1 ? 'is' : 'are'} not online/offline: skipped.` : ''}` } });
   },
 });

@@ -5,8 +5,7 @@ import type { Alerts } from './monitor/alerts.ts';
 import type { Monitor } from './monitor/monitor.ts';
 import type { Scheduler } from './monitor/schedules.ts';
 import type { JobRunner } from './pipeline/job-runner.ts';
-import type { Capability, TunnelDriver } from './probes/tunnel/index.ts';
-import type { ServiceManager } from './services/manager.ts';
+import type { GatewayControl } from './gateway/control.ts';
 import type { Store } from './store/store.ts';
 
 /** The running application; compose.ts builds it. */
@@ -21,12 +20,10 @@ export interface App {
   /** Recurring command lines (`schedule`) and the weekly digest. */
   schedules: Scheduler;
   /**
-   * The one tunnel driver (speed tests and services share it: it queues tunnels to the same server,
-   * which pptpd serves one at a time) and the host check asked before any tunnel job starts.
+   * The services plane, bot side: the gateways that open tunnels and run the SOCKS5 proxies and
+   * OpenVPN servers of online nodes (the local one by default), reached only through the gateway port.
    */
-  tunnels: { driver: TunnelDriver | null; capability(): Capability };
-  /** SOCKS5 proxies, OpenVPN servers and profiles of online nodes. */
-  services: ServiceManager;
+  gateways: GatewayControl;
 }
 
 /**
@@ -41,6 +38,5 @@ export interface CommandServices {
   jobs: Pick<JobRunner, 'start' | 'list' | 'cancel' | 'leases'>;
   monitor: Pick<Monitor, 'enabled' | 'running' | 'lastRun' | 'nextRunAt' | 'setEnabled' | 'run'>;
   schedules: Pick<Scheduler, 'list' | 'get' | 'add' | 'remove' | 'nextRunAt'>;
-  tunnels: App['tunnels'];
-  services: ServiceManager;
+  gateways: GatewayControl;
 }

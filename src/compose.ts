@@ -9,9 +9,9 @@ import { Alerts } from './monitor/alerts.ts';
 import { Monitor } from './monitor/monitor.ts';
 import { Scheduler } from './monitor/schedules.ts';
 import { publish } from './ops/events.ts';
+import { createGateways } from './gateway/index.ts';
 import { JobRunner } from './pipeline/job-runner.ts';
 import { checkTunnelCapability, createTunnelDriver } from './probes/tunnel/index.ts';
-import { createServices } from './services/index.ts';
 import { NodeFirewall, nftRunner } from './services/node-firewall.ts';
 import { guardedDriver, TunnelGuard } from './services/tunnel-guard.ts';
 import { Store } from './store/store.ts';
@@ -50,12 +50,12 @@ export async function compose(config: Config, opts: { log?: Logger; logLevel?: C
   // Every tunnel (speed tests and node services) lets in only replies from its PPTP server.
   const driver = rawDriver && guardedDriver(rawDriver, new TunnelGuard(new NodeFirewall(nftRunner())));
   const tunnels = { driver, capability: () => checkTunnelCapability(config.TUNNEL_DRIVER) };
-  const services = createServices({ config, store, leases: jobs.leases, log, tunnels });
+  const gateways = createGateways({ config, store, leases: jobs.leases, log, tunnels });
   // The monitor checks a node's tunnel, proxy and OpenVPN server after its PPTP handshake.
-  const monitor = new Monitor({ store, jobs, alerts, config, log, checks: [services.monitorCheck()] });
+  const monitor = new Monitor({ store, jobs, alerts, config, log, checks: [gateways.monitorCheck()] });
   // A scheduled run is dispatched like a typed command; the dispatcher is made just below.
   const schedules = new Scheduler({ store, alerts, jobs, log, digestCron: config.DIGEST_CRON, dispatch: (port, inv) => dispatcher.dispatch(port, inv) });
-  const app: App = { config, store, log, registry, jobs, alerts, monitor, schedules, tunnels, services };
+  const app: App = { config, store, log, registry, jobs, alerts, monitor, schedules, gateways };
   const dispatcher = new Dispatcher<App>({
     registry,
     app,
@@ -91,7 +91,7 @@ export async function compose(config: Config, opts: { log?: Logger; logLevel?: C
       jobs.cancelAll('shutdown');
       await jobs.idle();
       // Services stop with the process (nothing is revoked); the next long-running start restores them.
-      await services.close();
+      await gateways.close();
       // A failed last write was already reported (onWriteError, and the command that needed it).
       await store.close().catch(() => {});
     },

@@ -49,9 +49,9 @@ export async function runModes(composed: Composed, chat: readonly RunningAdapter
   // Long-running modes say once whether this host can open tunnels, bring back the services of
   // online nodes (tunnel first) and start the monitor; one-shot commands do none of it.
   const longRunning = () => {
-    const cap = app.tunnels.capability();
-    if (!cap.ok) process.stderr.write(`connexa: speed and start are unavailable on this host: ${cap.message}\n`);
-    void app.services.restore().then(
+    const refusal = app.gateways.tunnelRefusal('speed');
+    if (refusal) process.stderr.write(`connexa: speed and start are unavailable on this host: ${refusal}\n`);
+    void app.gateways.restore().then(
       (r) => r.failed.length && app.log.warn('services not restored', { failed: r.failed }),
       (e: Error) => app.log.error('restoring services failed', { error: e.message }),
     );

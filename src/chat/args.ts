@@ -159,6 +159,10 @@ export function parseFilter(terms: string[]): Filter {
       case 'zip':
         (f.zips ??= []).push(...list(value, key).map((s) => s.toLowerCase()));
         break;
+      case 'gateway':
+        // Where an online node's services run (node.gateway): gateway:local, gateway:gw2.
+        (f.gateways ??= []).push(...list(value, key).map((s) => s.toLowerCase()));
+        break;
       case 'geo': {
         // Located country (two letters), unknown, or mismatch (claimed country differs from the located one).
         const items = list(value, key).map(geoWord);

@@ -18,11 +18,13 @@ export interface Filter {
   geo?: string[];
   /** `exit:` the speed test's exit address: country codes (upper case), IPv4 addresses, `unknown`. */
   exits?: string[];
+  /** `gateway:` the gateway that runs the node's services (lower case). */
+  gateways?: string[];
   comparisons?: Array<{ field: 'speed' | 'up' | 'latency'; op: '<' | '<=' | '>' | '>=' | '='; value: number }>;
   limit?: number;
 }
 
-export const FILTER_KEYS = ['status', 'country', 'state', 'city', 'provider', 'zip', 'ip', 'id', 'geo', 'exit', 'limit'] as const;
+export const FILTER_KEYS = ['status', 'country', 'state', 'city', 'provider', 'zip', 'ip', 'id', 'geo', 'exit', 'gateway', 'limit'] as const;
 export const COMPARISON_FIELDS = ['speed', 'up', 'latency'] as const;
 
 export function isEmptyFilter(f: Filter): boolean {
@@ -96,6 +98,7 @@ export function matchesFilter(node: FleetNode, f: Filter): boolean {
   if (f.zips && !f.zips.includes(lower(node.zip))) return false;
   if (f.geo && !f.geo.some((v) => matchesGeo(node, v))) return false;
   if (f.exits && !f.exits.some((v) => matchesExit(node, v))) return false;
+  if (f.gateways && !f.gateways.includes(lower(node.gateway ?? null))) return false;
   if (f.comparisons) {
     for (const c of f.comparisons) {
       const v = compareValue(node, c.field);
@@ -134,6 +137,7 @@ export function describeFilter(f: Filter): string {
   if (f.zips) parts.push(`zip:${f.zips.join(',')}`);
   if (f.geo) parts.push(`geo:${f.geo.join(',')}`);
   if (f.exits) parts.push(`exit:${f.exits.join(',')}`);
+  if (f.gateways) parts.push(`gateway:${f.gateways.join(',')}`);
   for (const c of f.comparisons ?? []) parts.push(`${c.field}${c.op}${c.value}`);
   if (f.limit) parts.push(`limit:${f.limit}`);
   return parts.join(' ');

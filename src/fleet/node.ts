@@ -68,7 +68,10 @@ export const nodeSchema = z.object({
   pptp: pptpResultSchema.nullable(),
   speed: speedResultSchema.nullable(),
   socks: z.object({ host: z.string(), port: z.number(), login: z.string(), password: z.string() }).nullable(),
-  ovpn: z.object({ serial: z.string(), issuedAt: z.string(), revokedAt: z.string().nullable() }).nullable(),
+  /** `port`: the node's OpenVPN port on its gateway while it is served (absent in stores written before gateways). */
+  ovpn: z.object({ serial: z.string(), issuedAt: z.string(), revokedAt: z.string().nullable(), port: z.number().int().nullable().optional() }).nullable(),
+  /** The gateway that runs the node's services while it is online/offline (absent in older stores). */
+  gateway: z.string().nullable().optional(),
   monitor: z.object({ fails: z.number().int(), lastOkAt: z.string().nullable() }).nullable(),
   history: z.array(historyEntrySchema),
 });

@@ -192,6 +192,11 @@ export class Job {
     this.store.updateJob(jobId, { state: cancelled ? 'cancelled' : 'done', finishedAt: new Date().toISOString(), note });
     const summary: JobSummary = { ...this.snapshot(), elapsedMs: Date.now() - this.startedAt, failures: this.failures, transitions: this.transitions, changes: this.changes, note };
     try {
+      await stage.afterJob?.(summary);
+    } catch (err) {
+      this.log.error('the after-job step of a stage failed', { job: jobId, kind: stage.kind, error: (err as Error).message });
+    }
+    try {
       await reporter?.finished?.(summary);
     } catch (err) {
       this.log.warn('job summary or its failure list could not be posted', { job: jobId, error: (err as Error).message });

@@ -1,6 +1,7 @@
 import type { FleetNode } from '../fleet/node.ts';
 import type { Action, StageResult } from '../fleet/status-machine.ts';
 import type { NodePatch } from '../store/store.ts';
+import type { JobSummary } from './job-runner.ts';
 
 /**
  * What a stage reports for one node. `inconclusive` means the check could not be made at all
@@ -30,4 +31,9 @@ export interface Stage {
   /** The deadline for one node, all attempts included; past it the node fails with `deadline`. */
   nodeDeadlineMs: number;
   run(node: FleetNode, signal: AbortSignal): Promise<StageOutcome>;
+  /**
+   * Runs once every node is done, before the job's report is final (start and stop undo services
+   * whose result lost its compare-and-set). A failure is logged; the job's results stand.
+   */
+  afterJob?(summary: JobSummary): Promise<void>;
 }

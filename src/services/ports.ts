@@ -74,6 +74,17 @@ export class PortPool {
     if (this.owners.get(port) === owner) this.owners.delete(port);
   }
 
+  /** Frees every port `owner` holds (a node stopped: its claimed and its allocated ports alike). */
+  releaseOwner(owner: string): void {
+    for (const [port, o] of this.owners) if (o === owner) this.owners.delete(port);
+  }
+
+  /** The port `owner` holds, if any (one per pool per node). */
+  portOf(owner: string): number | undefined {
+    for (const [port, o] of this.owners) if (o === owner) return port;
+    return undefined;
+  }
+
   /**
    * Finds a port for `owner`: the next unallocated one for which `bind(port)` succeeds. `bind`
    * returns false when the port is taken on the host (EADDRINUSE) and throws for anything else. The

@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../commands/index.ts';
 import { startPingThenSpeed } from '../../commands/import.ts';
+import { measureNodeSpeed } from '../../src/services/speed-test.ts';
 import { speedable, useSpeedRuntime } from '../../commands/probe-stages.ts';
 import { speed } from '../../commands/speed.ts';
 import type { App } from '../../src/app.ts';
@@ -198,7 +199,8 @@ describe('speed through the job runner (fake tunnels, real speed server)', () =>
   it('a stalled speed server fails the node as stalled', async () => {
     const t = await appWith({ SPEED_URL: `${stalling.url}?bytes=50000000` });
     addPingOk(t, [{ ip: '10.1.0.1', login: 'good' }]);
-    const stage = speedStage({ driver: new FakeDriver(), url: `${stalling.url}?bytes=50000000`, minMbps: 1, concurrency: 1, openTimeoutMs: 1000, downloadBytes: 50_000_000, maxSeconds: 5, uploadBytes: 0, stallMs: 300 });
+    const driver = new FakeDriver();
+    const stage = speedStage({ gateway: { speedTest: (req, signal) => measureNodeSpeed(driver, req, signal) }, url: `${stalling.url}?bytes=50000000`, minMbps: 1, concurrency: 1, openTimeoutMs: 1000, downloadBytes: 50_000_000, maxSeconds: 5, uploadBytes: 0, stallMs: 300 });
     const out = await stage.run(statusOf(t, '10.1.0.1'), new AbortController().signal);
     expect(out).toMatchObject({ result: 'fail', outcome: 'stalled' });
     expect(out.patch.speed!.error).toBe('stalled: no data for 0.3 s after 300,000 bytes');
@@ -263,7 +265,7 @@ describe('speed through the job runner (fake tunnels, real speed server)', () =>
 
 describe('the node deadline covers open, transfers and close', () => {
   it('adds up', () => {
-    expect(speedNodeDeadlineMs({ driver: null, url: '', minMbps: 1, concurrency: 1, openTimeoutMs: 30_000, downloadBytes: 1, maxSeconds: 10, uploadBytes: 0, stallMs: 8_000 })).toBe(30_000 + 23_000 + 5_000);
-    expect(speedNodeDeadlineMs({ driver: null, url: '', minMbps: 1, concurrency: 1, openTimeoutMs: 30_000, downloadBytes: 1, maxSeconds: 10, uploadBytes: 1, stallMs: 8_000 })).toBe(30_000 + 46_000 + 5_000);
+    expect(speedNodeDeadlineMs({ gateway: null, url: '', minMbps: 1, concurrency: 1, openTimeoutMs: 30_000, downloadBytes: 1, maxSeconds: 10, uploadBytes: 0, stallMs: 8_000 })).toBe(30_000 + 23_000 + 5_000);
+    expect(speedNodeDeadlineMs({ gateway: null, url: '', minMbps: 1, concurrency: 1, openTimeoutMs: 30_000, downloadBytes: 1, maxSeconds: 10, uploadBytes: 1, stallMs: 8_000 })).toBe(30_000 + 46_000 + 5_000);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * A bot with services for tests: the real store, job runner and dispatcher (compose), the start /
- * stop / bundle commands, a ServiceManager with an injected tunnel driver, a recording chat port.
+ * stop / bundle commands, the gateway control over a local gateway with an injected tunnel driver,
+ * a recording chat port.
  * `restart()` closes everything and composes again on the same DATA_DIR, as a restarted bot would.
  */
 import { bundle } from '../../commands/bundle.ts';
@@ -14,8 +15,11 @@ import type { Actor, PortLimits } from '../../src/chat/types.ts';
 import type { Composed } from '../../src/compose.ts';
 import type { Config } from '../../src/config.ts';
 import type { FleetNode } from '../../src/fleet/node.ts';
-import type { TunnelDriver } from '../../src/probes/tunnel/types.ts';
-import { ServiceManager, type RestoreSummary, type ServiceManagerOptions } from '../../src/services/index.ts';
+import { createGateways, type GatewayControl, type RestoreSummary } from '../../src/gateway/index.ts';
+import { checkTunnelCapability } from '../../src/probes/tunnel/capability.ts';
+import type { Capability, TunnelDriver } from '../../src/probes/tunnel/types.ts';
+import type { GatewayHost, GatewayHostOptions } from '../../src/services/gateway-host.ts';
+import type { OvpnHost } from '../../src/services/ovpn/capability.ts';
 import type { Store } from '../../src/store/store.ts';
 import { ADMIN, testBot } from './app.ts';
 import { RecordingPort } from './recording-port.ts';
@@ -25,7 +29,10 @@ export interface ServicesTestApp {
   config: Config;
   composed: Composed;
   app: App;
-  services: ServiceManager;
+  /** The bot side: start, stop, reconcile, restore, the monitor's check, bundles. */
+  gateways: GatewayControl;
+  /** What the local gateway runs (status of a node, its port pools). */
+  host: GatewayHost;
   port: RecordingPort;
   logs: string[];
   run(text: string, actor?: Actor): ReturnType<Dispatcher<App>['dispatch']>;
@@ -37,7 +44,13 @@ export interface ServicesTestApp {
 export interface ServicesTestOptions {
   env?: Record<string, string>;
   driver: TunnelDriver | null;
-  manager?: Partial<Omit<ServiceManagerOptions, 'config' | 'store' | 'leases' | 'log' | 'driver'>>;
+  /** The local gateway: its host's capability and its proxies' settings. */
+  gateway?: Partial<Pick<GatewayHostOptions, 'socksLimits' | 'sharedConnectionLimit' | 'lookup' | 'allowDestination' | 'tunnelBackoff' | 'ovpnReadyTimeoutMs' | 'tunnelGuard'>> & {
+    tunnelCapability?: () => Capability;
+    ovpnHost?: () => OvpnHost;
+    publicCrlDir?: string;
+    restoreConcurrency?: number;
+  };
   limits?: Partial<PortLimits>;
 }
 
@@ -52,23 +65,29 @@ export async function servicesApp(o: ServicesTestOptions): Promise<ServicesTestA
 
   const boot = async () => {
     const { app: composed } = await bot.boot();
-    const services = new ServiceManager({ config, store: composed.app.store, leases: composed.app.jobs.leases, log: composed.app.log, driver: o.driver, ...o.manager });
-    // App.services once src/app.ts declares it; until then the field is set through a cast.
-    (composed.app as App & { services?: ServiceManager }).services = services;
+    // The composed app's own gateways are replaced before anything used them (nothing started yet).
+    await composed.app.gateways.close();
+    const { tunnelCapability, ovpnHost, publicCrlDir, restoreConcurrency, ...host } = o.gateway ?? {};
+    const tunnels = { driver: o.driver, capability: tunnelCapability ?? (() => checkTunnelCapability(config.TUNNEL_DRIVER)) };
+    const gateways = createGateways(
+      { config, store: composed.app.store, leases: composed.app.jobs.leases, log: composed.app.log, tunnels },
+      { local: { ovpnHost, publicCrlDir, host }, control: { restoreConcurrency } },
+    );
+    composed.app.gateways = gateways;
     const dispatcher = new Dispatcher<App>({
       registry,
       app: composed.app,
       roles: () => ({ admins: config.CONNEXA_ADMINS, operators: config.CONNEXA_OPERATORS, viewers: config.CONNEXA_VIEWERS }),
       secretsDelivery: config.SECRETS_DELIVERY,
     });
-    return { composed, services, dispatcher };
+    return { composed, gateways, host: gateways.local()!.host, dispatcher };
   };
   let cur = await boot();
   const shutdown = async () => {
     // The order compose.close() should follow: jobs, then services, then the store.
     cur.composed.app.jobs.cancelAll('shutdown');
     await cur.composed.app.jobs.idle();
-    await cur.services.close();
+    await cur.gateways.close();
     await cur.composed.close();
   };
   const t: ServicesTestApp = {
@@ -82,14 +101,17 @@ export async function servicesApp(o: ServicesTestOptions): Promise<ServicesTestA
     get app() {
       return cur.composed.app;
     },
-    get services() {
-      return cur.services;
+    get gateways() {
+      return cur.gateways;
+    },
+    get host() {
+      return cur.host;
     },
     run: (text, actor = ADMIN) => cur.dispatcher.dispatch(port, { text, files: [], actor, where: { key: 'C1' } }),
     async restart() {
       await shutdown();
       cur = await boot();
-      return cur.services.restore();
+      return cur.gateways.restore();
     },
     async dispose() {
       await shutdown();

@@ -76,7 +76,7 @@ describe('services with real peers (lab)', () => {
     t = await servicesApp({
       driver,
       env: { ...testRanges(31000, 20), SOCKS_BIND: client.hostAddr, SOCKS_PUBLIC_HOST: client.hostAddr, OVPN_PUBLIC_HOST: client.hostAddr },
-      manager: {
+      gateway: {
         tunnelCapability: () => ({ ok: true }),
         tunnelBackoff: { firstMs: 300, maxMs: 1000 },
         // A name for the web server, resolved by the proxy as the client asks (socks5h).
@@ -106,7 +106,7 @@ describe('services with real peers (lab)', () => {
     for (const ip of ['203.0.113.10', '203.0.113.20']) {
       const n = node(ip);
       expect(n.status, JSON.stringify(n.history.at(-1))).toBe('online');
-      const st = t!.services.status(n.id)!;
+      const st = t!.host.status(n.id)!;
       expect(st.ovpnServer).toBe(true);
       expect(st.tunnel!.localAddress).toMatch(/^10\.214\.\d+\.1$/);
     }
@@ -116,7 +116,7 @@ describe('services with real peers (lab)', () => {
 
   it('curl through the proxy reaches the web namespace from the node egress, across the node tunnel', async () => {
     const n = node('203.0.113.10');
-    const egress = t!.services.status(n.id)!.tunnel!;
+    const egress = t!.host.status(n.id)!.tunnel!;
     const before = txBytes(egress.iface);
     const r = await viaProxy(n, n.socks);
     expect(r.stderr).toBe('');
@@ -125,7 +125,7 @@ describe('services with real peers (lab)', () => {
     expect(txBytes(egress.iface) - before).toBeGreaterThan(100); // the request left by the tunnel link
     // The other node leaves by its own tunnel.
     const m = node('203.0.113.20');
-    expect((await viaProxy(m, m.socks)).stdout).toBe(`you are ${t!.services.status(m.id)!.tunnel!.localAddress}\n`);
+    expect((await viaProxy(m, m.socks)).stdout).toBe(`you are ${t!.host.status(m.id)!.tunnel!.localAddress}\n`);
     // Without the proxy the client reaches the same server from its own address: the proxy made the difference.
     expect(execFileSync('ip', ['netns', 'exec', client!.ns, 'curl', '-sS', '--max-time', '10', `http://${webAddr}:${WEB_PORT}/`], { encoding: 'utf8' })).toBe(`you are ${client!.nsAddr}\n`);
   });
@@ -154,7 +154,7 @@ describe('services with real peers (lab)', () => {
       expect(vpn.connected, vpn.output.slice(-2000)).toBe(true);
       timings.ovpnHandshakeMs!.push(vpn.ms);
       // The client's traffic now goes through the VPN, and out of the node's tunnel (SNAT to its egress).
-      const egress = t!.services.status(n.id)!.tunnel!;
+      const egress = t!.host.status(n.id)!.tunnel!;
       const out = execFileSync('ip', ['netns', 'exec', client!.ns, 'curl', '-sS', '--max-time', '10', `http://${webAddr}:${WEB_PORT}/`], { encoding: 'utf8' });
       expect(out).toBe(`you are ${egress.localAddress}\n`);
     } finally {
@@ -179,7 +179,7 @@ describe('services with real peers (lab)', () => {
       try {
         expect(second.connected, second.output.slice(-1500)).toBe(true);
         const out = execFileSync('ip', ['netns', 'exec', client!.ns, 'curl', '-sS', '--max-time', '10', `http://${webAddr}:${WEB_PORT}/`], { encoding: 'utf8' });
-        expect(out).toBe(`you are ${t!.services.status(n.id)!.tunnel!.localAddress}\n`);
+        expect(out).toBe(`you are ${t!.host.status(n.id)!.tunnel!.localAddress}\n`);
       } finally {
         await second.stop();
       }
@@ -200,7 +200,7 @@ describe('services with real peers (lab)', () => {
     expect(after.socks).toEqual(before.socks);
     const r = await viaProxy(after, after.socks);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe(`you are ${t!.services.status(after.id)!.tunnel!.localAddress}\n`);
+    expect(r.stdout).toBe(`you are ${t!.host.status(after.id)!.tunnel!.localAddress}\n`);
     const vpn = await runOvpnClient({ profile, netns: client!.ns, handshakeOnly: true });
     await vpn.stop();
     expect(vpn.connected, vpn.output.slice(-1500)).toBe(true);
@@ -236,7 +236,7 @@ describe('services with real peers (lab)', () => {
     timings.ovpnHandshakeMs!.push(ok.ms);
 
     // The other node's server refuses it too (revoked, and not that node's certificate anyway).
-    const otherProfile = (await t!.services.bundleNodes([node('203.0.113.20')])).nodes[0]!.profile!;
+    const otherProfile = (await t!.gateways.bundle([node('203.0.113.20')])).nodes[0]!.profile!;
     const otherPort = Number(/^remote \S+ (\d+)$/m.exec(otherProfile)![1]);
     const cross = await runOvpnClient({ profile: profile.replace(`remote ${client!.hostAddr} ${port}`, `remote ${client!.hostAddr} ${otherPort}`), netns: client!.ns, handshakeOnly: true });
     await cross.stop();
@@ -245,7 +245,7 @@ describe('services with real peers (lab)', () => {
 
   it('a dropped tunnel: proxy and VPN clients are cut off (kill switch), then follow the reopened tunnel', async () => {
     const n = node('203.0.113.20');
-    const profile = (await t!.services.bundleNodes([n])).nodes[0]!.profile!;
+    const profile = (await t!.gateways.bundle([n])).nodes[0]!.profile!;
     const vpn = await runOvpnClient({ profile, netns: client!.ns });
     const viaVpn = () => {
       try {
@@ -256,7 +256,7 @@ describe('services with real peers (lab)', () => {
     };
     try {
       expect(vpn.connected, vpn.output.slice(-1500)).toBe(true);
-      const before = t!.services.status(n.id)!.tunnel!;
+      const before = t!.host.status(n.id)!.tunnel!;
       expect(viaVpn()).toBe(`you are ${before.localAddress}\n`);
       // The kill switch is there all along, under the tunnel's route: no window when the device vanishes.
       const table = execFileSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).split('\n').filter((l) => / table (2[7-9]|3[0-3])\d{4}/.test(l));
@@ -267,14 +267,14 @@ describe('services with real peers (lab)', () => {
       expect(viaVpn()).toBe('failed');
       expect(await driver.drop('203.0.113.20')).toBe(1);
       await new Promise((r) => setTimeout(r, 100));
-      expect(t!.services.status(n.id)!.tunnel).toBeNull();
+      expect(t!.host.status(n.id)!.tunnel).toBeNull();
       // Nothing leaves by the host's own route meanwhile: the subnet's table answers "unreachable".
       expect(execFileSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' })).toMatch(/unreachable default table (2[7-9]|3[0-3])\d{4}/);
       expect(viaVpn()).toBe('failed');
       expect((await viaProxy(n, n.socks)).code).toBe(97);
       // The keeper reopens it (backoff 300 ms in this test); both paths follow the new egress.
-      for (let i = 0; i < 100 && !t!.services.status(n.id)!.tunnel; i++) await new Promise((r) => setTimeout(r, 50));
-      const after = t!.services.status(n.id)!.tunnel!;
+      for (let i = 0; i < 100 && !t!.host.status(n.id)!.tunnel; i++) await new Promise((r) => setTimeout(r, 50));
+      const after = t!.host.status(n.id)!.tunnel!;
       expect(after.localAddress).not.toBe(before.localAddress);
       expect((await viaProxy(n, n.socks)).stdout).toBe(`you are ${after.localAddress}\n`);
       expect(viaVpn()).toBe(`you are ${after.localAddress}\n`);
@@ -289,18 +289,18 @@ describe('services with real peers (lab)', () => {
     const pid = Number(fs.readFileSync(pidFile, 'utf8'));
     process.kill(pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
-    const check = t!.services.monitorCheck();
+    const check = t!.gateways.monitorCheck();
     expect(await check(n, new AbortController().signal)).toMatchObject({ ok: false, outcome: 'ovpn_down' });
     for (let i = 0; i < 100 && Number(fs.readFileSync(pidFile, { encoding: 'utf8', flag: 'a+' }) || 0) === pid; i++) await new Promise((r) => setTimeout(r, 50));
-    for (let i = 0; i < 100 && !t!.services.status(n.id)!.ovpnServer; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && !t!.host.status(n.id)!.ovpnServer; i++) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 300)); // routing is re-installed right after "ready"
     expect(await check(n, new AbortController().signal)).toEqual({ ok: true });
-    const profile = (await t!.services.bundleNodes([n])).nodes[0]!.profile!;
+    const profile = (await t!.gateways.bundle([n])).nodes[0]!.profile!;
     const vpn = await runOvpnClient({ profile, netns: client!.ns });
     try {
       expect(vpn.connected, vpn.output.slice(-1500)).toBe(true);
       const out = execFileSync('ip', ['netns', 'exec', client!.ns, 'curl', '-sS', '--max-time', '10', `http://${webAddr}:${WEB_PORT}/`], { encoding: 'utf8' });
-      expect(out).toBe(`you are ${t!.services.status(n.id)!.tunnel!.localAddress}\n`);
+      expect(out).toBe(`you are ${t!.host.status(n.id)!.tunnel!.localAddress}\n`);
     } finally {
       await vpn.stop();
     }
@@ -310,11 +310,12 @@ describe('services with real peers (lab)', () => {
     // Time a fresh start of a third node, end to end (tunnel, proxy, certificate, OpenVPN server).
     speedOkNodes(t!.app.store, [{ ip: '203.0.113.30' }]);
     const m = node('203.0.113.30');
-    const s = await t!.services.startNode(m);
-    timings.startMs!.push(s.startMs);
-    timings.tunnelSetupMs!.push(s.tunnel.setupMs);
-    await t!.services.stopNode({ ...m, socks: s.socks, ovpn: s.ovpn });
-    await t!.services.close();
+    const r = await t!.gateways.start(m);
+    if (!r.ok) throw new Error(r.reason);
+    timings.startMs!.push(r.services.startMs);
+    timings.tunnelSetupMs!.push(r.services.tunnel!.setupMs);
+    await t!.gateways.stop({ ...m, ...r.patch });
+    await t!.gateways.close();
     expect(execFileSync('ip', ['-4', 'rule', 'show', 'pref', '17724'], { encoding: 'utf8' }).trim()).toBe('');
     for (const table of ['nat', 'mangle', 'filter']) expect(execFileSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8' })).not.toContain('connexa-ovpn:');
     expect(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' })).not.toContain('connexa-guard:');

@@ -70,7 +70,7 @@ describe('a node tunnel lets in only replies (lab)', () => {
     t = await servicesApp({
       driver,
       env: { ...testRanges(31100, 20), SOCKS_BIND: client.hostAddr, SOCKS_PUBLIC_HOST: client.hostAddr, OVPN_PUBLIC_HOST: client.hostAddr },
-      manager: {
+      gateway: {
         tunnelCapability: () => ({ ok: true }),
         lookup: async (name) => {
           throw Object.assign(new Error(`ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
@@ -94,7 +94,7 @@ describe('a node tunnel lets in only replies (lab)', () => {
 
   it('the peer cannot open a connection to this host, nor through it to another namespace; the proxy still works', async () => {
     const n = node();
-    const egress = t!.services.status(n.id)!.tunnel!;
+    const egress = t!.host.status(n.id)!.tunnel!;
     const peerIf = `${egress.iface}p`;
     // The host listener answers where it is allowed to (the client's side), so a failure below is the guard.
     expect(await curlIn(client!.ns, `http://${client!.hostAddr}:${hostPort}/`)).toEqual({ code: 0, out: 'host\n' });
@@ -110,7 +110,7 @@ describe('a node tunnel lets in only replies (lab)', () => {
   });
 
   it('the rules go with the node', async () => {
-    const iface = t!.services.status(node().id)!.tunnel!.iface;
+    const iface = t!.host.status(node().id)!.tunnel!.iface;
     const guarded = () => execFileSync('nft', ['list', 'set', 'inet', 'connexa', 'guarded'], { encoding: 'utf8' });
     expect(guarded()).toContain(`"${iface}"`);
     // No rule per node in the host's shared chains.

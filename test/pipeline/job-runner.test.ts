@@ -56,6 +56,22 @@ const okOutcome: StageOutcome = { result: 'ok', outcome: 'ok', reason: null, pat
 const add = (n: number, from = 0) => store.addNodes(Array.from({ length: n }, (_, i) => ({ ip: `10.9.${(from + i) >> 8}.${(from + i) & 255}`, login: 'u', password: 'p' })), null);
 
 describe('job runner', () => {
+  it("runs a stage's after-job step once every node is done and before the report; a failing one leaves the results standing", async () => {
+    const nodes = add(3);
+    const order: string[] = [];
+    const stage: Stage = {
+      ...controlledStage(() => okOutcome),
+      async afterJob(summary) {
+        order.push(`afterJob ${summary.done}/${summary.total} ${store.get(nodes[0]!.id)!.status}`);
+        throw new Error('after-job trouble');
+      },
+    };
+    const job = runner.start({ stage, nodes, actor: 'test', selection: 'all', reporter: { finished: (s) => void order.push(`finished ${s.counts.ok}`) } });
+    await job.done;
+    expect(order).toEqual(['afterJob 3/3 ping_ok', 'finished 3']);
+    expect(store.jobs().at(-1)!.state).toBe('done');
+  });
+
   it('runs a stage over every node, writes statuses and persists the job record', async () => {
     const nodes = add(20);
     const stage = controlledStage((n) => (Number(n.id.slice(1)) % 4 === 0 ? { result: 'fail', outcome: 'refused', reason: 'connection refused', patch: {} } : okOutcome));

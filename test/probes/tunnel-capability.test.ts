@@ -61,7 +61,7 @@ describe('the capability check', () => {
 
   it('TUNNEL_DRIVER=none refuses clearly', () => {
     const c = checkTunnelCapability('none', host({ files: WITH_PPP }));
-    expect(c).toEqual({ ok: false, missing: ['a tunnel driver'], message: 'speed tests are off: TUNNEL_DRIVER=none — set TUNNEL_DRIVER=pppd on a host with kernel PPP, pppd and pptp' });
+    expect(c).toEqual({ ok: false, missing: ['a tunnel driver'], message: 'speed tests are off: TUNNEL_DRIVER=none — set TUNNEL_DRIVER=pppd on a host with kernel PPP, pppd and pptp', fix: 'set TUNNEL_DRIVER=pppd on a host with kernel PPP, pppd and pptp' });
   });
 
   it('THIS machine kind has no kernel PPP: the real check refuses and says so', () => {

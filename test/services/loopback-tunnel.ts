@@ -1,7 +1,7 @@
 /**
  * TEST ONLY. A TunnelDriver without PPP: each open() hands out a fresh loopback address
  * (127.77.X.Y) as the node's "egress", so a proxy bound to it is visibly distinct from a direct
- * connection (127.0.0.1) — enough for the service manager's logic on any host, without root.
+ * connection (127.0.0.1) — enough for the gateway's node-services logic on any host, without root.
  * The real path (a veth in a network namespace, routed by policy) is in test/lab/veth-tunnel.ts.
  */
 import type { OpenOptions, OpenResult, Tunnel, TunnelClosed, TunnelDriver, TunnelFailureKind, TunnelTarget } from '../../src/probes/tunnel/types.ts';

@@ -257,3 +257,8 @@ export function measureUpload(o: MeasureOptions): Promise<MeasureResult> {
 export function describeMeasurement(m: Measurement): string {
   return `${m.mbps.toFixed(2)} Mbit/s (${m.bytes.toLocaleString('en-US')} bytes in ${m.seconds.toFixed(2)} s)`;
 }
+
+/** Per-transfer deadline of a speed test: the measuring window, plus room to connect and to stall once. */
+export function transferTimeoutMs(s: { maxSeconds: number; stallMs: number }): number {
+  return s.maxSeconds * 1000 + s.stallMs + 5_000;
+}

@@ -122,13 +122,16 @@ export function checkPppdHost(host: HostProbe = realHost): PppdCapability {
 
   if (!missing.length) return { capability: { ok: true }, modprobe, pppdPath, pptpPath };
   const message = `speed tests need PPTP tunnels, which this host cannot open: missing ${missing.join(', ')} — ${fixes.join('; ')}`;
-  return { capability: { ok: false, missing, message }, modprobe, pppdPath, pptpPath };
+  return { capability: { ok: false, missing, message, fix: fixes.join('; ') }, modprobe, pppdPath, pptpPath };
 }
+
+/** What `missing` names when no tunnel driver is configured (TUNNEL_DRIVER=none): tunnels are off, not broken. */
+export const NO_TUNNEL_DRIVER = 'a tunnel driver';
 
 /** The capability of the configured driver (TUNNEL_DRIVER). */
 export function checkTunnelCapability(driver: 'pppd' | 'none', host: HostProbe = realHost): Capability {
   if (driver === 'none') {
-    return { ok: false, missing: ['a tunnel driver'], message: 'speed tests are off: TUNNEL_DRIVER=none — set TUNNEL_DRIVER=pppd on a host with kernel PPP, pppd and pptp' };
+    return { ok: false, missing: [NO_TUNNEL_DRIVER], message: 'speed tests are off: TUNNEL_DRIVER=none — set TUNNEL_DRIVER=pppd on a host with kernel PPP, pppd and pptp', fix: 'set TUNNEL_DRIVER=pppd on a host with kernel PPP, pppd and pptp' };
   }
   return checkPppdHost(host).capability;
 }

@@ -101,7 +101,7 @@ export class PppdDriver implements TunnelDriver {
         const [cmd, ...args] = cap.modprobe;
         const loaded = await new Promise<string | null>((resolve) => execFile(cmd!, args, { timeout: 10_000 }, (err, _o, stderr) => resolve(err ? String(stderr || err.message).trim() : null)));
         if (loaded !== null || !this.host.exists('/dev/ppp')) {
-          return { ...cap, capability: { ok: false, missing: ['kernel PPP'], message: `speed tests need PPTP tunnels, which this host cannot open: modprobe ppp_generic failed${loaded ? ` (${loaded})` : ''} — load it as root: modprobe -a ppp_generic ppp_async ppp_mppe` } };
+          return { ...cap, capability: { ok: false, missing: ['kernel PPP'], message: `speed tests need PPTP tunnels, which this host cannot open: modprobe ppp_generic failed${loaded ? ` (${loaded})` : ''} — load it as root: modprobe -a ppp_generic ppp_async ppp_mppe`, fix: 'load it as root: modprobe -a ppp_generic ppp_async ppp_mppe' } };
         }
       }
       if (cap.capability.ok) await sweepStaleRules(this.ip);

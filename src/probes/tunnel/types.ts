@@ -76,5 +76,9 @@ export interface TunnelDriver {
   open(target: TunnelTarget, opts: OpenOptions): Promise<OpenResult>;
 }
 
-/** The outcome of a capability check: capable, or one line that says what is missing and how to fix it. */
-export type Capability = { ok: true } | { ok: false; missing: string[]; message: string };
+/**
+ * The outcome of a capability check: capable, or what is missing (`missing`), how to fix it (`fix`,
+ * when known) and the whole as one line (`message`). Callers build their own sentences from the
+ * structured parts (services/host-capability.ts), never by splitting `message`.
+ */
+export type Capability = { ok: true } | { ok: false; missing: string[]; message: string; fix?: string };

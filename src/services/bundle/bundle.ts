@@ -9,7 +9,6 @@
  * that still came out too large is split again, so the limit holds whatever the estimate said.
  */
 import { deflateRawSync } from 'node:zlib';
-import type { OutgoingFile } from '../../chat/types.ts';
 import { makeZip, ZIP_LEVEL, type ZipEntry } from './zip.ts';
 
 export interface BundleNode {
@@ -122,7 +121,14 @@ export function planParts(nodes: readonly BundleNode[], o: BundleOptions): Bundl
 }
 
 /** Builds the bundle: one zip, or several when one would pass maxBytes. */
-export async function buildBundles(nodes: readonly BundleNode[], o: BundleOptions): Promise<OutgoingFile[]> {
+/** A zip, ready to attach (the chat port's OutgoingFile has this shape; services do not import the chat layer). */
+export interface BundleFile {
+  name: string;
+  data: Buffer;
+  contentType: string;
+}
+
+export async function buildBundles(nodes: readonly BundleNode[], o: BundleOptions): Promise<BundleFile[]> {
   if (!nodes.length) return [];
   const now = o.now ?? new Date();
   const stamp = now.toISOString().replace(/[:.]/g, '-').slice(0, 19);

@@ -70,7 +70,7 @@ export function checkOvpnHost(host: HostProbe = realHost): OvpnHost {
   }
   if (!missing.length) return { capability: { ok: true }, openvpn, ip, nft, iptables, runAs: unprivilegedAccount() };
   return {
-    capability: { ok: false, missing, message: `the OpenVPN server side cannot run on this host: missing ${missing.join(', ')} — ${fixes.join('; ')}` },
+    capability: { ok: false, missing, message: `the OpenVPN server side cannot run on this host: missing ${missing.join(', ')} — ${fixes.join('; ')}`, fix: fixes.join('; ') },
     openvpn,
     ip,
     nft,

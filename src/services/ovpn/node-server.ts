@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Logger } from '../../log.ts';
 import { writePrivateFile } from '../private-files.ts';
 import type { OvpnLayout } from './layout.ts';
-import type { Pki } from './pki.ts';
+import type { ServerMaterial } from '../../gateway/port.ts';
 import { OvpnServerProcess } from './process.ts';
 import { renderServerConfig } from './render.ts';
 import { SubnetRouting, type Egress, type RoutingTools } from './routing.ts';
@@ -18,7 +18,8 @@ export interface NodeOvpnServerOptions {
   nodeId: string;
   nodeLabel: string;
   layout: OvpnLayout;
-  pki: Pki;
+  /** The CA, server key and certificate, tls-crypt key and CRL the server reads (the bot's PKI, or a remote gateway's own). */
+  material: ServerMaterial;
   /** DATA_DIR/ovpn: config and pid files live here. */
   dir: string;
   binary: string;
@@ -26,6 +27,10 @@ export interface NodeOvpnServerOptions {
   log: Logger;
   readyTimeoutMs?: number;
   dns?: readonly string[];
+  /**
+   * The account to switch to once started, or null to keep root. Given only when the material's CRL
+   * stays readable by that account (else the server would refuse every client after the switch).
+   */
   runAs?: { user: string; group: string } | null;
 }
 
@@ -64,17 +69,16 @@ export class NodeOvpnServer {
   }
 
   private writeConfig(): void {
-    const p = this.o.pki.paths;
+    const f = this.o.material.files();
     writePrivateFile(
       this.configPath,
       renderServerConfig({
         nodeId: this.o.nodeId,
         nodeLabel: this.o.nodeLabel,
         layout: this.o.layout,
-        paths: { ca: p.ca, cert: p.cert, key: p.key, tlsCrypt: p.tlsCrypt, crl: this.o.pki.servedCrlPath(), pidFile: path.join(this.o.dir, `${this.o.nodeId}.pid`) },
+        paths: { ...f, pidFile: path.join(this.o.dir, `${this.o.nodeId}.pid`) },
         dns: this.o.dns,
-        // Only with a CRL it can still read after the switch: else it would refuse every client.
-        runAs: this.o.pki.servedCrlPath() !== p.crl ? this.o.runAs : null,
+        runAs: this.o.runAs ?? null,
       }),
     );
   }

@@ -23,7 +23,8 @@ import type { OpenResult, Tunnel } from '../../../src/probes/tunnel/types.ts';
 import type { FleetNode } from '../../../src/fleet/node.ts';
 import { parseConfig } from '../../../src/config.ts';
 import { createLogger } from '../../../src/log.ts';
-import { createServices } from '../../../src/services/index.ts';
+import { createGateways } from '../../../src/gateway/index.ts';
+import { measureNodeSpeed } from '../../../src/services/speed-test.ts';
 import { Leases } from '../../../src/pipeline/leases.ts';
 import { Store } from '../../../src/store/store.ts';
 import { LAB, UNICODE_LOGIN, WEIRD } from './lab-constants.ts';
@@ -307,7 +308,7 @@ async function client(out: string): Promise<number> {
   // with (the exit here is a private lab address, which the database has no place for anyway).
   const noDatabase = () => ({ country: null, region: null, city: null, source: 'no IP database in the VM guest' });
   const stage = (bytes: number, stallMs: number, minMbps = 0.1) =>
-    speedStage({ driver, url: `http://${LAB.tunnelRemote}:${LAB.speedPort}/?bytes=${bytes}`, minMbps, concurrency: 1, openTimeoutMs: 30_000, downloadBytes: bytes, maxSeconds: 6, uploadBytes: 1024 * 1024, stallMs, locate: noDatabase });
+    speedStage({ gateway: { speedTest: (req, signal) => measureNodeSpeed(driver, req, signal, noDatabase) }, url: `http://${LAB.tunnelRemote}:${LAB.speedPort}/?bytes=${bytes}`, minMbps, concurrency: 1, openTimeoutMs: 30_000, downloadBytes: bytes, maxSeconds: 6, uploadBytes: 1024 * 1024, stallMs });
 
   await scenario('stage_ok', async (f) => {
     const out1 = await stage(LAB.downloadBytes, 5000).run(fakeNode(LAB.login, LAB.password), new AbortController().signal);
@@ -388,13 +389,13 @@ async function client(out: string): Promise<number> {
   });
 
   await scenario('services_socks_through_tunnel', async (f) => {
-    // `start` end to end through a real PPTP tunnel: the service manager opens the node's tunnel with
+    // `start` end to end through a real PPTP tunnel: the local gateway opens the node's tunnel with
     // the pppd driver and starts its SOCKS proxy; curl through the proxy must leave via ppp0.
     const dir = fs.mkdtempSync('/tmp/connexa-services-');
     const store = await Store.open(dir);
     const [node] = store.addNodes([{ ip: LAB.server, port: 1723, login: LAB.login, password: LAB.password }], 'vm');
     for (const [from, to] of [['not_tested', 'ping_ok'], ['ping_ok', 'speed_ok']] as const) store.transition({ id: node!.id, from, to, reason: 'vm lab', actor: 'vm' });
-    const services = createServices({
+    const services = createGateways({
       config: parseConfig({ DATA_DIR: dir, SOCKS_BIND: '127.0.0.1', SOCKS_PORT_RANGE: '20000-20009' }),
       store,
       leases: new Leases(),
@@ -402,7 +403,9 @@ async function client(out: string): Promise<number> {
       tunnels: { driver, capability: () => ({ ok: true }) },
     });
     try {
-      const started = await services.startNode(store.get(node!.id)!);
+      const r = await services.start(store.get(node!.id)!);
+      if (!r.ok) throw new Error(r.reason);
+      const started = { ...r.services, tunnel: r.services.tunnel! };
       f.started = { iface: started.tunnel.iface, localAddress: started.tunnel.localAddress, socksPort: started.socks.port, ovpnServer: started.ovpnServer, startMs: started.startMs };
       const proxy = `socks5h://${encodeURIComponent(started.socks.login)}:${encodeURIComponent(started.socks.password)}@127.0.0.1:${started.socks.port}`;
       const tx0 = Number(fs.readFileSync(`/sys/class/net/${started.tunnel.iface}/statistics/tx_bytes`, 'utf8'));
@@ -427,7 +430,7 @@ async function client(out: string): Promise<number> {
       const wrong = `socks5h://${encodeURIComponent(started.socks.login)}:wrong-password@127.0.0.1:${started.socks.port}`;
       f.wrongPassword = (await curl([url], `proxy = "${wrong}"\n`)).exit;
       f.noProxy = (await curl(['--max-time', '5', url])).exit;
-      await services.stopNode(store.get(node!.id)!);
+      await services.stop({ ...store.get(node!.id)!, ...r.patch });
       f.pppAfterStop = fs.readdirSync('/sys/class/net').filter((i) => i.startsWith('ppp'));
     } finally {
       await services.close();

@@ -13,9 +13,9 @@ import { Pki } from '../../src/services/ovpn/pki.ts';
 import { anyDestination } from '../../src/services/socks/destinations.ts';
 import { confirmed } from '../kit/confirmed.ts';
 import { OPERATOR, VIEWER } from '../kit/app.ts';
-import { curlViaSocks, RawSocks, whoAmIServer, type WhoAmI } from './helpers.ts';
+import { curlViaSocks, RawSocks, whoAmIServer, type WhoAmI } from '../services/helpers.ts';
 import { privateZips, servicesApp, speedOkNodes, testRanges, type ServicesTestApp, type ServicesTestOptions } from '../kit/services-app.ts';
-import { LoopbackTunnelDriver } from './loopback-tunnel.ts';
+import { LoopbackTunnelDriver } from '../services/loopback-tunnel.ts';
 
 const NO_OPENVPN: OvpnHost = { capability: { ok: false, missing: ['the openvpn binary'], message: 'x' }, openvpn: null, ip: null, nft: null };
 
@@ -38,7 +38,7 @@ async function app(o: Partial<ServicesTestOptions> & { env?: Record<string, stri
     driver,
     ...o,
     env: { ...testRanges(26000), SOCKS_BIND: '127.0.0.1', OVPN_PUBLIC_HOST: 'vpn.example.net', ...o.env },
-    manager: { tunnelCapability: () => ({ ok: true }), ovpnHost: () => NO_OPENVPN, allowDestination: anyDestination, tunnelBackoff: { firstMs: 50, maxMs: 200 }, ...o.manager },
+    gateway: { tunnelCapability: () => ({ ok: true }), ovpnHost: () => NO_OPENVPN, allowDestination: anyDestination, tunnelBackoff: { firstMs: 50, maxMs: 200 }, ...o.gateway },
   });
   return t;
 }
@@ -54,7 +54,7 @@ function unzipList(a: ServicesTestApp, data: Buffer): { entries: string[]; read(
 
 describe('start', () => {
   it('refuses with one line, before any job, when the host cannot open tunnels', async () => {
-    const a = await app({ manager: { tunnelCapability: () => ({ ok: false, missing: ['kernel PPP (no /dev/ppp)'], message: 'speed tests need PPTP tunnels, which this host cannot open: missing kernel PPP (no /dev/ppp) — use the VM lab (npm run test:vm)' }) } });
+    const a = await app({ gateway: { tunnelCapability: () => ({ ok: false, missing: ['kernel PPP (no /dev/ppp)'], message: 'speed tests need PPTP tunnels, which this host cannot open: missing kernel PPP (no /dev/ppp) — use the VM lab (npm run test:vm)', fix: 'use the VM lab (npm run test:vm)' }) } });
     speedOkNodes(a.app.store, [{ ip: '203.0.113.1' }]);
     const out = await a.run('start', OPERATOR);
     expect(out).toMatchObject({ kind: 'failed', message: 'start needs a PPTP tunnel per node, which this host cannot open: missing kernel PPP (no /dev/ppp) — use the VM lab (npm run test:vm)' });
@@ -96,7 +96,7 @@ describe('start', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^you are 127\.77\.\d+\.\d+\n$/);
       seen.add(r.stdout);
-      expect(a.services.status(n.id)!.tunnel!.localAddress).toBe(r.stdout.trim().slice('you are '.length));
+      expect(a.host.status(n.id)!.tunnel!.localAddress).toBe(r.stdout.trim().slice('you are '.length));
     }
     expect(seen.size).toBe(3);
     // The bundle: one zip by DM, with the three profiles and socks.txt; the channel saw no secret.
@@ -121,7 +121,7 @@ describe('start', () => {
     const a = await app();
     const [good, bad] = speedOkNodes(a.app.store, [{ ip: '203.0.113.1' }, { ip: '203.0.113.2', login: 'wrong' }]);
     driver.failures.set('wrong', { kind: 'auth_failed', reason: 'the server refused the credentials (MS-CHAP authentication failed: Access denied)' });
-    const before = await a.services.capacity();
+    const before = await a.gateways.capacity();
     await a.run('start', OPERATOR);
     await a.app.jobs.idle();
     expect(a.app.store.get(good!.id)!.status).toBe('online');
@@ -131,7 +131,7 @@ describe('start', () => {
     const thread = a.port.calls.find((c) => c.verb === 'post' && c.where.startsWith('thread:'));
     expect(thread?.verb === 'post' && thread.msg.text).toContain('auth_failed');
     expect(thread?.verb === 'post' && thread.msg.text).toContain('MS-CHAP authentication failed');
-    const after = await a.services.capacity();
+    const after = await a.gateways.capacity();
     expect(after).toEqual({ socks: before.socks - 1, ovpn: before.ovpn - 1 });
     expect(driver.liveCount()).toBe(1);
   });
@@ -251,7 +251,7 @@ describe('restart and tunnel drops', () => {
   });
 
   it('a dropped tunnel is reopened; meanwhile the proxy refuses rather than leaving by another path', async () => {
-    const a = await app({ manager: { tunnelCapability: () => ({ ok: true }), ovpnHost: () => NO_OPENVPN, allowDestination: anyDestination, tunnelBackoff: { firstMs: 400, maxMs: 400 } } });
+    const a = await app({ gateway: { tunnelCapability: () => ({ ok: true }), ovpnHost: () => NO_OPENVPN, allowDestination: anyDestination, tunnelBackoff: { firstMs: 400, maxMs: 400 } } });
     const [n] = speedOkNodes(a.app.store, [{ ip: '203.0.113.1' }]);
     await a.run('start', OPERATOR);
     await a.app.jobs.idle();
@@ -264,20 +264,20 @@ describe('restart and tunnel drops', () => {
     expect(driver.drop('203.0.113.1')).toBe(1);
     expect(await relay.waitClosed(1000)).toBe(true);
     await new Promise((r) => setTimeout(r, 20));
-    expect(a.services.status(node.id)!.tunnel).toBeNull();
+    expect(a.host.status(node.id)!.tunnel).toBeNull();
     expect((await curlAs(node)).code).toBe(97);
-    for (let i = 0; i < 100 && !a.services.status(node.id)!.tunnel; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && !a.host.status(node.id)!.tunnel; i++) await new Promise((r) => setTimeout(r, 20));
     const second = await curlAs(node);
     expect(second.code).toBe(0);
     expect(second.stdout).not.toBe(first); // a new tunnel, a new address
   });
 
   it('the monitor check: ok while up, tunnel_down after a drop, and it resumes services a restore could not bring back', async () => {
-    const a = await app({ manager: { tunnelCapability: () => ({ ok: true }), ovpnHost: () => NO_OPENVPN, allowDestination: anyDestination, tunnelBackoff: { firstMs: 60_000, maxMs: 60_000 } } });
+    const a = await app({ gateway: { tunnelCapability: () => ({ ok: true }), ovpnHost: () => NO_OPENVPN, allowDestination: anyDestination, tunnelBackoff: { firstMs: 60_000, maxMs: 60_000 } } });
     const [n] = speedOkNodes(a.app.store, [{ ip: '203.0.113.1' }]);
     await a.run('start', OPERATOR);
     await a.app.jobs.idle();
-    const check = a.services.monitorCheck();
+    const check = a.gateways.monitorCheck();
     const signal = new AbortController().signal;
     expect(await check(a.app.store.get(n!.id)!, signal)).toEqual({ ok: true });
     driver.drop('203.0.113.1');
@@ -286,12 +286,12 @@ describe('restart and tunnel drops', () => {
 
     // After a restart the proxy's port is held by another program: restore fails for the node ...
     const port = a.app.store.get(n!.id)!.socks!.port;
-    await a.services.close();
+    await a.gateways.close();
     const squatter = net.createServer();
     await new Promise<void>((r) => squatter.listen(port, '127.0.0.1', r));
     const summary = await a.restart();
     expect(summary.failed).toEqual([{ nodeId: n!.id, reason: expect.stringContaining(`SOCKS port ${port} cannot be bound`) }]);
-    const check2 = a.services.monitorCheck();
+    const check2 = a.gateways.monitorCheck();
     expect(await check2(a.app.store.get(n!.id)!, signal)).toMatchObject({ ok: false, outcome: 'services_down' });
     // ... and the monitor's next check brings it back once the port is free: same port, same credentials.
     await new Promise<void>((r) => squatter.close(() => r()));
@@ -310,7 +310,7 @@ describe('restart and tunnel drops', () => {
     const node = a.app.store.get(n!.id)!;
     expect((await curlAs(node)).code).toBe(97);
     driver.failures.delete('flaky');
-    for (let i = 0; i < 100 && !a.services.status(node.id)?.tunnel; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && !a.host.status(node.id)?.tunnel; i++) await new Promise((r) => setTimeout(r, 20));
     expect((await curlAs(node)).code).toBe(0);
   });
 });
@@ -344,14 +344,14 @@ describe('bundle, reconcile, retire', () => {
     const nx = structuredClone(a.app.store.get(x!.id)!);
     // Someone else moved it meanwhile (what a lost compare-and-set looks like afterwards).
     a.app.store.transition({ id: nx.id, from: 'online', to: 'speed_ok', reason: 'test', actor: 'test' });
-    expect(await a.services.reconcile()).toBe(1);
-    expect(a.services.status(nx.id)).toBeNull();
+    expect(await a.gateways.reconcile()).toBe(1);
+    expect(a.host.status(nx.id)).toBeNull();
     expect((await curlAs(nx)).code).toBe(7);
-    expect(a.services.socksPorts.ownerOf(nx.socks!.port)).toBeUndefined();
+    expect(a.host.socksPorts.ownerOf(nx.socks!.port)).toBeUndefined();
     expect(a.app.store.get(nx.id)).toMatchObject({ status: 'speed_ok', socks: null, ovpn: { revokedAt: expect.any(String) } });
     const ny = structuredClone(a.app.store.get(y!.id)!);
-    await a.services.retire([ny]);
-    expect(a.services.status(ny.id)).toBeNull();
+    await a.gateways.retire([ny]);
+    expect(a.host.status(ny.id)).toBeNull();
     const crl = execFileSync('openssl', ['crl', '-in', path.join(a.config.dataDir, 'pki', 'crl.pem'), '-noout', '-text'], { encoding: 'utf8' }).toLowerCase();
     expect(crl).toContain(nx.ovpn!.serial);
     expect(crl).toContain(ny.ovpn!.serial);
@@ -365,9 +365,9 @@ describe('bundle, reconcile, retire', () => {
     await a.app.jobs.idle();
     const nx = structuredClone(a.app.store.get(x!.id)!);
     a.app.store.deleteNodes([nx.id], a.app.jobs.leases.isLeased);
-    expect(await a.services.reconcile()).toBe(1);
+    expect(await a.gateways.reconcile()).toBe(1);
     expect((await curlAs(nx)).code).toBe(7);
-    expect(a.services.socksPorts.ownerOf(nx.socks!.port)).toBeUndefined();
+    expect(a.host.socksPorts.ownerOf(nx.socks!.port)).toBeUndefined();
     const crl = execFileSync('openssl', ['crl', '-in', path.join(a.config.dataDir, 'pki', 'crl.pem'), '-noout', '-text'], { encoding: 'utf8' }).toLowerCase();
     expect(crl).toContain(nx.ovpn!.serial);
   });
@@ -378,7 +378,7 @@ describe('bundle, reconcile, retire', () => {
     await a.run('start', OPERATOR);
     await a.app.jobs.idle();
     const node = a.app.store.get(n!.id)!;
-    await a.services.close();
+    await a.gateways.close();
     expect(driver.liveCount()).toBe(0);
     expect((await curlAs(node)).code).toBe(7);
     const crl = execFileSync('openssl', ['crl', '-in', path.join(a.config.dataDir, 'pki', 'crl.pem'), '-noout', '-text'], { encoding: 'utf8' });

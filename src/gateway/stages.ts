@@ -1,0 +1,82 @@
+/**
+ * The start and stop stages: what the job runner runs per node, through the bot-side control.
+ * Status writes stay with the job runner (a compare-and-set against the status the job started
+ * from); a stage only reports. After the job, services whose result lost that race are undone
+ * (afterJob), and `start` leaves the bundle of what it put online as a value for its command.
+ */
+import type { FleetNode } from '../fleet/node.ts';
+import type { Stage, StageOutcome } from '../pipeline/stage.ts';
+import type { BundleValue } from './bundles.ts';
+import type { GatewayControl } from './control.ts';
+
+export const START_CONCURRENCY = 4;
+// Stopping is mostly waiting (OpenVPN tells its UDP clients it is going, ~2 s): many at once.
+export const STOP_CONCURRENCY = 64;
+
+/** Outcomes that say nothing happened to the node: it keeps its status and nothing is recorded. */
+const NOT_A_RESULT = new Set(['cancelled', 'shutting_down']);
+
+export interface StartStage extends Stage {
+  /** After the job: the bundle of the nodes it put online (null when none). */
+  bundle(): BundleValue | null;
+}
+
+export function startStage(control: GatewayControl, opts: { concurrency?: number; tunnelOpenTimeoutMs: number }): StartStage {
+  const started = new Set<string>();
+  let bundle: BundleValue | null = null;
+  return {
+    kind: 'start',
+    action: 'start',
+    concurrency: opts.concurrency ?? START_CONCURRENCY,
+    // Tunnel set-up, then the OpenVPN server (ready in well under a second here, 15 s at most), then margin.
+    nodeDeadlineMs: opts.tunnelOpenTimeoutMs + 15_000 + 10_000,
+    bundle: () => bundle,
+    async run(node: FleetNode, signal: AbortSignal): Promise<StageOutcome> {
+      let r: Awaited<ReturnType<GatewayControl['start']>>;
+      try {
+        r = await control.start(node, signal);
+      } catch (err) {
+        r = { ok: false, outcome: 'error', reason: (err as Error).message, hostSide: false };
+      }
+      if (r.ok) {
+        if (signal.aborted) {
+          // Past the deadline the runner has already recorded a failure: undo, never leave a stray proxy.
+          await control.stop({ ...node, ...r.patch });
+          return { result: 'inconclusive', outcome: 'cancelled', reason: 'cut short', patch: {} };
+        }
+        started.add(node.id);
+        return { result: 'ok', outcome: 'ok', reason: null, patch: r.patch };
+      }
+      if (NOT_A_RESULT.has(r.outcome) || signal.aborted) return { result: 'inconclusive', outcome: signal.aborted ? 'cancelled' : r.outcome, reason: r.reason, patch: {} };
+      return { result: 'fail', outcome: r.outcome, reason: r.reason, patch: {} };
+    },
+    async afterJob() {
+      // A result that lost its compare-and-set left services for a node that is not online: undo them.
+      await control.reconcile();
+      const online = control.onlineNodes([...started]);
+      bundle = online.length ? await control.bundle(online) : null;
+    },
+  };
+}
+
+export function stopStage(control: GatewayControl, opts: { concurrency?: number } = {}): Stage {
+  return {
+    kind: 'stop',
+    action: 'stop',
+    concurrency: opts.concurrency ?? STOP_CONCURRENCY,
+    nodeDeadlineMs: 30_000,
+    async run(node: FleetNode): Promise<StageOutcome> {
+      try {
+        const patch = await control.stop(node);
+        return { result: 'ok', outcome: 'ok', reason: null, patch };
+      } catch (err) {
+        // Revocation comes first in stop: if it failed, nothing was torn down and the node stays
+        // online, so `stop` can simply be run again.
+        return { result: 'inconclusive', outcome: 'revoke_failed', reason: `the profile could not be revoked: ${(err as Error).message}`, patch: {} };
+      }
+    },
+    async afterJob() {
+      await control.reconcile();
+    },
+  };
+}
