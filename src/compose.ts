@@ -9,6 +9,7 @@ import { Alerts } from './monitor/alerts.ts';
 import { Monitor } from './monitor/monitor.ts';
 import { Scheduler } from './monitor/schedules.ts';
 import { publish } from './ops/events.ts';
+import { gatewayFleet } from './gateway/fleet.ts';
 import { createGateways } from './gateway/index.ts';
 import { JobRunner } from './pipeline/job-runner.ts';
 import { checkTunnelCapability, createTunnelDriver } from './probes/tunnel/index.ts';
@@ -50,9 +51,12 @@ export async function compose(config: Config, opts: { log?: Logger; logLevel?: C
   // Every tunnel (speed tests and node services) lets in only replies from its PPTP server.
   const driver = rawDriver && guardedDriver(rawDriver, new TunnelGuard(new NodeFirewall(nftRunner())));
   const tunnels = { driver, capability: () => checkTunnelCapability(config.TUNNEL_DRIVER) };
-  const gateways = createGateways({ config, store, leases: jobs.leases, log, tunnels });
+  const fleet = gatewayFleet({ config, store, log });
+  const gateways = createGateways({ config, store, leases: jobs.leases, log, tunnels, directory: fleet.directory });
   // The monitor checks a node's tunnel, proxy and OpenVPN server after its PPTP handshake.
   const monitor = new Monitor({ store, jobs, alerts, config, log, checks: [gateways.monitorCheck()] });
+  // With REDIS_URL, remote gateways: heartbeats, enrolment, and a monitor run when one goes or comes back.
+  await fleet.connect(gateways, monitor);
   // A scheduled run is dispatched like a typed command; the dispatcher is made just below.
   const schedules = new Scheduler({ store, alerts, jobs, log, digestCron: config.DIGEST_CRON, dispatch: (port, inv) => dispatcher.dispatch(port, inv) });
   const app: App = { config, store, log, registry, jobs, alerts, monitor, schedules, gateways };
@@ -92,6 +96,7 @@ export async function compose(config: Config, opts: { log?: Logger; logLevel?: C
       await jobs.idle();
       // Services stop with the process (nothing is revoked); the next long-running start restores them.
       await gateways.close();
+      await fleet.close();
       // A failed last write was already reported (onWriteError, and the command that needed it).
       await store.close().catch(() => {});
     },

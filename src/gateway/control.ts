@@ -11,6 +11,7 @@
  *   CA, keys, certificates, CRL                     DATA_DIR/pki (see services/ovpn/pki.ts)
  * A gateway keeps only what it runs; after its restart the bot starts again with `keep` what is missing.
  */
+import { createHash } from 'node:crypto';
 import type { FleetNode } from '../fleet/node.ts';
 import type { Logger } from '../log.ts';
 import type { Leases } from '../pipeline/leases.ts';
@@ -21,7 +22,11 @@ import type { NodePatch, Store } from '../store/store.ts';
 import { migrateOvpnAllocations } from './allocations-migration.ts';
 import { buildBundleValue, type BundleValue } from './bundles.ts';
 import { ClientCertificates } from './certificates.ts';
-import type { GatewayDescription, GatewayPort, StartedServices, StartResult } from './port.ts';
+import type { GatewayDirectory } from './directory.ts';
+import { place, type Placement } from './placement.ts';
+import type { EnrolAnswer } from './remote/control.ts';
+import { pkiSigner } from './remote/pki-signer.ts';
+import type { CheckResult, GatewayDescription, GatewayPort, ServerTrust, StartedServices, StartResult } from './port.ts';
 import { restoreLiveNodes, type RestoreSummary } from './restore.ts';
 import { nodeTarget } from './target.ts';
 import { LocalGateway } from './local.ts';
@@ -39,6 +44,11 @@ export interface GatewayControlOptions {
   tunnelOpenTimeoutMs: number;
   /** Nodes restored at once after a restart. Default 4. */
   restoreConcurrency?: number;
+  /**
+   * Every gateway the bot knows (the local one and those that send heartbeats through Redis), with
+   * their liveness. Default: a directory of the gateways above only.
+   */
+  directory?: GatewayDirectory;
 }
 
 export type StartFailure = Extract<StartResult, { ok: false }>;
@@ -59,6 +69,8 @@ export class GatewayControl {
   private initP: Promise<void> | null = null;
   private restoring: Promise<RestoreSummary> | null = null;
   private closing = false;
+  /** Per remote gateway boot, the CRL it was last sent (so a restarted node's old profile is refused there too). */
+  private readonly trustSent = new Map<string, string>();
 
   private readonly o: GatewayControlOptions;
   constructor(o: GatewayControlOptions) {
@@ -74,23 +86,93 @@ export class GatewayControl {
     return null;
   }
 
+  get directory(): GatewayDirectory | undefined {
+    return this.o.directory;
+  }
+
+  /** The gateway of this name: a configured one, or a remote one the directory reaches. */
+  port(name: string): Reserving | undefined {
+    return this.gateways.get(name) ?? this.o.directory?.port(name);
+  }
+
   /** Where a node's services run (its recorded gateway, else the default); undefined for an unknown name. */
   gatewayOf(node: Pick<FleetNode, 'gateway'>): Reserving | undefined {
-    return this.gateways.get(node.gateway ?? this.defaultGateway);
+    return this.port(node.gateway ?? this.defaultGateway);
+  }
+
+  /** Gateways that answer now: the configured ones, and remote ones up and heard from since the bot started. */
+  private reachable(): Reserving[] {
+    const out = new Map<string, Reserving>(this.gateways);
+    for (const g of this.o.directory?.list() ?? []) {
+      if (g.local || !g.up || g.lastHeartbeatAt === null || out.has(g.name)) continue;
+      const p = this.port(g.name);
+      if (p) out.set(g.name, p);
+    }
+    return [...out.values()];
+  }
+
+  /** Why a remote gateway cannot be asked now (down, not heard from yet), or null. */
+  private silence(name: string): { reason: string; decisive: boolean } | null {
+    const d = this.o.directory;
+    const g = d?.get(name);
+    if (!d || !g || g.local || this.gateways.has(name)) return null;
+    const silent = Math.round(d.silentMs(name) / 1000);
+    if (!g.up) return { reason: `gateway ${name} is down: no heartbeat for ${silent} s`, decisive: true };
+    if (g.lastHeartbeatAt === null) return { reason: `gateway ${name} has not been heard from since the bot started (${silent} s)`, decisive: false };
+    return null;
+  }
+
+  /**
+   * Where `ids` go: gateway=NAME, or the up, non-draining gateways that can open tunnels by free
+   * capacity (placement.ts). Asked before a job starts.
+   */
+  async placement(ids: readonly string[], wanted?: string): Promise<Placement> {
+    await this.init();
+    const d = this.o.directory;
+    // One host and no name asked: today's behaviour (start checks that host's port ranges itself).
+    if (!d || (wanted === undefined && d.list().every((g) => this.gateways.has(g.name)))) return { ok: true, byGateway: new Map([[this.defaultGateway, [...ids]]]) };
+    await d.refreshLocal();
+    return place(ids, d.list(), wanted);
+  }
+
+  /** Enrolment of a remote gateway: its CSR signed by the CA, which never leaves the bot. */
+  async signServerCsr(csrPem: string, gatewayName: string): Promise<EnrolAnswer> {
+    return pkiSigner(await this.o.pki())(csrPem, gatewayName);
+  }
+
+  /** The CA, CRL and tls-crypt key a remote gateway's servers check clients against. */
+  private async trust(): Promise<ServerTrust> {
+    const pki = await this.o.pki();
+    return { caPem: pki.caPem(), crlPem: pki.crlPem(), tlsCryptKey: pki.tlsCryptKey() };
+  }
+
+  /** Sends the current CRL to a remote gateway when it has not got it yet (this boot of it). */
+  private async ensureTrust(gw: GatewayPort): Promise<void> {
+    if (gw.local) return;
+    const t = await this.trust();
+    const boot = this.o.directory?.get(gw.name)?.bootId ?? '';
+    const key = `${boot}:${createHash('sha256').update(t.crlPem).digest('hex')}`;
+    if (this.trustSent.get(gw.name) === key) return;
+    await gw.trust(t);
+    this.trustSent.set(gw.name, key);
   }
 
   // ---- what the commands ask before starting a job ----
 
   /** One line when no gateway can open tunnels (`start`/`speed` refuse before a job), else null. */
   tunnelRefusal(what: 'start' | 'speed'): string | null {
+    // A remote gateway up and able to open tunnels is enough (its heartbeat carries its own check).
+    if (this.o.directory?.list().some((g) => !g.local && g.up && g.description?.tunnels.ok)) return null;
     const local = this.local();
-    if (!local) return null; // remote gateways answer by heartbeat (their own check)
+    if (!local) return null;
     return tunnelRefusal(what, local.capability.tunnels());
   }
 
   async describe(name = this.defaultGateway): Promise<GatewayDescription> {
     await this.init();
-    return this.gateways.get(name)!.describe();
+    const gw = this.port(name);
+    if (!gw) throw new Error(`no gateway is named ${name}`);
+    return gw.describe();
   }
 
   /** Free ports per pool on the default gateway (start refuses a selection that cannot fit). */
@@ -102,10 +184,19 @@ export class GatewayControl {
     return { socks: d.capacity.free, ovpn: d.capacity.free };
   }
 
-  /** What `start` says before it begins: the OpenVPN server note and public-host warnings of the default gateway. */
-  async startNotes(): Promise<{ ovpnServerNote: string | null; warnings: string[] }> {
-    const d = await this.describe();
-    return { ovpnServerNote: ovpnServerNote(d.ovpn), warnings: d.warnings };
+  /** What `start` says before it begins: the OpenVPN server notes and public-host warnings of the gateways it uses. */
+  async startNotes(names: readonly string[] = [this.defaultGateway]): Promise<{ ovpnServerNote: string | null; warnings: string[] }> {
+    const notes: string[] = [];
+    const warnings: string[] = [];
+    for (const name of names) {
+      const known = this.o.directory?.get(name)?.description;
+      const d = known && !this.gateways.has(name) ? known : await this.describe(name);
+      const tag = names.length > 1 || name !== this.defaultGateway ? `${name}: ` : '';
+      const note = ovpnServerNote(d.ovpn);
+      if (note) notes.push(`${tag}${note}`);
+      for (const w of d.warnings) warnings.push(`${tag}${w}`);
+    }
+    return { ovpnServerNote: notes.length ? notes.join('; ') : null, warnings };
   }
 
   // ---- start / stop (called by the stages) ----
@@ -114,11 +205,15 @@ export class GatewayControl {
    * Starts the node's services on its gateway, then issues its client certificate (the server
    * accepts only that node's CN, so the order does not matter to it). Nothing is left behind on failure.
    */
-  async start(node: FleetNode, signal?: AbortSignal): Promise<{ ok: true; patch: NodePatch; services: StartedServices } | StartFailure> {
+  async start(node: FleetNode, signal?: AbortSignal, on: string = this.defaultGateway): Promise<{ ok: true; patch: NodePatch; services: StartedServices } | StartFailure> {
     const t0 = Date.now();
     await this.init();
     if (this.closing) return { ok: false, outcome: 'shutting_down', reason: 'the bot is shutting down', hostSide: true };
-    const gw = this.gateways.get(this.defaultGateway)!;
+    const gw = this.port(on);
+    if (!gw) return { ok: false, outcome: 'no_gateway', reason: `no gateway is named ${on}`, hostSide: true };
+    const silent = this.silence(on);
+    if (silent) return { ok: false, outcome: 'gateway_down', reason: silent.reason, hostSide: true };
+    await this.ensureTrust(gw);
     // A leftover from a start whose result lost its compare-and-set: its certificate goes for good.
     const old = this.serials.get(node.id);
     this.serials.delete(node.id);
@@ -159,9 +254,35 @@ export class GatewayControl {
     const leftover = this.serials.get(node.id);
     this.serials.delete(node.id);
     if (leftover && leftover !== node.ovpn?.serial) await this.certificates.revokeOrRemember(leftover);
-    await this.gatewayOf(node)?.stop(node.id);
-    this.o.log.info('node services stopped', { node: node.id });
+    const gw = this.gatewayOf(node);
+    // A gateway that is down cannot be asked: its copy is torn down by reconcile when it is back
+    // (the profile is revoked already, so nothing it still runs lets anyone in).
+    if (gw && !this.silence(gw.name)) await gw.stop(node.id);
+    this.o.log.info('node services stopped', { node: node.id, gateway: gw?.name });
     return { socks: null, ovpn, gateway: null };
+  }
+
+  /**
+   * Moves a live node to another gateway: new proxy credentials and profile there first, then the
+   * old profile revoked and the old services stopped. A failure leaves the node where it was.
+   */
+  async move(node: FleetNode, to: string, signal?: AbortSignal): Promise<{ ok: true; patch: NodePatch } | StartFailure> {
+    const from = node.gateway ?? this.defaultGateway;
+    if (from === to) return { ok: false, outcome: 'already_there', reason: `it runs on ${to} already`, hostSide: true };
+    const r = await this.start({ ...node, gateway: to }, signal, to);
+    if (!r.ok) return r;
+    const old = this.gatewayOf(node);
+    if (liveSerial(node)) await this.certificates.revokeOrRemember(node.ovpn!.serial);
+    if (old && !this.silence(old.name)) {
+      try {
+        await old.stop(node.id);
+      } catch (err) {
+        // Its profile is revoked: what is left there is torn down by reconcile.
+        this.o.log.warn('the old services of a moved node could not be stopped', { node: node.id, gateway: old.name, error: (err as Error).message });
+      }
+    }
+    this.o.log.info('node moved', { node: node.id, from, to });
+    return { ok: true, patch: r.patch };
   }
 
   /** For `delete`: stops (and revokes) every given node that has services, without a status write. */
@@ -175,7 +296,7 @@ export class GatewayControl {
    */
   async reconcile(): Promise<number> {
     let n = 0;
-    for (const gw of this.gateways.values()) {
+    for (const gw of this.reachable()) {
       for (const r of await gw.list()) {
         const node = this.o.store.get(r.nodeId);
         if (this.o.leases.holder(r.nodeId)) continue;
@@ -207,7 +328,14 @@ export class GatewayControl {
     return async (node, signal) => {
       const gw = this.gatewayOf(node);
       if (!gw) return { ok: false, outcome: 'services_down', reason: `its gateway ${node.gateway} is not known` };
-      let c = await gw.check(node.id, signal);
+      const silent = this.silence(gw.name);
+      if (silent) return { ok: false, outcome: 'gateway_down', reason: silent.reason, decisive: silent.decisive };
+      let c: CheckResult;
+      try {
+        c = await gw.check(node.id, signal);
+      } catch (err) {
+        return { ok: false, outcome: 'gateway_unreachable', reason: `gateway ${gw.name} did not answer: ${(err as Error).message}` };
+      }
       if (c.ok || c.outcome !== 'services_down' || !isLive(node) || !node.socks || this.closing) return c;
       const r = await this.resume(node, gw);
       if (!r.ok) return { ok: false, outcome: 'services_down', reason: `its services could not be resumed: ${r.reason}` };
@@ -234,7 +362,7 @@ export class GatewayControl {
       store: this.o.store,
       leases: this.o.leases,
       log: this.o.log,
-      gateways: this.gateways.values(),
+      gateways: this.reachable(),
       gatewayOf: (n) => this.gatewayOf(n),
       resume: (n, gw) => this.resume(n, gw),
       restorable: (n): n is FleetNode => n !== undefined && isLive(n) && n.socks !== null,
@@ -244,11 +372,36 @@ export class GatewayControl {
     });
   }
 
+  /**
+   * A remote gateway that came back (or spoke for the first time since the bot started): what it
+   * does not run of its nodes is started again there as it was. The monitor then brings them online.
+   */
+  async restoreGateway(name: string): Promise<RestoreSummary> {
+    await this.init();
+    const gw = this.port(name);
+    if (!gw || this.closing) return { restored: 0, tunnelDown: 0, failed: [], busy: 0, ms: 0 };
+    this.trustSent.delete(name);
+    return restoreLiveNodes({
+      store: this.o.store,
+      leases: this.o.leases,
+      log: this.o.log,
+      gateways: [gw],
+      gatewayOf: (n) => this.gatewayOf(n),
+      resume: (n, g) => this.resume(n, g),
+      restorable: (n): n is FleetNode => n !== undefined && isLive(n) && n.socks !== null,
+      closing: () => this.closing,
+      refusal: null,
+      concurrency: this.o.restoreConcurrency ?? 4,
+      only: name,
+    });
+  }
+
   /** Starts a live node's services again as they were (same ports, credentials, profile). */
   private async resume(node: FleetNode, gw: GatewayPort): Promise<StartResult> {
     const s = node.socks!;
     const serial = liveSerial(node);
     const ovpnPort = serial ? (node.ovpn?.port ?? null) : null;
+    await this.ensureTrust(gw);
     const r = await gw.start({ node: nodeTarget(node), ovpn: ovpnPort !== null, keep: { socks: s, ovpnPort }, tunnelOpenTimeoutMs: this.o.tunnelOpenTimeoutMs });
     if (!r.ok) return r;
     if (serial) this.serials.set(node.id, serial);
@@ -283,7 +436,9 @@ export class GatewayControl {
       (n) => {
         const gw = this.gatewayOf(n);
         if (!gw) return Promise.resolve(null);
-        if (!described.has(gw.name)) described.set(gw.name, gw.describe());
+        // A remote gateway's last heartbeat describes it: no round trip, and a bundle of a gateway that is down still builds.
+        const known = this.o.directory?.get(gw.name)?.description;
+        if (!described.has(gw.name)) described.set(gw.name, known && !gw.local ? Promise.resolve(known) : gw.describe());
         return described.get(gw.name)!;
       },
       this.o.pki,

@@ -28,6 +28,8 @@ export interface DirectoryEvents {
   down(g: GatewayState, silentMs: number): void;
   /** A gateway that was down speaks again; `rebooted` when its process restarted meanwhile. */
   up(g: GatewayState, how: { rebooted: boolean }): void;
+  /** A gateway's first heartbeat since the bot started (not news, but its nodes may need restoring). */
+  seen?(g: GatewayState): void;
 }
 
 export interface DirectoryOptions {
@@ -89,6 +91,7 @@ export class GatewayDirectory {
     if (e.local) return; // a remote process that took the local name: ignored (config.ts refuses it)
     // Only a gateway declared down is announced back: a first heartbeat is not news.
     const wasDown = e.downSince !== null;
+    const first = e.lastHeartbeatAt === null;
     const rebooted = e.bootId !== null && e.bootId !== hb.bootId;
     e.description = hb.description;
     e.lastHeartbeatAt = at;
@@ -97,6 +100,7 @@ export class GatewayDirectory {
     e.up = true;
     e.downSince = null;
     if (wasDown) this.o.events.up(this.view(e), { rebooted });
+    else if (first) this.o.events.seen?.(this.view(e));
   }
 
   /** Marks silent gateways down; called on a timer (start()) and by tests with their own clock. */

@@ -15,6 +15,7 @@ import type { Logger } from '../log.ts';
 import type { Leases } from '../pipeline/leases.ts';
 import type { Store } from '../store/store.ts';
 import { GatewayControl, type GatewayControlOptions } from './control.ts';
+import type { GatewayDirectory } from './directory.ts';
 import { createLocalGateway, type LocalGatewaySetup, type TunnelRuntime } from './local.ts';
 
 export { GatewayControl } from './control.ts';
@@ -29,6 +30,8 @@ export interface GatewaysDeps {
   log: Logger;
   /** The one tunnel driver (speed tests and services share it: it queues tunnels to the same server, which pptpd serves one at a time). */
   tunnels: TunnelRuntime;
+  /** Every gateway the bot knows; the local one is added to it here. */
+  directory?: GatewayDirectory;
 }
 
 export interface GatewaysOverrides {
@@ -38,7 +41,9 @@ export interface GatewaysOverrides {
 
 export function createGateways(deps: GatewaysDeps, o: GatewaysOverrides = {}): GatewayControl {
   const { gateway, pki } = createLocalGateway({ config: deps.config, log: deps.log, tunnels: deps.tunnels, ...o.local });
+  deps.directory?.addLocal(gateway);
   return new GatewayControl({
+    directory: deps.directory,
     gateways: [gateway],
     store: deps.store,
     leases: deps.leases,

@@ -34,6 +34,8 @@ export interface RestoreDeps {
   /** Why tunnels cannot be opened here (the nodes still get their listeners), or null. */
   refusal: string | null;
   concurrency: number;
+  /** Only the nodes of this gateway (one that came back, or spoke for the first time since the bot started). */
+  only?: string;
 }
 
 const RESTORE_LEASE = 'services-restore';
@@ -41,11 +43,15 @@ const RESTORE_LEASE = 'services-restore';
 export async function restoreLiveNodes(d: RestoreDeps): Promise<RestoreSummary> {
   const t0 = Date.now();
   const summary: RestoreSummary = { restored: 0, tunnelDown: 0, failed: [], busy: 0, ms: 0 };
-  const nodes = d.store.nodes().filter((n) => d.restorable(n));
+  const nodes = d.store.nodes().filter((n) => d.restorable(n) && (d.only === undefined || d.gatewayOf(n)?.name === d.only));
   if (!nodes.length) return { ...summary, ms: Date.now() - t0 };
   if (d.refusal) d.log.warn('online nodes are restored without tunnels', { nodes: nodes.length, reason: d.refusal });
   const running = new Set<string>();
-  for (const gw of d.gateways) for (const r of await gw.list()) running.add(`${gw.name}/${r.nodeId}`);
+  const answering = new Set<string>();
+  for (const gw of d.gateways) {
+    answering.add(gw.name);
+    for (const r of await gw.list()) running.add(`${gw.name}/${r.nodeId}`);
+  }
   const { taken, busy } = d.leases.lease(nodes.map((n) => n.id), RESTORE_LEASE);
   summary.busy = busy.length;
   const limit = pLimit(d.concurrency);
@@ -58,6 +64,8 @@ export async function restoreLiveNodes(d: RestoreDeps): Promise<RestoreSummary> 
           const gw = d.gatewayOf(node);
           if (!gw) return void summary.failed.push({ nodeId: id, reason: `its gateway ${node.gateway} is not known` });
           if (running.has(`${gw.name}/${id}`)) return;
+          // A remote gateway not heard from yet: its nodes are restored when it speaks (restoreGateway).
+          if (!answering.has(gw.name)) return;
           const r = await d.resume(node, gw);
           if (r.ok) {
             summary.restored++;

@@ -21,7 +21,8 @@ export interface StartStage extends Stage {
   bundle(): BundleValue | null;
 }
 
-export function startStage(control: GatewayControl, opts: { concurrency?: number; tunnelOpenTimeoutMs: number }): StartStage {
+/** `placeOf`: where each node goes (placement, decided before the job); default: the default gateway. */
+export function startStage(control: GatewayControl, opts: { concurrency?: number; tunnelOpenTimeoutMs: number; placeOf?: (nodeId: string) => string | undefined }): StartStage {
   const started = new Set<string>();
   let bundle: BundleValue | null = null;
   return {
@@ -34,7 +35,7 @@ export function startStage(control: GatewayControl, opts: { concurrency?: number
     async run(node: FleetNode, signal: AbortSignal): Promise<StageOutcome> {
       let r: Awaited<ReturnType<GatewayControl['start']>>;
       try {
-        r = await control.start(node, signal);
+        r = await control.start(node, signal, opts.placeOf?.(node.id));
       } catch (err) {
         r = { ok: false, outcome: 'error', reason: (err as Error).message, hostSide: false };
       }

@@ -12,6 +12,8 @@ export interface OpsEvents {
   /** A job ended (done, cancelled, failed). */
   'job.finished': { kind: string; state: string; seconds: number };
   'monitor.run': { wentOffline: number; cameBack: number };
+  /** A remote gateway was seen down (no heartbeat for GATEWAY_DEAD_AFTER) or back. */
+  'gateway.state': { gateway: string; up: boolean };
   /** An alert was posted (to every registered chat). */
   'alert.sent': { ports: number };
   /** A chat command ended (the dispatcher's onEvent). */

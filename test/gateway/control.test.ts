@@ -25,7 +25,7 @@ function recordingGateway(revoked: (nodeId: string) => Promise<boolean>) {
   const running = new Set<string>();
   const gw = {
     name: 'local',
-    local: false,
+    local: true,
     calls,
     async start(req: StartRequest) {
       calls.push({ verb: 'start', nodeId: req.node.id, req });
