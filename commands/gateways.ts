@@ -3,6 +3,7 @@ import { clean, duration, plural, table } from '../src/chat/render.ts';
 import type { GatewayState } from '../src/gateway/directory.ts';
 import type { FleetNode } from '../src/fleet/node.ts';
 import { command } from './define.ts';
+import { startMoveJob } from './move.ts';
 
 /** A capability in a word or two, with what is missing (the whole line is in `help`). */
 function able(c: { ok: true } | { ok: false; missing: string[] } | undefined): string {
@@ -83,6 +84,13 @@ export const gateway = command({
       return ok(`Gateway ${g.name} takes new nodes again.`);
     }
     directory!.setDraining(g.name, true);
-    return ok(`Gateway ${g.name} is draining: it takes no new nodes.`);
+    // What it runs goes to the other gateways, by their free room, as `move` would.
+    const { store, gateways: control } = ctx.services;
+    const nodes = store.nodes().filter((n) => (n.status === 'online' || n.status === 'offline') && (n.gateway ?? control.defaultGateway) === g.name && !ctx.services.jobs.leases.isLeased(n.id));
+    if (!nodes.length) return ok(`Gateway ${g.name} is draining: it takes no new nodes, and runs none.`);
+    const placed = await control.placement(nodes.map((n) => n.id));
+    if (!placed.ok) return ok(`Gateway ${g.name} is draining: it takes no new nodes. Its ${plural(nodes.length, 'node')} stay there for now: ${placed.reason}.`);
+    startMoveJob(ctx, nodes, placed.byGateway, `gateway:${g.name}`);
+    return ok(`Gateway ${g.name} is draining: it takes no new nodes, and its ${plural(nodes.length, 'node')} move to ${[...placed.byGateway].map(([n, ids]) => `${n} (${ids.length})`).join(', ')}. The new bundle goes to ${ctx.actor.name} privately.`);
   },
 });

@@ -17,6 +17,8 @@ import { secrets } from './secrets.ts';
 import { show } from './show.ts';
 import { stats } from './stats.ts';
 import { schedule, schedules, unschedule } from './schedule.ts';
+import { gateway, gateways } from './gateways.ts';
+import { move } from './move.ts';
 
 /** Every command, in the order `help` lists them. No folder scanning: a command exists when it is here. */
-export const COMMANDS: readonly AnyCommand[] = [help, importCommand, list, show, secrets, stats, ping, speed, start, stop, bundle, jobs, cancel, reset, deleteCommand, exportCommand, monitor, alerts, schedule, schedules, unschedule, audit];
+export const COMMANDS: readonly AnyCommand[] = [help, importCommand, list, show, secrets, stats, ping, speed, start, stop, move, bundle, jobs, cancel, reset, deleteCommand, exportCommand, monitor, alerts, schedule, schedules, unschedule, gateways, gateway, audit];

@@ -6,7 +6,7 @@ import { STATUSES } from './node.ts';
  * selection here (splitByStatus), a job asks canRun before a node's check and leadsTo after it, and
  * a write that names its own target status (reset, setup in tests) is checked against LEGAL_CHANGES.
  */
-export const ACTIONS = ['ping', 'speed', 'start', 'stop', 'monitor', 'reset', 'delete'] as const;
+export const ACTIONS = ['ping', 'speed', 'start', 'stop', 'move', 'monitor', 'reset', 'delete'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 /** What a stage reports for one node. `auth_failed` only means something to speed. */
@@ -17,6 +17,8 @@ const ALLOWED_FROM: Record<Action, readonly Status[]> = {
   speed: ['ping_ok', 'speed_ok'],
   start: ['speed_ok'],
   stop: ['online', 'offline'],
+  // A node keeps its status through a move: only where it runs (and its credentials) change.
+  move: ['online', 'offline'],
   monitor: ['online', 'offline'],
   reset: ['not_tested', 'ping_ok', 'ping_failed', 'speed_ok', 'auth_failed', 'offline'],
   delete: [...STATUSES],
@@ -68,6 +70,8 @@ export function leadsTo(action: Action, from: Status, result: StageResult, monit
       return { ok: true, to: result === 'ok' ? 'online' : 'speed_ok' };
     case 'stop':
       return { ok: true, to: 'speed_ok' };
+    case 'move':
+      return { ok: true, to: from };
     case 'monitor':
       if (result === 'ok') return { ok: true, to: 'online' };
       if (from === 'online' && !monitorFailsReached) return { ok: true, to: 'online' };

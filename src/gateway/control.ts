@@ -422,6 +422,10 @@ export class GatewayControl {
 
   // ---- bundles ----
 
+  node(id: string): FleetNode | undefined {
+    return this.o.store.get(id);
+  }
+
   /** Those of these nodes that are online now (what a start job leaves in its bundle). */
   onlineNodes(ids: readonly string[]): FleetNode[] {
     return ids.map((id) => this.o.store.get(id)).filter((n): n is FleetNode => n?.status === 'online');

@@ -81,3 +81,42 @@ export function stopStage(control: GatewayControl, opts: { concurrency?: number 
     },
   };
 }
+
+/**
+ * Moves live nodes to other gateways (`move`, `gateway drain`): new credentials and profile there,
+ * the old profile revoked and the old services stopped. The status stays; the patch carries the new
+ * socks/ovpn/gateway. After the job, strays are reconciled and the bundle of what moved is left for
+ * the command to send (old profiles no longer work).
+ */
+export function moveStage(control: GatewayControl, opts: { tunnelOpenTimeoutMs: number; placeOf: (nodeId: string) => string | undefined; concurrency?: number }): StartStage {
+  const moved = new Set<string>();
+  let bundle: BundleValue | null = null;
+  return {
+    kind: 'move',
+    action: 'move',
+    concurrency: opts.concurrency ?? START_CONCURRENCY,
+    nodeDeadlineMs: opts.tunnelOpenTimeoutMs + 15_000 + 10_000,
+    bundle: () => bundle,
+    async run(node: FleetNode, signal: AbortSignal): Promise<StageOutcome> {
+      const to = opts.placeOf(node.id);
+      if (!to) return { result: 'inconclusive', outcome: 'no_gateway', reason: 'no gateway was chosen for it', patch: {} };
+      let r: Awaited<ReturnType<GatewayControl['move']>>;
+      try {
+        r = await control.move(node, to, signal);
+      } catch (err) {
+        r = { ok: false, outcome: 'error', reason: (err as Error).message, hostSide: true };
+      }
+      if (!r.ok) {
+        // A failed move leaves the node running where it was: nothing about the node was learnt.
+        return { result: r.hostSide || signal.aborted ? 'inconclusive' : 'fail', outcome: signal.aborted ? 'cancelled' : r.outcome, reason: r.reason, patch: {} };
+      }
+      moved.add(node.id);
+      return { result: 'ok', outcome: 'ok', reason: `moved to ${to}`, patch: r.patch };
+    },
+    async afterJob() {
+      await control.reconcile();
+      const nodes = [...moved].map((id) => control.node(id)).filter((n): n is FleetNode => n !== undefined && (n.status === 'online' || n.status === 'offline'));
+      bundle = nodes.length ? await control.bundle(nodes) : null;
+    },
+  };
+}
