@@ -44,7 +44,9 @@ async function main(argv: string[]): Promise<number> {
   if (args[0] === 'gateway') {
     try {
       const { runGateway } = await import('./gateway/remote/run.ts');
-      return await runGateway(loadConfig());
+      const { gatewayHostPort } = await import('./gateway/remote/host-port.ts');
+      const config = loadConfig();
+      return await runGateway(config, { port: (material, log) => gatewayHostPort(config, log, material) });
     } catch (err) {
       return startUpFailure(err);
     }

@@ -51,6 +51,8 @@ export interface LocalGatewaySetup {
   /** Proxy limits, backoff, destinations ... (tests). */
   host?: Partial<Omit<GatewayHostOptions, 'config' | 'dir' | 'capability' | 'driver' | 'material' | 'log'>>;
   locate?: Locate;
+  /** A remote gateway's own material (its key, the certificate the bot signed); default: the bot's PKI. */
+  material?: ServerMaterial;
 }
 
 /**
@@ -67,7 +69,8 @@ export function createLocalGateway(s: LocalGatewaySetup): { gateway: LocalGatewa
     // Servers that drop root need a CRL they can still read: a copy outside the 0700 DATA_DIR.
     return h.capability.ok && h.runAs ? publicCrlPath(s.config.dataDir, s.publicCrlDir) : null;
   });
-  const material = async () => pkiMaterial(await pki());
+  const own = s.material;
+  const material = own ? async () => own : async () => pkiMaterial(await pki());
   const host = new GatewayHost({ config: s.config, dir: path.join(s.config.dataDir, 'ovpn'), capability, driver: s.tunnels.driver, material, log: s.log, ...s.host });
   gateway = new LocalGateway({ name: s.name, host, capability, tunnels: s.tunnels, material, locate: s.locate });
   return { gateway, pki };

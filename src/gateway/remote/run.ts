@@ -14,15 +14,18 @@ import { enrolGateway } from './enrol.ts';
 import { GatewayMaterial } from './gateway-material.ts';
 import { RedisUnavailable, checkRedis } from './redis-check.ts';
 import { serveGateway } from './serve.ts';
+import { publicCrlPath } from '../../services/ovpn/pki-material.ts';
 import { connectionOptions, parseRedisUrl } from './transport.ts';
 
 export interface RunGatewayOptions {
-  port?: GatewayPort | ((material: ServerMaterial) => GatewayPort);
+  port?: GatewayPort | ((material: ServerMaterial, log: Logger) => GatewayPort & { close?(): Promise<void> });
   log?: Logger;
   err?: { write(s: string): unknown };
   /** Ends the gateway like SIGTERM does (tests); the process signals always do. */
   stop?: AbortSignal;
   heartbeatMs?: number;
+  /** The account its OpenVPN servers drop to (default: as this host's check says; null: they keep root). */
+  runAs?: { user: string; group: string } | null;
 }
 
 /** Resolves with the exit code: 0 after a clean stop, 2 when it cannot start (said in one line). */
@@ -38,12 +41,15 @@ export async function runGateway(config: Config, o: RunGatewayOptions = {}): Pro
   const log = o.log ?? createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT ?? defaultLogFormat());
   const name = config.GATEWAY_NAME;
   const target = parseRedisUrl(config.REDIS_URL);
-  const material = new GatewayMaterial({ dir: join(config.dataDir, 'gateway', 'ovpn') });
+  // Servers that drop root re-read the CRL as nobody: then it is served from a world-readable copy.
+  const runAs = o.runAs !== undefined ? o.runAs : (await import('../../services/ovpn/capability.ts')).checkOvpnHost().runAs;
+  const material = new GatewayMaterial({ dir: join(config.dataDir, 'gateway', 'ovpn'), crlCopy: runAs ? publicCrlPath(config.dataDir) : undefined });
+  let port: (GatewayPort & { close?(): Promise<void> }) | null = null;
   let served: Awaited<ReturnType<typeof serveGateway>>;
   try {
     await checkRedis(target);
     await enrolGateway({ name, connection: connectionOptions(target), material, log });
-    const port = typeof o.port === 'function' ? o.port(material) : o.port;
+    port = typeof o.port === 'function' ? o.port(material, log) : o.port;
     // At least three beats per GATEWAY_DEAD_AFTER (one lost beat is not a death), at most one a second.
     const heartbeatMs = o.heartbeatMs ?? Math.max(1000, Math.min(5000, Math.floor(config.GATEWAY_DEAD_AFTER / 3)));
     served = await serveGateway({ name, redisUrl: config.REDIS_URL, port, log, heartbeatMs });
@@ -65,5 +71,7 @@ export async function runGateway(config: Config, o: RunGatewayOptions = {}): Pro
   });
   err.write(`connexa: gateway ${name} stopping: running jobs finish first\n`);
   await served.close();
+  // What it runs goes down with it (nothing is revoked): the bot starts it again here when it is back.
+  await port?.close?.();
   return 0;
 }
