@@ -21,15 +21,16 @@ const DRAINING_SETTING = 'gateways.draining';
 export interface GatewayFleet {
   directory: GatewayDirectory;
   /** Connects to Redis (REDIS_URL) and starts watching heartbeats; nothing without REDIS_URL. */
-  connect(control: GatewayControl, monitor: { run(trigger: string): Promise<unknown> }): Promise<void>;
+  connect(control: GatewayControl, monitor: { runAfter(trigger: string): Promise<unknown> }): Promise<void>;
   close(): Promise<void>;
 }
 
 export function gatewayFleet(o: { config: Config; store: Store; log: Logger }): GatewayFleet {
   let remote: GatewayConnections | null = null;
   let control: GatewayControl | null = null;
-  let monitor: { run(trigger: string): Promise<unknown> } | null = null;
-  const runMonitor = (why: string) => void monitor?.run(why).catch((err: Error) => o.log.error('monitor run failed', { error: err.message }));
+  let monitor: { runAfter(trigger: string): Promise<unknown> } | null = null;
+  // A run that starts after the event: one going may have checked the gateway's nodes before it.
+  const runMonitor = (why: string) => void monitor?.runAfter(why).catch((err: Error) => o.log.error('monitor run failed', { error: err.message }));
   const restore = async (name: string) => {
     const r = await control!.restoreGateway(name);
     if (r.restored || r.failed.length) o.log.info('nodes of a gateway restarted there', { gateway: name, restored: r.restored, failed: r.failed.length });

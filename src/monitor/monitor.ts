@@ -36,6 +36,8 @@ export interface MonitorRun {
 export class Monitor {
   private task: ScheduledTask | null = null;
   private current: Promise<MonitorRun> | null = null;
+  /** The run runAfter() asked for while one was going. */
+  private next: Promise<MonitorRun> | null = null;
   /** Checks run on a node after its PPTP handshake passed (its tunnel, proxy and OpenVPN server). */
   readonly checks: ServiceCheck[];
 
@@ -93,6 +95,20 @@ export class Monitor {
       this.current = null;
     });
     return this.current;
+  }
+
+  /**
+   * A run that STARTS after this call: when one is going, one more follows it (requests made
+   * meanwhile share that one). For events whose effect the going run may have missed: a gateway
+   * that came back while the run was checking its nodes.
+   */
+  runAfter(trigger: string): Promise<MonitorRun> {
+    if (!this.current) return this.run(trigger);
+    this.next ??= this.current.catch(() => undefined).then(() => {
+      this.next = null;
+      return this.run(trigger);
+    });
+    return this.next;
   }
 
   private async runOnce(trigger: string): Promise<MonitorRun> {

@@ -24,6 +24,7 @@ import { speedOkNodes, privateZips } from '../kit/services-app.ts';
 import { useSimFleet } from '../kit/sim-fleet.ts';
 import { eventually } from '../kit/wait.ts';
 import type { Composed } from '../../src/compose.ts';
+import { profileFileName } from '../../src/services/bundle/bundle.ts';
 import { curlViaSocks } from '../services/helpers.ts';
 import { runOvpnClient } from '../services/ovpn-client.ts';
 import { createGatewayLab, WEB_PORT, type GatewayLab, type LabGateway } from './gateway-lab.ts';
@@ -111,7 +112,7 @@ describe('gateways on several hosts (lab)', () => {
     const b = unzip(zip.data, bot.dir);
     for (const g of lab.gateways) {
       const n = on(g.name)[0]!;
-      const entry = b.entries.find((e) => e.endsWith('.ovpn') && e.includes(n.id))!;
+      const entry = b.entries.find((e) => e.endsWith(`/${profileFileName(n.id, n.ip)}`) || e === profileFileName(n.id, n.ip))!;
       const profile = b.read(entry);
       expect(profile).toContain(`remote ${g.publicHost} ${n.ovpn!.port}`);
       const c = await runOvpnClient({ profile, netns: lab.client.ns });
@@ -124,4 +125,82 @@ describe('gateways on several hosts (lab)', () => {
       }
     }
   }, 120_000);
+
+  it('Redis killed mid-job and restarted: the job finishes with every node\'s result once', async () => {
+    const added = speedOkNodes(app.app.store, fleet.servers.slice(200, 230).map((x) => ({ ip: x.ip }))).map((n) => n.id);
+    expect((await run('start status:speed_ok')).kind).toBe('ok');
+    const id = lastJobId();
+    await lab.redis.kill();
+    await new Promise((r) => setTimeout(r, 1000));
+    await lab.redis.restart();
+    await jobDone(id);
+    const job = app.app.store.jobs().find((j) => j.id === id)!;
+    expect(job.done).toBe(30);
+    expect(job.counts).toEqual({ ok: 30 });
+    for (const nid of added) {
+      const n = app.app.store.get(nid)!;
+      expect(n.status).toBe('online');
+      expect(n.history.filter((h) => h.to === 'online')).toHaveLength(1);
+    }
+    // Each node runs once, where its record says, and nowhere else.
+    for (const g of NAMES) {
+      const listed = (await app.app.gateways.port(g)!.list()).map((r) => r.nodeId).sort();
+      expect(listed).toEqual(on(g).filter((n) => n.status === 'online').map((n) => n.id).sort());
+    }
+  }, 180_000);
+
+  it('a gateway cut off (link down) takes its nodes offline; restored, they are back online', async () => {
+    const mine = on('gw3').map((n) => n.id);
+    const others = nodes().filter((n) => n.gateway !== 'gw3').map((n) => n.id);
+    await gw('gw3').link(false);
+    await eventually(() => expect(mine.every((id) => app.app.store.get(id)!.status === 'offline')).toBe(true), (DEAD_AFTER_S + 30) * 1000);
+    expect(others.every((id) => app.app.store.get(id)!.status === 'online')).toBe(true);
+    await gw('gw3').link(true);
+    await eventually(() => expect(mine.every((id) => app.app.store.get(id)!.status === 'online')).toBe(true), 60_000);
+    // It kept running them: the same proxy works again with the same credentials.
+    expect(await viaProxy(app.app.store.get(mine[0]!)!)).toMatch(/^you are 10\.217\./);
+  }, 180_000);
+
+  it('shutdown with 250+ online nodes leaves nothing behind; gateways that come back empty get their nodes again', async () => {
+    speedOkNodes(app.app.store, fleet.servers.slice(230, 262).map((x) => ({ ip: x.ip })));
+    expect((await run('start status:speed_ok')).kind).toBe('ok');
+    await jobDone(lastJobId());
+    const online = nodes().filter((n) => n.status === 'online');
+    expect(online.length).toBeGreaterThanOrEqual(250);
+    const running = await Promise.all(NAMES.map(async (g) => (await app.app.gateways.port(g)!.list()).length));
+    expect(running.reduce((a, b) => a + b, 0)).toBe(online.length);
+    const codes = await Promise.all(lab.gateways.map((g) => g.stop()));
+    expect(codes).toEqual([0, 0, 0]);
+    for (const g of lab.gateways) expect(await g.leftovers(), g.name).toEqual([]);
+    // Back, empty: the bot starts every node again where it ran, with the same credentials.
+    await Promise.all(lab.gateways.map((g) => g.start()));
+    await eventually(() => expect(nodes().filter((n) => n.status === 'online').map((n) => n.id).sort()).toEqual(online.map((n) => n.id).sort()), 180_000);
+    for (const g of lab.gateways) {
+      const n = app.app.store.get(on(g.name)[0]!.id)!;
+      expect(n.socks).toEqual(online.find((o) => o.id === n.id)!.socks);
+      expect(await viaProxy(n)).toMatch(new RegExp(`^you are 10\\.${g.block}\\.`));
+    }
+  }, 400_000);
+
+  it('kill -9 of one gateway: its nodes offline in one alert within GATEWAY_DEAD_AFTER plus one monitor run; restarted, back online', async () => {
+    const mine = on('gw2').map((n) => n.id);
+    const before = alerts().length;
+    const t0 = Date.now();
+    await gw('gw2').kill9();
+    await eventually(() => expect(mine.every((id) => app.app.store.get(id)!.status === 'offline')).toBe(true), (DEAD_AFTER_S + 30) * 1000);
+    const seenOfflineMs = Date.now() - t0;
+    // The alert follows the monitor run that wrote the statuses.
+    const offlineAlerts = () => alerts().slice(before).filter((a) => a.includes('went offline'));
+    await eventually(() => expect(offlineAlerts().length).toBeGreaterThan(0), 30_000);
+    const offline = offlineAlerts();
+    expect(offline).toHaveLength(1);
+    expect(offline[0]).toContain(`**${mine.length} nodes went offline** (their gateway is down`);
+    expect(offline[0]).toContain('gateway gw2 is down: no heartbeat for');
+    expect(nodes().filter((n) => n.gateway !== 'gw2' && n.status !== 'online')).toEqual([]);
+    await gw('gw2').start();
+    await eventually(() => expect(mine.every((id) => app.app.store.get(id)!.status === 'online')).toBe(true), 120_000);
+    expect(await viaProxy(app.app.store.get(mine[0]!)!)).toMatch(/^you are 10\.216\./);
+    // eslint-disable-next-line no-console
+    console.log(`lab figures: kill -9 of gw2 (${mine.length} nodes) to offline in the store: ${seenOfflineMs} ms (GATEWAY_DEAD_AFTER ${DEAD_AFTER_S} s)`);
+  }, 240_000);
 });

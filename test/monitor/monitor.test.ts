@@ -137,6 +137,20 @@ describe('monitor', () => {
     expect(alertsSent()[0]!.text).toMatch(/^🔴 \*\*3 nodes went offline\*\* \(their gateway is down; monitor j\d+\)/);
   });
 
+  it('runAfter: a run that starts after the request, one for all requests made while a run is going', async () => {
+    online(IPS.slice(0, 2));
+    const first = t.app.monitor.run('first');
+    const a = t.app.monitor.runAfter('event a');
+    const b = t.app.monitor.runAfter('event b');
+    expect(a).toBe(b);
+    const [r1, r2] = await Promise.all([first, a]);
+    expect(r2.jobId).not.toBe(r1.jobId);
+    expect(r2.trigger).toBe('event a');
+    expect(Date.parse(r2.startedAt)).toBeGreaterThanOrEqual(Date.parse(r1.finishedAt));
+    const alone = await t.app.monitor.runAfter('idle');
+    expect(alone.trigger).toBe('idle');
+  });
+
   it('touches online and offline nodes only', async () => {
     online(IPS.slice(0, 1));
     const others = t.app.store.addNodes(IPS.slice(1, 4).map((ip) => ({ ip, login: 'x', password: 'y' })), 'lab');
