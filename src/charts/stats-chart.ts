@@ -160,9 +160,26 @@ export interface RenderedChart {
 
 const require = createRequire(import.meta.url);
 
+/**
+ * resvg's loader asks process.report.getReport() whether libc is musl. A report reverse-resolves the
+ * address of every open socket (DNS lookups leaving the host): measured 5 s of blocked event loop in
+ * a bot with its platform and probe sockets open. excludeNetwork leaves that part out.
+ */
+async function loadResvg(): Promise<typeof import('@resvg/resvg-js')> {
+  // Node >= 20.13 has the option; @types/node does not declare it yet.
+  const report = process.report as NodeJS.ProcessReport & { excludeNetwork?: boolean };
+  const before = report.excludeNetwork;
+  report.excludeNetwork = true;
+  try {
+    return await import('@resvg/resvg-js');
+  } finally {
+    report.excludeNetwork = before;
+  }
+}
+
 /** Renders a Vega-Lite specification to SVG and PNG with the shipped font only. */
 export async function renderVegaLite(spec: object): Promise<RenderedChart> {
-  const [vega, vegaLite, { Resvg }] = await Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')]);
+  const [vega, vegaLite, { Resvg }] = await Promise.all([import('vega'), import('vega-lite'), loadResvg()]);
   const view = new vega.View(vega.parse(vegaLite.compile(spec as never).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG();

@@ -80,16 +80,16 @@ describe('the stats picture', () => {
   });
 });
 
-describe('stats chart=yes', () => {
-  it('attaches the PNG only when asked', async () => {
+describe('stats and its picture', () => {
+  it('attaches the PNG by default and leaves it out with chart=no', async () => {
     const { testApp } = await import('../kit/app.ts');
     const t = await testApp();
     try {
       t.app.store.addNodes([{ ip: '198.18.0.1', login: 'a', password: 'pw-a-1' }, { ip: '198.18.0.2', login: 'b', password: 'pw-b-2', country: 'DE' }], 'test');
-      const plain = await t.run('stats');
+      const plain = await t.run('stats chart=no');
       expect(plain.kind).toBe('ok');
       expect(t.port.calls.flatMap((c) => ('msg' in c ? (c.msg.files ?? []) : []))).toEqual([]);
-      expect((await t.run('stats chart=yes')).kind).toBe('ok');
+      expect((await t.run('stats')).kind).toBe('ok');
       const files = t.port.calls.flatMap((c) => ('msg' in c ? (c.msg.files ?? []) : []));
       expect(files.map((f) => [f.name.replace(/\d{4}-\d\d-\d\d/, 'DATE'), f.contentType])).toEqual([['connexa-stats-DATE.png', 'image/png']]);
       expect(decodePng(files[0]!.data).width).toBeGreaterThan(700);
