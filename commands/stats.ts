@@ -3,10 +3,11 @@ import { ok } from '../src/chat/command.ts';
 import { command } from './define.ts';
 import { table } from '../src/chat/render.ts';
 import { STATUSES } from '../src/fleet/node.ts';
+import { countByCountry, countrySource } from '../src/geo/country-counts.ts';
 
 export const stats = command({
   name: 'stats',
-  summary: 'Counts by status and by country',
+  summary: 'Counts by status and by country (located by the IP database)',
   usage: 'stats',
   examples: ['stats', 'stats chart=no'],
   role: 'viewer',
@@ -15,13 +16,9 @@ export const stats = command({
   async run(input, ctx) {
     const { store } = ctx.services;
     const byStatus = new Map<string, number>(STATUSES.map((s) => [s, 0]));
-    const byCountry = new Map<string, number>();
-    for (const n of store.nodes()) {
-      byStatus.set(n.status, (byStatus.get(n.status) ?? 0) + 1);
-      const c = n.country ?? '(unknown)';
-      byCountry.set(c, (byCountry.get(c) ?? 0) + 1);
-    }
-    const countries = [...byCountry].sort((a, b) => b[1] - a[1]);
+    for (const n of store.nodes()) byStatus.set(n.status, (byStatus.get(n.status) ?? 0) + 1);
+    const byCountry = countByCountry(store.nodes());
+    const countries = byCountry.rows.map(([c, n]): [string, number] => [c ?? '(unknown)', n]);
     const top = countries.slice(0, 15);
     if (countries.length > 15) top.push([`${countries.length - 15} others`, countries.slice(15).reduce((s, [, n]) => s + n, 0)]);
     const running = store.jobs().filter((j) => j.state === 'running').length;
@@ -29,6 +26,7 @@ export const stats = command({
       `**${store.nodes().length.toLocaleString('en-US')} nodes**${running ? ` · ${running} job${running > 1 ? 's' : ''} running` : ''}\n` +
       table(['status', 'nodes'], [...byStatus].map(([s, n]) => [s, n]), [1]) +
       '\n' +
+      `By country (${countrySource(byCountry)}):\n` +
       table(['country', 'nodes'], top.map(([c, n]) => [c, n]), [1]);
     // The picture is the default (the renderers load on the first one); chart=no is the text alone.
     if (input.options.chart === 'no') return ok(text);

@@ -53,6 +53,7 @@ describe('the stats picture', () => {
       { country: 'DE', nodes: 656 },
       { country: 'unknown', nodes: 3 },
     ]);
+    expect(d.countrySource).toBe('claimed'); // no node of this fleet was looked up
     expect(d.speedMeasured).toBe(656);
     expect(d.speedBins.reduce((s, b) => s + b.nodes, 0)).toBe(656);
     expect(d.speedBins.find((b) => b.from <= 7.5 && 7.5 < b.to)!.nodes).toBe(567);
@@ -74,7 +75,7 @@ describe('the stats picture', () => {
     const svgWidth = Number(/<svg[^>]* width="(\d+(?:\.\d+)?)"/.exec(chart.svg)![1]);
     expect(Math.round(svgWidth)).toBe(chart.width);
     const text = [...chart.svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
-    for (const label of ['Connexa: 1,893 nodes', '1,234', '567', '656', '89', 'US', 'DE', 'unknown', 'Download speed, 656 nodes measured', 'Status changes, last 7 days']) {
+    for (const label of ['Connexa: 1,893 nodes', '1,234', '567', '656', '89', 'US', 'DE', 'unknown', 'Download speed, 656 nodes measured', 'Status changes, last 7 days', 'Top countries (claimed)']) {
       expect(text).toContain(label);
     }
   });
