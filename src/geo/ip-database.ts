@@ -198,7 +198,8 @@ function intern(place: Place, hit: AsnHit | null, source: string): GeoLocation {
   const key = hit?.asn ?? -1;
   let geo = byAsn.get(key);
   if (!geo) {
-    geo = Object.freeze({ ...place, ...asnFields(hit), source });
+    // One literal shape for every location (spreads can give objects of other hidden classes).
+    geo = Object.freeze({ country: place.country, region: place.region, city: place.city, asn: hit?.asn ?? null, asOrg: hit?.asOrg ?? null, source });
     byAsn.set(key, geo);
   }
   return geo;

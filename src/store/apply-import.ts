@@ -1,6 +1,7 @@
 import type { FleetNode, NodeFields } from '../fleet/node.ts';
 import { locateIp } from '../geo/ip-database.ts';
-import type { Locate } from '../geo/location.ts';
+import type { GeoLocation, Locate } from '../geo/location.ts';
+import { ipToInt } from '../fleet/filter.ts';
 import type { Store } from './store.ts';
 
 export interface ImportOptions {
@@ -56,12 +57,26 @@ export function applyImportSliced(store: Store, records: readonly (NodeFields & 
   const mine = before.catch(() => undefined).then(async () => {
     const a = new Applier(store, opts);
     let until = performance.now() + APPLY_SLICE_MS;
-    for (let i = 0; i < records.length; i++) {
-      if ((i & 255) === 255 && performance.now() > until) {
-        await yieldToLoop();
-        until = performance.now() + APPLY_SLICE_MS;
+    // Checked every 256 records, and awaited only when the slice is used up (an await per record costs).
+    const due = (i: number) => (i & 255) === 255 && performance.now() > until;
+    const pause = async () => {
+      await yieldToLoop();
+      until = performance.now() + APPLY_SLICE_MS;
+    };
+    // Located first, in address order: neighbouring addresses share the database's tree nodes, so
+    // the lookups hit the CPU cache (measured: 100,000 public addresses 0.22 s in file order, 0.13 s sorted).
+    if (a.locate) {
+      const order = inAddressOrder(records);
+      a.located = new Array(records.length);
+      for (let k = 0; k < order.length; k++) {
+        if (due(k)) await pause();
+        const i = order[k]!;
+        a.located[i] = a.locate(records[i]!.ip);
       }
-      a.take(records[i]!);
+    }
+    for (let i = 0; i < records.length; i++) {
+      if (due(i)) await pause();
+      a.take(records[i]!, i);
     }
     const added: FleetNode[] = [];
     for (let i = 0; i < a.toAdd.length; i += 2000) {
@@ -90,7 +105,10 @@ class Applier {
   private readonly updatedNodes: FleetNode[] = [];
   private readonly updatedIds = new Set<string>();
   private readonly store: Store;
-  private readonly locate: Locate | null;
+  readonly locate: Locate | null;
+  /** Located beforehand, by record index (applyImportSliced); looked up one by one otherwise. */
+  located: GeoLocation[] | null = null;
+  private index = -1;
 
   constructor(store: Store, opts: ImportOptions) {
     this.store = store;
@@ -99,10 +117,11 @@ class Applier {
 
   /** The located fields for an IP (a file's claim never goes here). */
   private geoOf(ip: string): Pick<NodeFields, 'geo'> {
-    return this.locate ? { geo: this.locate(ip) } : {};
+    return this.locate ? { geo: this.located?.[this.index] ?? this.locate(ip) } : {};
   }
 
-  take(rec: NodeFields & { line?: number }): void {
+  take(rec: NodeFields & { line?: number }, index = -1): void {
+    this.index = index;
     const { counts, store } = this;
     const key = `${rec.ip}\u0000${rec.login}`;
     const line = rec.line ?? 0;
@@ -134,7 +153,7 @@ class Applier {
     if (!existing) {
       const copy: NodeFields & { line?: number } = { ...rec };
       delete copy.line;
-      if (this.locate) copy.geo = this.locate(rec.ip);
+      if (this.locate) copy.geo = this.located?.[this.index] ?? this.locate(rec.ip);
       this.pending.set(key, copy);
       this.toAdd.push(copy);
     } else if (existing.password === rec.password) {
@@ -194,4 +213,14 @@ export async function applyImportDurably(
     }
     return { ok: false, error: err as Error };
   }
+}
+
+/** Record indexes sorted by IPv4 address (others last, in file order). */
+function inAddressOrder(records: readonly { ip: string }[]): Uint32Array {
+  // One sortable number per record: address * 2^21 + index is exact in a double below 2^21 records.
+  if (records.length >= 2 ** 21) return Uint32Array.from(records.keys());
+  const keys = new Float64Array(records.length);
+  for (let i = 0; i < records.length; i++) keys[i] = (ipToInt(records[i]!.ip) ?? 2 ** 32) * 2 ** 21 + i;
+  keys.sort();
+  return Uint32Array.from(keys, (k) => k % 2 ** 21);
 }
