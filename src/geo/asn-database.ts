@@ -21,6 +21,8 @@ interface Table<T extends number | bigint> {
   starts: T[] | Uint32Array;
   ends: T[] | Uint32Array;
   asns: Uint32Array;
+  /** Where the last lookup ended (the next one, if further on, searches from here). */
+  hint: number;
 }
 
 interface Opened {
@@ -101,15 +103,29 @@ function open(): Opened {
   const version = (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string }).version;
   const orgs = new Map<number, string>();
   const v4 = readCsv<number>(readFileSync(path.join(dir, 'asn-ipv4-num.csv')), orgs, false);
-  opened = { dir, v4: { starts: Uint32Array.from(v4.starts), ends: Uint32Array.from(v4.ends), asns: Uint32Array.from(v4.asns) }, v6: null, orgs, version };
+  opened = { dir, v4: { starts: Uint32Array.from(v4.starts), ends: Uint32Array.from(v4.ends), asns: Uint32Array.from(v4.asns), hint: 0 }, v6: null, orgs, version };
   return opened;
 }
 
-/** The index of the last range starting at or before `x`, or -1. */
-function lastAtOrBefore<T extends number | bigint>(starts: ArrayLike<T>, x: T): number {
+/**
+ * The index of the last range starting at or before `x`, or -1. Searched from `from` forward when
+ * it is at or before `x` (galloping): an import looks its addresses up in ascending order.
+ */
+function lastAtOrBefore<T extends number | bigint>(starts: ArrayLike<T>, x: T, from: number): number {
+  let found = -1;
   let lo = 0;
   let hi = starts.length - 1;
-  let found = -1;
+  if (from <= hi && starts[from]! <= x) {
+    found = from;
+    lo = from + 1;
+    let step = 1;
+    while (lo + step - 1 <= hi && starts[lo + step - 1]! <= x) {
+      found = lo + step - 1;
+      lo += step;
+      step *= 2;
+    }
+    hi = Math.min(hi, lo + step - 2);
+  }
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
     if (starts[mid]! <= x) {
@@ -120,12 +136,19 @@ function lastAtOrBefore<T extends number | bigint>(starts: ArrayLike<T>, x: T): 
   return found;
 }
 
+/** One answer object per AS: a lookup allocates nothing. */
+const hits = new Map<number, AsnHit>();
+
 function find<T extends number | bigint>(o: Opened, t: Table<T>, x: T): AsnHit | null {
-  const i = lastAtOrBefore(t.starts as ArrayLike<T>, x);
-  if (i < 0 || x > (t.ends as ArrayLike<T>)[i]!) return null;
+  const i = lastAtOrBefore(t.starts as ArrayLike<T>, x, t.hint);
+  if (i < 0) return null;
+  t.hint = i;
+  if (x > (t.ends as ArrayLike<T>)[i]!) return null;
   const asn = t.asns[i]!;
   if (asn === 0) return null; // AS0: not announced
-  return { asn, asOrg: o.orgs.get(asn) || null };
+  let hit = hits.get(asn);
+  if (!hit) hits.set(asn, (hit = Object.freeze({ asn, asOrg: o.orgs.get(asn) || null })));
+  return hit;
 }
 
 /** The AS announcing an IPv4 address given as an unsigned 32-bit number; null when none does. */
@@ -139,7 +162,7 @@ export function asnOfV6(ip: bigint): AsnHit | null {
   const o = open();
   if (!o.v6) {
     const v6 = readCsv<bigint>(readFileSync(path.join(o.dir, 'asn-ipv6-num.csv')), o.orgs, true);
-    o.v6 = { starts: v6.starts, ends: v6.ends, asns: Uint32Array.from(v6.asns) };
+    o.v6 = { starts: v6.starts, ends: v6.ends, asns: Uint32Array.from(v6.asns), hint: 0 };
   }
   return find(o, o.v6, ip);
 }

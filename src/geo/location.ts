@@ -20,7 +20,10 @@ export const geoSchema = z.object({
 export type GeoLocation = z.infer<typeof geoSchema>;
 
 /** A lookup: never leaves the host. */
-export type Locate = (ip: string) => GeoLocation;
+export type Locate = ((ip: string) => GeoLocation) & {
+  /** The same for an IPv4 address given as its 32-bit number, when the locator has a faster way. */
+  v4?: (ip: number) => GeoLocation;
+};
 
 let nameToCode: Map<string, string> | null = null;
 

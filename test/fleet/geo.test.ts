@@ -13,6 +13,7 @@ import { parseFilter } from '../../src/chat/args.ts';
 import { selectNodes } from '../../src/fleet/filter.ts';
 import { ipDatabaseOpened, isUnroutedV4, locateIp } from '../../src/geo/ip-database.ts';
 import { ipToInt } from '../../src/fleet/filter.ts';
+import { asnOfV4 } from '../../src/geo/asn-database.ts';
 import { countryCode, geoSchema, isGeoMismatch } from '../../src/geo/location.ts';
 import { fileOf, OPERATOR, testApp, VIEWER, type TestApp } from '../kit/app.ts';
 
@@ -62,6 +63,16 @@ describe('locateIp', () => {
     expect(locateIp('::1').country).toBeNull();
     expect(locateIp('2606:4700:4700::1111').asn).toBe(13335);
     expect(locateIp('not an ip').country).toBeNull();
+  });
+});
+
+describe('the ASN table', () => {
+  it('answers the same whether addresses come in ascending order (an import, searched from the last answer) or not', () => {
+    const xs = Array.from({ length: 20_000 }, (_, i) => Math.imul(i + 1, 2654435761) >>> 0);
+    const random = new Map(xs.map((x) => [x, asnOfV4(x)?.asn ?? null]));
+    for (const x of [...xs].sort((a, b) => a - b)) expect([x, asnOfV4(x)?.asn ?? null]).toEqual([x, random.get(x)]);
+    expect([...random.values()].filter((a) => a !== null).length).toBeGreaterThan(10_000);
+    expect(asnOfV4(ipToInt('1.1.1.1')!)).toEqual({ asn: 13335, asOrg: 'Cloudflare, Inc.' });
   });
 });
 
