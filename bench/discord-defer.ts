@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     const pending: Array<Promise<void>> = [];
     for (let i = 0; i < INTERACTIONS; i++) {
       const during = jobRunning();
-      const sent = h.send('stats', 'viewer');
+      const sent = h.send('stats chart=no', 'viewer');
       pending.push(sent.acked.then((ms) => void acks.push({ ms, duringJob: during })));
       await new Promise((r) => setTimeout(r, GAP_MS));
     }

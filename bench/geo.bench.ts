@@ -101,7 +101,7 @@ const phases = (rs: Run[]) => {
   return `parse ${b.parseMs.toFixed(0)} + apply ${b.applyMs.toFixed(0)} + flush ${b.flushMs.toFixed(0)} ms, store ${b.storeMb.toFixed(1)} MB`;
 };
 console.log(`geo lookup benchmark: ${LINES.toLocaleString('en-US')} lines of public addresses, parse + apply + flush, ${ROUNDS} rounds each, alternating`);
-console.log(`  database first open (IPv4 file, once per process): ${openMs.toFixed(0)} ms`);
+console.log(`  databases first open (IPv4 city file and ASN table, once per process): ${openMs.toFixed(0)} ms`);
 console.log(`  import without lookup: best ${bestOff.toFixed(0)} ms (runs: ${fmt(off)}; best: ${phases(offRuns)})`);
 console.log(`  import with lookup:    best ${bestOn.toFixed(0)} ms (runs: ${fmt(on)}; best: ${phases(onRuns)})`);
 console.log(`  first run with lookup (cold record cache): ${on[0]!.toFixed(0)} ms`);

@@ -98,7 +98,8 @@ export const pipelineRunPing: RunPing = async (addresses, s) => {
     const sampler = (async () => {
       while (running) {
         const t0 = performance.now();
-        await app.dispatcher.dispatch(port, { text: 'stats', files: [], actor, where: { key: 'bench' } });
+        // The text only: this samples the event loop, not the picture's renderer.
+        await app.dispatcher.dispatch(port, { text: 'stats chart=no', files: [], actor, where: { key: 'bench' } });
         statsLatencies.push(performance.now() - t0);
         slowStats.push({ atMs: t0 - jobStart, ms: performance.now() - t0 });
         const m = process.memoryUsage();

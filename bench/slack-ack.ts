@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const channelOf = (i: number) => `CB${String(i % CHANNELS).padStart(2, '0')}`;
   const acks: Array<Promise<Ack>> = [];
   for (let i = 0; i < COMMANDS; i++) {
-    acks.push(fake.slashCommand({ user: 'UVIEW', text: 'stats', channel: channelOf(i) }));
+    acks.push(fake.slashCommand({ user: 'UVIEW', text: 'stats chart=no', channel: channelOf(i) }));
     await new Promise((r) => setTimeout(r, 100));
   }
   const settled = await Promise.allSettled(acks);

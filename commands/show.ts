@@ -11,7 +11,7 @@ function describe(n: FleetNode): string {
   const lines = [
     `**${n.id}** ${code(`${n.ip}:${n.port}`)} login ${code(n.login)} — **${n.status}**`,
     `Location (claimed by the file): ${loc}${n.provider ? ` · provider ${clean(n.provider)}` : ''}${n.comment ? ` · ${clean(n.comment, 120)}` : ''}`,
-    `Located (IP database): ${clean(describeGeo(n.geo))}${isGeoMismatch(n) ? ` — **mismatch**: the file claims ${clean(n.country)}, the database places it in ${n.geo!.country}` : ''}`,
+    `Located (IP database): ${clean(describeGeo(n.geo), 200)}${isGeoMismatch(n) ? ` — **mismatch**: the file claims ${clean(n.country)}, the database places it in ${n.geo!.country}` : ''}`,
     `Imported ${n.createdAt}${n.importedFrom ? ` from ${clean(n.importedFrom)}` : ''}; updated ${n.updatedAt}`,
   ];
   if (n.pptp) {
@@ -20,7 +20,7 @@ function describe(n: FleetNode): string {
       : `PPTP: ${n.pptp.result} — ${clean(n.pptp.error && withoutQuotedAnswer(n.pptp.error), 200)} (${n.pptp.checkedAt})`);
   }
   if (n.speed) lines.push(n.speed.error ? `Speed: ${clean(n.speed.error, 200)} (${n.speed.checkedAt})` : `Speed: ${n.speed.downMbps} Mbit/s down, ${n.speed.upMbps ?? '–'} up (${n.speed.checkedAt})`);
-  if (n.speed?.exitIp) lines.push(`Exit address (seen by the speed server): ${code(n.speed.exitIp)}, located ${clean(describeGeo(n.speed.exitGeo ?? null))}`);
+  if (n.speed?.exitIp) lines.push(`Exit address (seen by the speed server): ${code(n.speed.exitIp)}, located ${clean(describeGeo(n.speed.exitGeo ?? null), 200)}`);
   if (n.gateway) lines.push(`Gateway: ${code(n.gateway)} (runs its tunnel, SOCKS5 proxy and OpenVPN server)`);
   if (n.socks) lines.push(`SOCKS5: ${n.socks.host}:${n.socks.port} (credentials: \`/connexa secrets ${n.id}\`)`);
   if (n.history.length) {

@@ -1,4 +1,4 @@
-import { DiscordAPIError, PermissionFlagsBits, RESTJSONErrorCodes, Routes, type APIChannel, type APIMessage, type Client, type RawFile } from 'discord.js';
+import { DiscordAPIError, PermissionFlagsBits, RESTJSONErrorCodes, Routes, type APIChannel, type APIGuildMember, type APIMessage, type Client, type RawFile } from 'discord.js';
 import { formatBytes, type Actor, type ChatPort, type Message, type MessageRef, type OutgoingFile, type PortLimits, type Where } from '../../src/chat/types.ts';
 import { MessageGone, PlatformRefused } from '../../src/chat/types.ts';
 import type { Logger } from '../../src/log.ts';
@@ -130,6 +130,26 @@ export class DiscordPort implements ChatPort {
       // DMs and threads cannot hold threads, and the bot may lack Create Public Threads: answer in place.
       this.deps.log.warn('discord: could not start a thread; answering in the channel', { channel: channelId, error: err instanceof Error ? err.message : String(err) });
       return channelWhere(channelId);
+    }
+  }
+
+  /**
+   * The member's role ids now, from GET /guilds/{guild}/members/{user} (what guild.members.fetch
+   * asks; read through the client's REST so the ids are exactly Discord's, not those its role cache
+   * knows: see raw.ts). The guild is the one of the channel `where` names; a DM has no roles.
+   */
+  async currentRoles(user: Actor, where: Where): Promise<string[]> {
+    const { client } = this.deps;
+    try {
+      const channel = await client.channels.fetch(decodeWhere(where).channelId);
+      const guildId = channel && 'guildId' in channel ? channel.guildId : null;
+      if (!guildId) return [];
+      const member = (await client.rest.get(Routes.guildMember(guildId, user.id))) as APIGuildMember;
+      return member.roles.filter((id) => id !== guildId);
+    } catch (err) {
+      if (err instanceof DiscordAPIError && err.code === RESTJSONErrorCodes.UnknownMember) throw new Error(`${user.name} is no longer a member of the server`);
+      if (err instanceof DiscordAPIError) throw new Error(`Discord answered ${err.status}: ${err.message}`);
+      throw new Error(`Discord could not be asked: ${(err as Error).message}`);
     }
   }
 

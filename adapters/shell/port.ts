@@ -99,8 +99,9 @@ export class ShellPort implements ChatPort {
     const indent = where.key.startsWith('thread:') ? '  │ ' : '';
     let text = toTerminal(msg.text, this.color);
     for (const f of msg.files ?? []) {
-      const path = await this.save(f.name, f.data);
-      text += `\n📎 ${f.name} (${formatBytes(f.data.length)}) saved to ${path}`;
+      // A read-only DATA_DIR still serves `stats`: its picture is then said to be unsaved, not fatal.
+      const path = await this.save(f.name, f.data).catch((err: NodeJS.ErrnoException) => ({ failed: err.code ?? err.message }));
+      text += typeof path === 'string' ? `\n📎 ${f.name} (${formatBytes(f.data.length)}) saved to ${path}` : `\n📎 ${f.name} not saved: the outbox ${this.opts.outboxDir} cannot be written (${path.failed})`;
     }
     const columns = this.tty ? this.opts.out.columns : undefined;
     // One column is left free: a line that fills the last column makes some terminals wrap early.

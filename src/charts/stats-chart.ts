@@ -8,11 +8,14 @@
  */
 import { createRequire } from 'node:module';
 import { STATUSES, type FleetNode } from '../fleet/node.ts';
+import { countByCountry, countrySource } from '../geo/country-counts.ts';
 
 export interface StatsChartData {
   total: number;
   byStatus: Array<{ status: string; nodes: number }>;
   topCountries: Array<{ country: string; nodes: number }>;
+  /** What the countries are: `located`, `claimed` or both (see countrySource). */
+  countrySource: string;
   /** Download speed bins (Mbit/s, [from, to)); only nodes with a measured figure. */
   speedBins: Array<{ from: number; to: number; nodes: number }>;
   speedMeasured: number;
@@ -33,7 +36,6 @@ function binWidth(max: number): number {
 
 export function statsChartData(nodes: readonly FleetNode[], now: Date = new Date()): StatsChartData {
   const byStatus = new Map<string, number>(STATUSES.map((s) => [s, 0]));
-  const byCountry = new Map<string, number>();
   const speeds: number[] = [];
   const days: string[] = [];
   for (let i = DAYS - 1; i >= 0; i--) days.push(new Date(now.getTime() - i * 86_400_000).toISOString().slice(0, 10));
@@ -41,8 +43,6 @@ export function statsChartData(nodes: readonly FleetNode[], now: Date = new Date
   const changes = new Map<string, number>();
   for (const n of nodes) {
     byStatus.set(n.status, (byStatus.get(n.status) ?? 0) + 1);
-    const c = n.country ?? 'unknown';
-    byCountry.set(c, (byCountry.get(c) ?? 0) + 1);
     if (n.speed?.downMbps != null) speeds.push(n.speed.downMbps);
     for (const h of n.history) {
       const day = h.at.slice(0, 10);
@@ -51,7 +51,8 @@ export function statsChartData(nodes: readonly FleetNode[], now: Date = new Date
       changes.set(key, (changes.get(key) ?? 0) + 1);
     }
   }
-  const countries = [...byCountry].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const byCountry = countByCountry(nodes);
+  const countries = byCountry.rows.map(([c, k]): [string, number] => [c ?? 'unknown', k]);
   const topCountries = countries.slice(0, TOP_COUNTRIES).map(([country, count]) => ({ country, nodes: count }));
   if (countries.length > TOP_COUNTRIES) topCountries.push({ country: `${countries.length - TOP_COUNTRIES} others`, nodes: countries.slice(TOP_COUNTRIES).reduce((s, [, k]) => s + k, 0) });
   const speedBins: StatsChartData['speedBins'] = [];
@@ -69,6 +70,7 @@ export function statsChartData(nodes: readonly FleetNode[], now: Date = new Date
     total: nodes.length,
     byStatus: [...byStatus].map(([status, count]) => ({ status, nodes: count })),
     topCountries,
+    countrySource: countrySource(byCountry),
     speedBins,
     speedMeasured: speeds.length,
     changes: [...changes].map(([key, count]) => ({ day: key.slice(0, 10), status: key.slice(11), changes: count })).sort((a, b) => a.day.localeCompare(b.day) || a.status.localeCompare(b.status)),
@@ -115,7 +117,7 @@ export function labelledBars(title: string, values: object[], field: string, lab
 /** The Vega-Lite specification of the picture (exported for tests and for anyone who wants the JSON). */
 export function statsChartSpec(d: StatsChartData): object {
   const status = labelledBars('Nodes by status', d.byStatus, 'status', 'nodes', { field: 'status', type: 'nominal', scale: statusScale, legend: null });
-  const countries = labelledBars(`Top countries (claimed)`, d.topCountries, 'country', 'nodes', { value: '#5c6bc0' });
+  const countries = labelledBars(`Top countries (${d.countrySource})`, d.topCountries, 'country', 'nodes', { value: '#5c6bc0' });
   const speed = d.speedBins.length
     ? {
         title: `Download speed, ${d.speedMeasured.toLocaleString('en-US')} nodes measured`,
@@ -160,9 +162,26 @@ export interface RenderedChart {
 
 const require = createRequire(import.meta.url);
 
+/**
+ * resvg's loader asks process.report.getReport() whether libc is musl. A report reverse-resolves the
+ * address of every open socket (DNS lookups leaving the host): measured 5 s of blocked event loop in
+ * a bot with its platform and probe sockets open. excludeNetwork leaves that part out.
+ */
+async function loadResvg(): Promise<typeof import('@resvg/resvg-js')> {
+  // Node >= 20.13 has the option; @types/node does not declare it yet.
+  const report = process.report as NodeJS.ProcessReport & { excludeNetwork?: boolean };
+  const before = report.excludeNetwork;
+  report.excludeNetwork = true;
+  try {
+    return await import('@resvg/resvg-js');
+  } finally {
+    report.excludeNetwork = before;
+  }
+}
+
 /** Renders a Vega-Lite specification to SVG and PNG with the shipped font only. */
 export async function renderVegaLite(spec: object): Promise<RenderedChart> {
-  const [vega, vegaLite, { Resvg }] = await Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')]);
+  const [vega, vegaLite, { Resvg }] = await Promise.all([import('vega'), import('vega-lite'), loadResvg()]);
   const view = new vega.View(vega.parse(vegaLite.compile(spec as never).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG();

@@ -84,7 +84,7 @@ function list(value: string, key: string): string[] {
   return items;
 }
 
-const EXAMPLES: Record<string, string> = { status: 'ping_ok', country: 'US', state: 'Ohio', city: 'Akron', provider: 'acme', zip: '44301', ip: '203.0.113.0/24', id: 'n12', geo: 'mismatch', exit: 'US', limit: '100' };
+const EXAMPLES: Record<string, string> = { status: 'ping_ok', country: 'US', state: 'Ohio', city: 'Akron', provider: 'acme', zip: '44301', ip: '203.0.113.0/24', id: 'n12', geo: 'mismatch', exit: 'US', asn: '13335', limit: '100' };
 
 function parseIpTerm(value: string, f: Filter): void {
   for (const item of list(value, 'ip')) {
@@ -177,6 +177,14 @@ export function parseFilter(terms: string[]): Filter {
         const bad = items.find((s) => !FULL_IP.test(s) && !/^[A-Z]{2}$/.test(s) && s !== 'unknown');
         if (bad) throw new ArgError(`exit:${bad} is neither a country code nor an IPv4 address; use exit:US, exit:203.0.113.5 or exit:unknown`);
         (f.exits ??= []).push(...items);
+        break;
+      }
+      case 'asn': {
+        // The located address's autonomous system: asn:13335 or asn:AS13335.
+        const items = list(value, key).map((s) => s.replace(/^as/i, ''));
+        const bad = items.find((s) => !/^\d{1,10}$/.test(s));
+        if (bad !== undefined) throw new ArgError(`asn:${bad} is not an AS number; use asn:13335`);
+        (f.asns ??= []).push(...items.map(Number));
         break;
       }
       case 'ip':

@@ -8,6 +8,8 @@ export interface ButtonSpec {
   style?: 'primary' | 'danger';
   /** The command line the press runs (`delete all confirm=ab12cd`); null: it only closes the message (Cancel). */
   run: string | null;
+  /** The command a `run: null` button answers for (`delete` for a delete prompt's Cancel): audit and metrics count it there. */
+  command?: string;
   /** The command's first public answer replaces the pressed message (paging). */
   inPlace?: boolean;
   /** What the pressed message becomes once the press was handled; `{who}` is who pressed. Left as is when unset. */
@@ -46,17 +48,17 @@ export class Buttons {
     });
   }
 
-  /** The button behind an id, or why a press of it does nothing. */
   /** Whether `actor` is the one the button was shown to. */
   static owns(b: OfferedButton, actor: Actor): boolean {
     return principalOf(actor) === principalOf(b.owner);
   }
 
-  lookup(id: string): OfferedButton | { stale: string } {
+  /** The button behind an id, or why a press of it does nothing (with the button, when it is still known). */
+  lookup(id: string): OfferedButton | { stale: string; button?: OfferedButton } {
     const b = this.offered.get(id);
     if (!b) return { stale: 'This button has expired (it is from before the bot restarted, or too old); run the command again.' };
     const done = this.closed.get(b.group);
-    if (done) return { stale: `This was answered already: ${done}.` };
+    if (done) return { stale: `This was answered already: ${done}.`, button: b };
     return b;
   }
 

@@ -169,8 +169,10 @@ export class Dispatcher<Services> implements DispatchEntry {
   async press(port: ChatPort, p: Press): Promise<DispatchOutcome> {
     const b = this.buttons.lookup(p.actionId);
     const refuse = async (message: string): Promise<DispatchOutcome> => {
-      const outcome: DispatchOutcome = { kind: 'pressRefused', command: 'stale' in b ? 'button' : commandOf(b), message };
-      return this.finish(outcome, this.conversation(port, p), `(button) ${'stale' in b ? '' : (b.spec.run ?? b.spec.label)}`.trim(), Date.now());
+      // Counted under the command the button acts for when it is still known (a spent one); an expired one is `button`.
+      const known = 'stale' in b ? b.button : b;
+      const outcome: DispatchOutcome = { kind: 'pressRefused', command: known ? commandOf(known) : 'button', message };
+      return this.finish(outcome, this.conversation(port, p), `(button) ${known ? (known.spec.run ?? known.spec.label) : ''}`.trim(), Date.now());
     };
     if ('stale' in b) return refuse(b.stale);
     if (!Buttons.owns(b, p.actor) && resolveRole(p.actor, this.opts.roles()) !== 'admin') return refuse(`Only ${b.owner.name}, who asked, or an admin can press this.`);
@@ -264,7 +266,7 @@ export class Dispatcher<Services> implements DispatchEntry {
         const line = rerun.replace(/^\/connexa /, '');
         const actions = ctx.buttons([
           { label: 'Confirm', style: 'danger', run: line, pressed: `✅ Confirmed by {who}: \`${line.replace(/`/g, "'")}\`` },
-          { label: 'Cancel', run: null, pressed: 'Cancelled by {who}; nothing was done.' },
+          { label: 'Cancel', run: null, command: auditWord(line), pressed: 'Cancelled by {who}; nothing was done.' },
         ]);
         return { kind: 'needsConfirmation', command: def.name, summary: stale + preview.summary, rerun, ...(actions.length ? { actions } : {}) };
       }
@@ -359,7 +361,7 @@ export class Dispatcher<Services> implements DispatchEntry {
   }
 }
 
-/** The command word a button runs, for the audit trail. */
-function commandOf(b: { spec: { run: string | null; label: string } }): string {
-  return b.spec.run ? auditWord(b.spec.run) : `button:${b.spec.label.toLowerCase()}`;
+/** The command a button acts for, for the audit trail and the metrics. */
+function commandOf(b: { spec: { run: string | null; label: string; command?: string } }): string {
+  return b.spec.run ? auditWord(b.spec.run) : (b.spec.command ?? `button:${b.spec.label.toLowerCase()}`);
 }

@@ -114,6 +114,12 @@ export interface ChatPort {
   readonly uploadHint?: string;
   /** The port shows Message.actions as buttons (Slack, Discord; not the terminal). */
   readonly buttons?: boolean;
+  /**
+   * The role ids `user` holds now in the server of `where`, read from the platform (Discord); throws
+   * with a reason a person understands when it cannot be read (left the server, API down). Absent
+   * where the platform has no roles (Slack, the terminal: user ids only).
+   */
+  currentRoles?(user: Actor, where: Where): Promise<string[]>;
 }
 
 /** One command as an adapter received it. */

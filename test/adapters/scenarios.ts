@@ -142,6 +142,23 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'stats attaches its PNG as a file by default; chart=no is the text alone',
+    async run(h) {
+      h.app.app.store.addNodes([{ ip: '203.0.113.30', login: 'a', password: 'pw-a-30', country: 'DE' }], null);
+      await h.command('stats', 'viewer');
+      await eventually(() => {
+        const png = h.publicMessages().flatMap((m) => m.files).filter((f) => /^connexa-stats-\d{4}-\d\d-\d\d\.png$/.test(f.name));
+        expect(png).toHaveLength(1);
+        expect(png[0]!.data.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+      }, 15_000);
+      const filesBefore = h.publicMessages().flatMap((m) => m.files).length;
+      const repliesBefore = h.publicMessages().filter((m) => /1 nodes/.test(m.text)).length;
+      await h.command('stats chart=no', 'viewer');
+      await eventually(() => expect(h.publicMessages().filter((m) => /1 nodes/.test(m.text)).length).toBe(repliesBefore + 1));
+      expect(h.publicMessages().flatMap((m) => m.files)).toHaveLength(filesBefore);
+    },
+  },
+  {
     name: 'delete asks for confirmation and runs with the code',
     async run(h) {
       h.app.app.store.addNodes([{ ip: '203.0.113.20', login: 'a', password: 'b' }], null);

@@ -60,7 +60,7 @@ describe('the connexa command', () => {
 
   it('runs one command per line from a pipe and writes attachments to the outbox', async () => {
     await writeFile(join(dir, 'list.txt'), '203.0.113.5:alice:pw1\n');
-    const run = await connexa([], { stdin: '# a comment\nimport list.txt\nstats\nexport all format=txt\n' });
+    const run = await connexa([], { stdin: '# a comment\nimport list.txt\nstats chart=no\nexport all format=txt\n' });
     expect(run.code).toBe(0);
     expect(run.out).toContain('1 added');
     expect(run.out).toMatch(/not_tested\s+1/);
@@ -68,12 +68,18 @@ describe('the connexa command', () => {
     expect(files).toHaveLength(1);
     expect(await readFile(join(dir, 'data', 'outbox', files[0]!), 'utf8')).toBe('203.0.113.5:alice:pw1\n');
     expect((await stat(join(dir, 'data', 'outbox', files[0]!))).mode & 0o777).toBe(0o600);
-    const failing = await connexa([], { stdin: 'stats\nfrobnicate\n' });
+    const failing = await connexa([], { stdin: 'stats chart=no\nfrobnicate\n' });
     expect(failing.code).toBe(1);
-    // The stats picture, asked for, is a file in the outbox too.
-    expect((await connexa(['stats', 'chart=yes'])).code).toBe(0);
-    const png = (await readdir(join(dir, 'data', 'outbox'))).filter((f) => f.endsWith('.png'));
-    expect(png).toHaveLength(1);
+    // The stats picture (attached by default) is a file in the outbox too; chart=no leaves it out.
+    const pngs = async () => (await readdir(join(dir, 'data', 'outbox'))).filter((f) => f.endsWith('.png'));
+    const before = (await pngs()).length;
+    expect((await connexa(['stats', 'chart=no'])).code).toBe(0);
+    expect(await pngs()).toHaveLength(before);
+    const stats = await connexa(['stats']);
+    expect(stats.code).toBe(0);
+    expect(stats.out).toMatch(/📎 connexa-stats-\d{4}-\d\d-\d\d(-\d+)?\.png \(.*\) saved to /);
+    const png = await pngs();
+    expect(png).toHaveLength(before + 1);
     expect((await readFile(join(dir, 'data', 'outbox', png[0]!))).subarray(1, 4).toString()).toBe('PNG');
   });
 
@@ -147,7 +153,7 @@ describe('the connexa command', () => {
     const run = await connexa(['stats'], { env: { DATA_DIR: undefined } });
     expect(run.err).toContain('PING_RETRIES must be a whole number from 0 to 5 (got "9")');
     await writeFile(join(dir, '.env'), `DATA_DIR=${join(dir, 'from-env-file')}\n`);
-    const ok = await connexa(['stats'], { env: { DATA_DIR: undefined } });
+    const ok = await connexa(['stats', 'chart=no'], { env: { DATA_DIR: undefined } });
     expect(ok.code).toBe(0);
     expect((await readdir(join(dir, 'from-env-file'))).sort()).toEqual(['connexa.json']);
   });

@@ -53,6 +53,7 @@ describe('the stats picture', () => {
       { country: 'DE', nodes: 656 },
       { country: 'unknown', nodes: 3 },
     ]);
+    expect(d.countrySource).toBe('claimed'); // no node of this fleet was looked up
     expect(d.speedMeasured).toBe(656);
     expect(d.speedBins.reduce((s, b) => s + b.nodes, 0)).toBe(656);
     expect(d.speedBins.find((b) => b.from <= 7.5 && 7.5 < b.to)!.nodes).toBe(567);
@@ -74,22 +75,22 @@ describe('the stats picture', () => {
     const svgWidth = Number(/<svg[^>]* width="(\d+(?:\.\d+)?)"/.exec(chart.svg)![1]);
     expect(Math.round(svgWidth)).toBe(chart.width);
     const text = [...chart.svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
-    for (const label of ['Connexa: 1,893 nodes', '1,234', '567', '656', '89', 'US', 'DE', 'unknown', 'Download speed, 656 nodes measured', 'Status changes, last 7 days']) {
+    for (const label of ['Connexa: 1,893 nodes', '1,234', '567', '656', '89', 'US', 'DE', 'unknown', 'Download speed, 656 nodes measured', 'Status changes, last 7 days', 'Top countries (claimed)']) {
       expect(text).toContain(label);
     }
   });
 });
 
-describe('stats chart=yes', () => {
-  it('attaches the PNG only when asked', async () => {
+describe('stats and its picture', () => {
+  it('attaches the PNG by default and leaves it out with chart=no', async () => {
     const { testApp } = await import('../kit/app.ts');
     const t = await testApp();
     try {
       t.app.store.addNodes([{ ip: '198.18.0.1', login: 'a', password: 'pw-a-1' }, { ip: '198.18.0.2', login: 'b', password: 'pw-b-2', country: 'DE' }], 'test');
-      const plain = await t.run('stats');
+      const plain = await t.run('stats chart=no');
       expect(plain.kind).toBe('ok');
       expect(t.port.calls.flatMap((c) => ('msg' in c ? (c.msg.files ?? []) : []))).toEqual([]);
-      expect((await t.run('stats chart=yes')).kind).toBe('ok');
+      expect((await t.run('stats')).kind).toBe('ok');
       const files = t.port.calls.flatMap((c) => ('msg' in c ? (c.msg.files ?? []) : []));
       expect(files.map((f) => [f.name.replace(/\d{4}-\d\d-\d\d/, 'DATE'), f.contentType])).toEqual([['connexa-stats-DATE.png', 'image/png']]);
       expect(decodePng(files[0]!.data).width).toBeGreaterThan(700);

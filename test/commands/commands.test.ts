@@ -171,6 +171,34 @@ describe('list, show, stats, secrets', () => {
     expect(text).toMatch(/\(unknown\)\s+3/);
   });
 
+  it('counts countries where the IP database places the nodes, the claim only where it has none, and says so', async () => {
+    const at = (country: string | null) => ({ country, region: null, city: null, source: 'test db' });
+    t.app.store.addNodes(
+      [
+        ...[1, 2, 3].map((i) => ({ ip: `203.0.113.${i}`, login: 'u', password: 'p', country: 'DE', geo: at('US') })), // claimed DE, located US
+        ...[4, 5].map((i) => ({ ip: `10.0.0.${i}`, login: 'u', password: 'p', country: 'Germany', geo: at(null) })), // private: the claim counts
+        { ip: '203.0.113.6', login: 'u', password: 'p', geo: at('DE') },
+        { ip: '10.0.0.7', login: 'u', password: 'p' }, // never looked up, nothing claimed
+      ],
+      null,
+    );
+    await t.run('stats chart=no', VIEWER);
+    const text = t.port.publicText();
+    expect(text).toContain('By country (located; 2 as claimed (no location)):');
+    expect(text).toMatch(/US\s+3/);
+    expect(text).toMatch(/DE\s+3/);
+    expect(text).toMatch(/\(unknown\)\s+1/);
+    expect(text).not.toMatch(/Germany/);
+    const { statsChartData } = await import('../../src/charts/stats-chart.ts');
+    const d = statsChartData(t.app.store.nodes());
+    expect(d.topCountries).toEqual([
+      { country: 'DE', nodes: 3 },
+      { country: 'US', nodes: 3 },
+      { country: 'unknown', nodes: 1 },
+    ]);
+    expect(d.countrySource).toBe('located; 2 as claimed (no location)');
+  });
+
   it('escapes hostile fields so they cannot break the message layout', async () => {
     t.app.store.addNodes([{ ip: '203.0.113.9', login: 'x```\n@everyone <script>', password: 'p', city: '\u202eevil' }], null);
     await t.run('list', VIEWER);

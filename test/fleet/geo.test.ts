@@ -11,8 +11,10 @@ import { Reader } from 'maxmind';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFilter } from '../../src/chat/args.ts';
 import { selectNodes } from '../../src/fleet/filter.ts';
-import { ipDatabaseOpened, locateIp } from '../../src/geo/ip-database.ts';
-import { countryCode, isGeoMismatch } from '../../src/geo/location.ts';
+import { ipDatabaseOpened, isUnroutedV4, locateIp } from '../../src/geo/ip-database.ts';
+import { ipToInt } from '../../src/fleet/filter.ts';
+import { asnOfV4 } from '../../src/geo/asn-database.ts';
+import { countryCode, geoSchema, isGeoMismatch } from '../../src/geo/location.ts';
 import { fileOf, OPERATOR, testApp, VIEWER, type TestApp } from '../kit/app.ts';
 
 /** The database read directly, as the test's own witness of what the import should have found. */
@@ -59,7 +61,29 @@ describe('locateIp', () => {
     // Most of the IPv4 space is placed: the walk did not just fall off the tree.
     expect(located).toBeGreaterThan(15_000);
     expect(locateIp('::1').country).toBeNull();
+    expect(locateIp('2606:4700:4700::1111').asn).toBe(13335);
     expect(locateIp('not an ip').country).toBeNull();
+  });
+});
+
+describe('the ASN table', () => {
+  it('answers the same whether addresses come in ascending order (an import, searched from the last answer) or not', () => {
+    const xs = Array.from({ length: 20_000 }, (_, i) => Math.imul(i + 1, 2654435761) >>> 0);
+    const random = new Map(xs.map((x) => [x, asnOfV4(x)?.asn ?? null]));
+    for (const x of [...xs].sort((a, b) => a - b)) expect([x, asnOfV4(x)?.asn ?? null]).toEqual([x, random.get(x)]);
+    expect([...random.values()].filter((a) => a !== null).length).toBeGreaterThan(10_000);
+    expect(asnOfV4(ipToInt('1.1.1.1')!)).toEqual({ asn: 13335, asOrg: 'Cloudflare, Inc.' });
+  });
+});
+
+describe('addresses off the public internet', () => {
+  it('are answered without the database, and the database has no place for them either', () => {
+    for (const ip of ['0.0.0.1', '10.0.0.1', '10.255.255.254', '100.64.0.1', '100.127.255.254', '127.0.0.1', '169.254.1.1', '172.16.0.1', '172.31.255.254', '192.168.0.1', '198.18.0.1', '198.19.255.254', '224.0.0.1', '255.255.255.255']) {
+      expect(isUnroutedV4(ipToInt(ip)!), ip).toBe(true);
+      expect([ip, record(ip)?.country_code ?? null]).toEqual([ip, null]);
+      expect(locateIp(ip)).toMatchObject({ country: null, asn: null });
+    }
+    for (const ip of ['9.255.255.255', '11.0.0.1', '172.32.0.1', '192.0.2.1', '203.0.113.5', '223.255.255.254']) expect(isUnroutedV4(ipToInt(ip)!), ip).toBe(false);
   });
 });
 
@@ -109,12 +133,37 @@ describe('import locates every node, apart from the claim', () => {
     expect(text).not.toContain('8.8.8.8');
   });
 
+  it('records the AS of each located address from the ASN table (read straight from its CSV here); asn: filters on it', async () => {
+    const csv = readFileSync(path.join(path.dirname(createRequire(import.meta.url).resolve('@ip-location-db/asn/package.json')), 'asn-ipv4-num.csv'), 'utf8');
+    const asIn = (ip: string): [number, string] | null => {
+      const x = ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+      for (const line of csv.split('\n')) {
+        const m = /^(\d+),(\d+),(\d+),(.*)$/.exec(line);
+        if (m && Number(m[1]) <= x && x <= Number(m[2])) return [Number(m[3]), m[4]!.replace(/^"|"$/g, '').replaceAll('""', '"')];
+      }
+      return null;
+    };
+    const byIp = new Map(t.app.store.nodes().map((n) => [n.ip, n]));
+    for (const ip of ['8.8.8.8', '1.1.1.1', '193.0.6.139']) {
+      const [asn, org] = asIn(ip)!;
+      expect([ip, byIp.get(ip)!.geo!.asn, byIp.get(ip)!.geo!.asOrg]).toEqual([ip, asn, org]);
+    }
+    expect(byIp.get('1.1.1.1')!.geo!.asn).toBe(13335);
+    expect(byIp.get('10.1.2.3')!.geo).toMatchObject({ asn: null, asOrg: null });
+    const pick = (terms: string) => selectNodes(t.app.store.nodes(), parseFilter(terms.split(' '))).map((n) => n.ip);
+    expect(pick('asn:13335')).toEqual(['1.1.1.1']);
+    expect(pick(`asn:AS${asIn('8.8.8.8')![0]},13335`)).toEqual(['8.8.8.8', '1.1.1.1']);
+    expect(() => parseFilter(['asn:google'])).toThrow(/not an AS number/);
+    // Nodes located before the AS table (store files of older versions) still load, without it.
+    expect(geoSchema.parse({ country: 'US', region: null, city: null, source: 'DB-IP Lite city 2.3.2026060513' })).not.toHaveProperty('asn');
+  });
+
   it('show gives both the claimed and the located place, and says mismatch', async () => {
     t.port.clear();
     expect((await t.run('show 1.1.1.1', VIEWER)).kind).toBe('ok');
     const text = t.port.publicText() + t.port.privateText();
     expect(text).toContain('Location (claimed by the file): US');
-    expect(text).toMatch(/Located \(IP database\): AU \/ .*\(DB-IP Lite city /);
+    expect(text).toMatch(/Located \(IP database\): AU \/ .*, AS13335 Cloudflare, Inc\. \(DB-IP Lite city /);
     expect(text).toContain('**mismatch**: the file claims US, the database places it in AU');
     t.port.clear();
     await t.run('show 10.1.2.3', VIEWER);

@@ -6,7 +6,13 @@ import type { AdapterState } from '../../src/ops/health.ts';
 import type { Stage } from '../../src/pipeline/stage.ts';
 import { startOpsServer, type OpsServer } from '../../src/ops/http.ts';
 import { startSimFleet, type SimFleet } from '../sim/fleet.ts';
+import { RecordingPort } from '../kit/recording-port.ts';
 import { ADMIN, fileOf, OPERATOR, testApp, VIEWER, type TestApp } from '../kit/app.ts';
+
+/** A chat port that shows buttons (Slack and Discord do; the terminal does not). */
+class ButtonPort extends RecordingPort {
+  readonly buttons = true;
+}
 
 /** A GET on the ops server: real HTTP over loopback. */
 async function get(server: OpsServer, path: string): Promise<{ status: number; type: string; body: string }> {
@@ -145,6 +151,27 @@ describe('the metrics and health endpoint on a running bot', () => {
     expect(one(text, 'connexa_chat_commands_total', { platform: 'slack', command: 'delete', outcome: 'denied' })).toBe(1);
     expect(text).not.toContain('frobnicate');
     expect(one(text, 'connexa_chat_commands_total', { platform: 'slack', command: 'unknown' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('counts a button press under the command it acts for (Cancel of a delete prompt is `delete`, Next is `list`)', async () => {
+    const port = new ButtonPort();
+    const count = (text: string, command: string, outcome: string) => one(text, 'connexa_chat_commands_total', { platform: 'slack', command, outcome }) ?? 0;
+    const press = (actionId: string) => t.dispatcher.press(port, { actionId, actor: ADMIN, where: { key: 'C1' }, update: async () => undefined });
+    const before = (await get(server, '/metrics')).body;
+    await t.dispatcher.dispatch(port, { text: 'delete all', files: [], actor: ADMIN, where: { key: 'C1' } });
+    const prompt = port.private().flatMap((m) => m.actions ?? []);
+    await t.dispatcher.dispatch(port, { text: 'list all', files: [], actor: ADMIN, where: { key: 'C1' } });
+    const next = port.public().flatMap((m) => m.actions ?? []).find((a) => a.label.startsWith('Next'))!;
+    expect(await press(prompt.find((a) => a.label === 'Cancel')!.id)).toMatchObject({ kind: 'ok', command: 'delete' });
+    expect(await press(prompt.find((a) => a.label === 'Confirm')!.id)).toMatchObject({ kind: 'pressRefused', command: 'delete' }); // spent by Cancel
+    expect(await press(next.id)).toMatchObject({ kind: 'ok', command: 'list' });
+    const after = (await get(server, '/metrics')).body;
+    expect(count(after, 'delete', 'ok') - count(before, 'delete', 'ok')).toBe(1);
+    expect(count(after, 'delete', 'pressRefused') - count(before, 'delete', 'pressRefused')).toBe(1);
+    // The typed `list all` and the press.
+    expect(count(after, 'list', 'ok') - count(before, 'list', 'ok')).toBe(2);
+    expect(count(after, 'unknown', 'ok') - count(before, 'unknown', 'ok')).toBe(0);
+    expect(t.app.store.nodes()).toHaveLength(400);
   });
 
   it('exports monitor runs, store writes, store size, event-loop lag, process metrics and the version', async () => {

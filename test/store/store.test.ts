@@ -35,6 +35,31 @@ describe('store', () => {
     await again.close();
   });
 
+  it('reopened, nodes in one place share one location object (not a copy per node), equal to what was written', async () => {
+    const at = (city: string) => ({ country: 'US', region: 'Ohio', city, asn: 64500, asOrg: 'Example', source: 'test db' });
+    const store = await Store.open(dir);
+    store.addNodes([{ ...fields(1), geo: at('Akron') }, { ...fields(2), geo: at('Akron') }, { ...fields(3), geo: at('Dayton') }], 'a.txt');
+    await store.close();
+    const again = await Store.open(dir);
+    const [a, b, c] = again.nodes();
+    expect([a!.geo, c!.geo]).toEqual([at('Akron'), at('Dayton')]);
+    expect(a!.geo).toBe(b!.geo);
+    expect(a!.geo).not.toBe(c!.geo);
+    await again.close();
+  });
+
+  it('writes characters beyond Latin-1 as JSON escapes (the file text stays one byte per character) and reads them back', async () => {
+    const store = await Store.open(dir);
+    store.addNodes([{ ...fields(1), city: 'Łódź', comment: 'ok 👍 Zürich' }], 'a.txt');
+    await store.close();
+    const text = await readFile(join(dir, 'connexa.json'), 'utf8');
+    expect(text).toContain('"city":"\\u0141\u00f3d\\u017a"');
+    expect(text).not.toMatch(/[^\x00-\xff]/);
+    const again = await Store.open(dir);
+    expect(again.nodes()[0]).toMatchObject({ city: 'Łódź', comment: 'ok 👍 Zürich' });
+    await again.close();
+  });
+
   it('coalesces a burst of thousands of updates into a handful of writes', async () => {
     const store = await Store.open(dir, { flushDelayMs: 50 });
     const start = store.writeCount;

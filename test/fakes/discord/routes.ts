@@ -1,4 +1,4 @@
-import { apiChannel, apiMessage, apiUser } from './payloads.ts';
+import { apiChannel, apiMember, apiMessage, apiUser } from './payloads.ts';
 import { snowflake } from './snowflake.ts';
 import { EPHEMERAL, LOADING, type FakeFile, type FakeInteraction, type FakeMessage, type FakeState, type FakeUser, type Visibility } from './state.ts';
 
@@ -208,6 +208,16 @@ export function route(ctx: RouteContext, r: Req): Res {
       state.channels.set(dm.id, dm);
     }
     return { status: 200, json: apiChannel(dm, user), visibility: { kind: 'dm', userId } };
+  }
+
+  // GET /guilds/{guild}/members/{user}: a guild member object, as guild.members.fetch asks for it.
+  if (r.method === 'GET' && s[0] === 'guilds' && s[2] === 'members' && s.length === 4) {
+    const denied = needBot();
+    if (denied) return denied;
+    if (s[1] !== ctx.guildId) return err(404, 10004, 'Unknown Guild');
+    const user = state.users.get(s[3]!);
+    if (!user || user.leftGuild) return err(404, 10007, 'Unknown Member');
+    return { status: 200, json: apiMember(user) };
   }
 
   if (s[0] === 'channels' && s.length >= 2) {

@@ -8,6 +8,8 @@ export interface FakeUser {
   bot: boolean;
   /** Guild role ids (the member's roles). */
   roles: string[];
+  /** Set when the user left (or was removed from) the guild: GET …/members/{user} answers Unknown Member. */
+  leftGuild?: boolean;
 }
 
 export interface FakeChannel {
