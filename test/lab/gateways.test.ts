@@ -126,6 +126,47 @@ describe('gateways on several hosts (lab)', () => {
     }
   }, 120_000);
 
+  it('move sends nodes to another gateway with new credentials and profile; the old ones stop working there', async () => {
+    const picked = on('gw1').filter((n) => n.status === 'online').slice(0, 5).map((n) => structuredClone(n));
+    const zipsBefore = privateZips(port).length;
+    expect((await run(`move ${picked.map((n) => n.ip).join(' ')} gateway=gw3`)).kind).toBe('ok');
+    await jobDone(lastJobId());
+    for (const old of picked) {
+      const n = app.app.store.get(old.id)!;
+      expect(n).toMatchObject({ status: 'online', gateway: 'gw3' });
+      expect(n.socks!.host).toBe(gw('gw3').publicHost);
+      expect(n.ovpn!.serial).not.toBe(old.ovpn!.serial);
+      expect(await viaProxy(n)).toMatch(/^you are 10\.217\./);
+    }
+    // The old proxy on gw1 is gone, and the old profile is revoked.
+    const stale = await curlViaSocks({ proxyHost: picked[0]!.socks!.host, proxyPort: picked[0]!.socks!.port, creds: picked[0]!.socks!, url: `http://${lab.webAddr}:${WEB_PORT}/`, netns: lab.client.ns, timeoutS: 3 });
+    expect(stale.stdout).not.toMatch(/you are/);
+    const listed = (await app.app.gateways.port('gw1')!.list()).map((r) => r.nodeId);
+    for (const old of picked) expect(listed).not.toContain(old.id);
+    // The bundle is sent again, with profiles naming gw3.
+    await eventually(() => expect(privateZips(port).length).toBe(zipsBefore + 1), 30_000);
+    const b = unzip(privateZips(port).at(-1)!.data, bot.dir);
+    const n0 = app.app.store.get(picked[0]!.id)!;
+    expect(b.read(b.entries.find((e) => e.endsWith(profileFileName(n0.id, n0.ip)))!)).toContain(`remote ${gw('gw3').publicHost} ${n0.ovpn!.port}`);
+  }, 120_000);
+
+  it('gateway drain moves everything off a gateway; start refuses it until undrain', async () => {
+    const leaving = on('gw1').filter((n) => n.status === 'online').map((n) => n.id);
+    expect(leaving.length).toBeGreaterThan(0);
+    expect((await run('gateway drain gw1')).kind).toBe('ok');
+    await jobDone(lastJobId());
+    for (const id of leaving) expect(app.app.store.get(id)).toMatchObject({ status: 'online', gateway: expect.stringMatching(/^gw[23]$/) });
+    expect(await app.app.gateways.port('gw1')!.list()).toEqual([]);
+    const [extra] = speedOkNodes(app.app.store, [{ ip: fleet.servers[300]!.ip }]);
+    const refused = await run(`start ${extra!.ip} gateway=gw1`);
+    expect(refused).toMatchObject({ kind: 'failed' });
+    expect(JSON.stringify(refused)).toContain('gateway gw1 is draining');
+    expect((await run('gateway undrain gw1')).kind).toBe('ok');
+    expect((await run(`start ${extra!.ip} gateway=gw1`)).kind).toBe('ok');
+    await jobDone(lastJobId());
+    expect(app.app.store.get(extra!.id)).toMatchObject({ status: 'online', gateway: 'gw1' });
+  }, 180_000);
+
   it('Redis killed mid-job and restarted: the job finishes with every node\'s result once', async () => {
     const added = speedOkNodes(app.app.store, fleet.servers.slice(200, 230).map((x) => ({ ip: x.ip }))).map((n) => n.id);
     expect((await run('start status:speed_ok')).kind).toBe('ok');

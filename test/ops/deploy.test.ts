@@ -48,6 +48,26 @@ describe('deploy/connexa.service', () => {
   });
 });
 
+describe('deploy/connexa-gateway.service', () => {
+  const tmp = useTempDir('cnx-gwunit-');
+  const GW = readFileSync('deploy/connexa-gateway.service', 'utf8');
+
+  it('passes systemd-analyze verify, runs `connexa gateway` with the same confinement as the bot, on its own DATA_DIR', () => {
+    const ok = verify(GW, tmp.path);
+    expect(ok.out).toBe('');
+    expect(ok.status).toBe(0);
+    const values = (text: string, key: string) => [...text.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1]!.trim());
+    expect(values(GW, 'ExecStart')).toEqual(['/usr/bin/node /opt/connexa/bin/connexa.js gateway']);
+    for (const key of ['AmbientCapabilities', 'CapabilityBoundingSet', 'DevicePolicy', 'DeviceAllow', 'NoNewPrivileges', 'ProtectSystem', 'User', 'Restart']) expect(values(GW, key), key).toEqual(values(UNIT, key));
+    const dataDir = /DATA_DIR=(\S+)/.exec(values(GW, 'Environment').join(' '))?.[1];
+    expect(dataDir).toBe('/var/lib/connexa-gateway');
+    expect(values(GW, 'ReadWritePaths')).toEqual([dataDir]);
+    const env = readFileSync('deploy/connexa-gateway.env.example', 'utf8');
+    for (const name of ['REDIS_URL', 'GATEWAY_NAME', 'GATEWAY_PUBLIC_HOST', 'GATEWAY_DEAD_AFTER']) expect(env).toMatch(new RegExp(`^${name}=`, 'm'));
+    expect(env).toMatch(/^DATA_DIR=\/var\/lib\/connexa-gateway$/m);
+  });
+});
+
 describe('the Grafana dashboard and the Prometheus alert rules', () => {
   let t: TestApp;
   let server: OpsServer;
