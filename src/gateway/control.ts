@@ -11,7 +11,6 @@
  *   CA, keys, certificates, CRL                     DATA_DIR/pki (see services/ovpn/pki.ts)
  * A gateway keeps only what it runs; after its restart the bot starts again with `keep` what is missing.
  */
-import { createHash } from 'node:crypto';
 import type { FleetNode } from '../fleet/node.ts';
 import type { Logger } from '../log.ts';
 import type { Leases } from '../pipeline/leases.ts';
@@ -24,9 +23,10 @@ import { buildBundleValue, type BundleValue } from './bundles.ts';
 import { ClientCertificates } from './certificates.ts';
 import type { GatewayDirectory } from './directory.ts';
 import { place, type Placement } from './placement.ts';
+import { TrustSender } from './trust.ts';
 import type { EnrolAnswer } from './remote/control.ts';
 import { pkiSigner } from './remote/pki-signer.ts';
-import type { CheckResult, GatewayDescription, GatewayPort, ServerTrust, StartedServices, StartResult } from './port.ts';
+import type { CheckResult, GatewayDescription, GatewayPort, StartedServices, StartResult } from './port.ts';
 import { restoreLiveNodes, type RestoreSummary } from './restore.ts';
 import { nodeTarget } from './target.ts';
 import { LocalGateway } from './local.ts';
@@ -69,8 +69,7 @@ export class GatewayControl {
   private initP: Promise<void> | null = null;
   private restoring: Promise<RestoreSummary> | null = null;
   private closing = false;
-  /** Per remote gateway boot, the CRL it was last sent (so a restarted node's old profile is refused there too). */
-  private readonly trustSent = new Map<string, string>();
+  private readonly trust: TrustSender;
 
   private readonly o: GatewayControlOptions;
   constructor(o: GatewayControlOptions) {
@@ -78,6 +77,7 @@ export class GatewayControl {
     for (const g of o.gateways) this.gateways.set(g.name, g);
     this.defaultGateway = o.gateways[0]!.name;
     this.certificates = new ClientCertificates(o.pki, o.log);
+    this.trust = new TrustSender(o.pki, (name) => this.o.directory?.get(name)?.bootId ?? '');
   }
 
   /** The local gateway (the bot's own host), if one is configured. */
@@ -140,25 +140,6 @@ export class GatewayControl {
     return pkiSigner(await this.o.pki())(csrPem, gatewayName);
   }
 
-  /** The CA, CRL and tls-crypt key a remote gateway's servers check clients against. */
-  private async trust(): Promise<ServerTrust> {
-    const pki = await this.o.pki();
-    return { caPem: pki.caPem(), crlPem: pki.crlPem(), tlsCryptKey: pki.tlsCryptKey() };
-  }
-
-  /** Sends the current CRL to a remote gateway when it has not got it yet (this boot of it). */
-  private async ensureTrust(gw: GatewayPort): Promise<void> {
-    if (gw.local) return;
-    const t = await this.trust();
-    const boot = this.o.directory?.get(gw.name)?.bootId ?? '';
-    const key = `${boot}:${createHash('sha256').update(t.crlPem).digest('hex')}`;
-    if (this.trustSent.get(gw.name) === key) return;
-    await gw.trust(t);
-    this.trustSent.set(gw.name, key);
-  }
-
-  // ---- what the commands ask before starting a job ----
-
   /** One line when no gateway can open tunnels (`start`/`speed` refuse before a job), else null. */
   tunnelRefusal(what: 'start' | 'speed'): string | null {
     // A remote gateway up and able to open tunnels is enough (its heartbeat carries its own check).
@@ -213,7 +194,7 @@ export class GatewayControl {
     if (!gw) return { ok: false, outcome: 'no_gateway', reason: `no gateway is named ${on}`, hostSide: true };
     const silent = this.silence(on);
     if (silent) return { ok: false, outcome: 'gateway_down', reason: silent.reason, hostSide: true };
-    await this.ensureTrust(gw);
+    await this.trust.ensure(gw);
     // A leftover from a start whose result lost its compare-and-set: its certificate goes for good.
     const old = this.serials.get(node.id);
     this.serials.delete(node.id);
@@ -380,7 +361,7 @@ export class GatewayControl {
     await this.init();
     const gw = this.port(name);
     if (!gw || this.closing) return { restored: 0, tunnelDown: 0, failed: [], busy: 0, ms: 0 };
-    this.trustSent.delete(name);
+    this.trust.forget(name);
     return restoreLiveNodes({
       store: this.o.store,
       leases: this.o.leases,
@@ -401,7 +382,7 @@ export class GatewayControl {
     const s = node.socks!;
     const serial = liveSerial(node);
     const ovpnPort = serial ? (node.ovpn?.port ?? null) : null;
-    await this.ensureTrust(gw);
+    await this.trust.ensure(gw);
     const r = await gw.start({ node: nodeTarget(node), ovpn: ovpnPort !== null, keep: { socks: s, ovpnPort }, tunnelOpenTimeoutMs: this.o.tunnelOpenTimeoutMs });
     if (!r.ok) return r;
     if (serial) this.serials.set(node.id, serial);

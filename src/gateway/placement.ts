@@ -6,8 +6,9 @@
  * each next node goes to the gateway with the largest share of its room still left, so a batch is
  * spread in proportion to what each can take (bandwidth, the real limit, grows with every host used).
  */
-import { plural } from '../chat/render.ts';
 import type { GatewayState } from './directory.ts';
+
+const nodes = (n: number) => `${n} more node${n === 1 ? '' : 's'}`;
 
 export type Placement = { ok: true; byGateway: Map<string, string[]> } | { ok: false; reason: string };
 
@@ -28,7 +29,7 @@ export function place(nodeIds: readonly string[], gateways: readonly GatewayStat
     const why = unplaceable(g);
     if (why) return { ok: false, reason: why };
     const free = g.description!.capacity.free;
-    if (free < nodeIds.length) return { ok: false, reason: `gateway ${g.name} has room for ${plural(free, 'more node')}, not ${nodeIds.length}: select fewer (e.g. \`limit:${free}\`)` };
+    if (free < nodeIds.length) return { ok: false, reason: `gateway ${g.name} has room for ${nodes(free)}, not ${nodeIds.length}: select fewer (e.g. \`limit:${free}\`)` };
     return { ok: true, byGateway: new Map([[g.name, [...nodeIds]]]) };
   }
   const able = gateways.filter((g) => unplaceable(g) === null);
@@ -39,7 +40,7 @@ export function place(nodeIds: readonly string[], gateways: readonly GatewayStat
   const initial = new Map(able.map((g) => [g.name, g.description!.capacity.free]));
   const room = new Map(initial);
   const total = [...room.values()].reduce((a, b) => a + b, 0);
-  if (total < nodeIds.length) return { ok: false, reason: `the gateways have room for ${plural(total, 'more node')}, not ${nodeIds.length}: select fewer (e.g. \`limit:${total}\`), widen a port range or add a gateway` };
+  if (total < nodeIds.length) return { ok: false, reason: `the gateways have room for ${nodes(total)}, not ${nodeIds.length}: select fewer (e.g. \`limit:${total}\`), widen a port range or add a gateway` };
   const byGateway = new Map<string, string[]>();
   for (const id of nodeIds) {
     let best: string | null = null;
