@@ -130,7 +130,7 @@ export class GatewayControl {
     await this.init();
     const d = this.o.directory;
     // One host and no name asked: today's behaviour (start checks that host's port ranges itself).
-    if (!d || (wanted === undefined && d.list().every((g) => this.gateways.has(g.name)))) return { ok: true, byGateway: new Map([[this.defaultGateway, [...ids]]]) };
+    if (!d || (wanted === undefined && d.list().every((g) => this.gateways.has(g.name) && !g.draining))) return { ok: true, byGateway: new Map([[this.defaultGateway, [...ids]]]) };
     await d.refreshLocal();
     return place(ids, d.list(), wanted);
   }
