@@ -13,9 +13,13 @@ export function pingStageFor({ config: c }: Pick<CommandServices, 'config'>) {
   return pingStage({ concurrency: c.PING_CONCURRENCY, timeoutMs: c.PING_TIMEOUT_MS, retries: c.PING_RETRIES, policy: probePolicy(c.PROBE_ALLOW) });
 }
 
-/** Speed tests run on the local gateway (the bot's host) for now; placement across gateways comes with them. */
-export function speedStageFor({ config: c, gateways }: Pick<CommandServices, 'config' | 'gateways'>) {
-  return speedStage({ gateway: gateways.local(), url: c.SPEED_URL ?? '', minMbps: c.SPEED_MIN_MBPS, concurrency: c.SPEED_CONCURRENCY, openTimeoutMs: c.TUNNEL_OPEN_TIMEOUT_MS, ...SPEED_DEFAULTS });
+/**
+ * A speed stage over the gateways that can open tunnels now (the bot's host alone without
+ * REDIS_URL), SPEED_CONCURRENCY tests at once on each.
+ */
+export async function speedStageFor({ config: c, gateways }: Pick<CommandServices, 'config' | 'gateways'>) {
+  const on = await gateways.speedGateways();
+  return speedStage({ gateways: on, perGateway: c.SPEED_CONCURRENCY, url: c.SPEED_URL ?? '', minMbps: c.SPEED_MIN_MBPS, openTimeoutMs: c.TUNNEL_OPEN_TIMEOUT_MS, ...SPEED_DEFAULTS });
 }
 
 /** The tunnel driver and the host check a speed job uses on the bot's host. */

@@ -23,7 +23,7 @@ import { migrateOvpnAllocations } from './allocations-migration.ts';
 import { buildBundleValue, type BundleValue } from './bundles.ts';
 import { ClientCertificates } from './certificates.ts';
 import type { GatewayDirectory } from './directory.ts';
-import { place, type Placement } from './placement.ts';
+import { place, speedCapable, type Placement } from './placement.ts';
 import type { EnrolAnswer } from './remote/control.ts';
 import { pkiSigner } from './remote/pki-signer.ts';
 import type { CheckResult, GatewayDescription, GatewayPort, ServerTrust, StartedServices, StartResult } from './port.ts';
@@ -166,6 +166,20 @@ export class GatewayControl {
     const local = this.local();
     if (!local) return null;
     return tunnelRefusal(what, local.capability.tunnels());
+  }
+
+  /**
+   * The gateways a speed job runs on: those up and able to open tunnels (placement.ts speedCapable),
+   * the local one freshly described. Without a directory (or none able): the local one, whose own
+   * answer is the backstop after the command's refusal.
+   */
+  async speedGateways(): Promise<GatewayPort[]> {
+    const d = this.o.directory;
+    const local = this.local();
+    if (!d) return local ? [local] : [];
+    await d.refreshLocal();
+    const able = speedCapable(d.list()).flatMap((g) => this.port(g.name) ?? []);
+    return able.length ? able : local ? [local] : [];
   }
 
   async describe(name = this.defaultGateway): Promise<GatewayDescription> {
