@@ -1,7 +1,8 @@
 import type { App, CommandServices } from '../src/app.ts';
 import type { TunnelRuntime } from '../src/gateway/local.ts';
 import type { FleetNode } from '../src/fleet/node.ts';
-import { pingStage } from '../src/pipeline/stages/ping.ts';
+import type { GatewayPort } from '../src/gateway/port.ts';
+import { gatewayPingStage, pingStage } from '../src/pipeline/stages/ping.ts';
 import { SPEED_DEFAULTS, speedStage } from '../src/pipeline/stages/speed.ts';
 import { probePolicy } from '../src/probes/pptp/policy.ts';
 import { targetProblem } from '../src/probes/tunnel/index.ts';
@@ -11,6 +12,11 @@ import type { Selection } from './selection.ts';
 /** The ping and speed stages the commands start (ping, speed, import test=…), configured once. */
 export function pingStageFor({ config: c }: Pick<CommandServices, 'config'>) {
   return pingStage({ concurrency: c.PING_CONCURRENCY, timeoutMs: c.PING_TIMEOUT_MS, retries: c.PING_RETRIES, policy: probePolicy(c.PROBE_ALLOW) });
+}
+
+/** `ping … from=NAME`: the handshakes run on that gateway, under this bot's PROBE_ALLOW. */
+export function gatewayPingStageFor({ config: c }: Pick<CommandServices, 'config'>, gateway: GatewayPort) {
+  return gatewayPingStage({ gateway, concurrency: c.PING_CONCURRENCY, timeoutMs: c.PING_TIMEOUT_MS, retries: c.PING_RETRIES, probeAllow: c.PROBE_ALLOW });
 }
 
 /**

@@ -182,6 +182,20 @@ export class GatewayControl {
     return able.length ? able : local ? [local] : [];
   }
 
+  /** The gateway a command asks by name (`ping … from=NAME`), or one line why it cannot be asked now. */
+  askable(name: string): { ok: true; port: GatewayPort } | { ok: false; reason: string } {
+    const known = this.o.directory?.list().map((g) => g.name) ?? [...this.gateways.keys()];
+    let port: GatewayPort | undefined;
+    try {
+      port = known.includes(name) ? this.port(name) : undefined;
+    } catch (err) {
+      return { ok: false, reason: (err as Error).message };
+    }
+    if (!port) return { ok: false, reason: `no gateway is named ${name} (known: ${known.join(', ') || 'none'})` };
+    const silent = this.silence(name);
+    return silent ? { ok: false, reason: silent.reason } : { ok: true, port };
+  }
+
   async describe(name = this.defaultGateway): Promise<GatewayDescription> {
     await this.init();
     const gw = this.port(name);
