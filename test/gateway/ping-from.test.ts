@@ -5,47 +5,38 @@
  * gateway answered. Without from=, ping stays on the bot's host. An unknown or silent gateway is
  * refused in one line before any job.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalGateway } from '../../src/gateway/local.ts';
 import type { GatewayPort, HandshakeRequest } from '../../src/gateway/port.ts';
-import { type ServedGateway, serveGateway } from '../../src/gateway/remote/serve.ts';
-import { createLogger } from '../../src/log.ts';
 import { OPERATOR, testApp, type TestApp } from '../kit/app.ts';
 import { type RedisServer, startRedis } from '../kit/redis.ts';
+import { type ServedLocalGateway, serveLocalGateway } from '../kit/served-gateway.ts';
 import { useSimFleet } from '../kit/sim-fleet.ts';
 import { eventually } from '../kit/wait.ts';
 
 const fleet = useSimFleet({ count: 8, seed: 21, mix: { good: 0.5, closed: 0.25, silent: 0.25 } });
-const log = createLogger('error', () => {});
 let redis: RedisServer;
 let t: TestApp;
-let gwDir: string;
-let served: ServedGateway | null = null;
+let served: ServedLocalGateway | null = null;
 /** What the gateway was asked, seen on its side of the queue. */
 const asked: HandshakeRequest[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  gwDir = await mkdtemp(join(tmpdir(), 'cnx-ping-gw-'));
   t = await testApp({ REDIS_URL: redis.url, PING_TIMEOUT_MS: '500', PING_RETRIES: '0', GATEWAY_DEAD_AFTER: '3s' });
-  const { gateway } = createLocalGateway({
+  served = await serveLocalGateway({
     name: 'gw-p',
-    config: { dataDir: gwDir, TUNNEL_DRIVER: 'none', SOCKS_BIND: '127.0.0.1', SOCKS_PORT_RANGE: { from: 29600, to: 29609 }, OVPN_PORT_RANGE: { from: 29700, to: 29709 } },
-    log,
-    tunnels: { driver: null, capability: () => ({ ok: true }) },
-    ovpnHost: () => ({ capability: { ok: false, missing: ['the openvpn binary'], message: 'x' }, openvpn: null, ip: null, nft: null }),
+    redisUrl: redis.url,
+    driver: null,
+    ports: { socks: 29600, ovpn: 29700 },
+    // The real gateway, with its handshakes noted as they arrive there.
+    wrap: (gateway) =>
+      Object.assign(Object.create(gateway) as GatewayPort, {
+        handshake: (req: HandshakeRequest, signal?: AbortSignal) => {
+          asked.push(req);
+          return gateway.handshake(req, signal);
+        },
+      }),
   });
-  // The real gateway, with its handshakes noted as they arrive there.
-  const port: GatewayPort = Object.assign(Object.create(gateway) as GatewayPort, {
-    handshake: (req: HandshakeRequest, signal?: AbortSignal) => {
-      asked.push(req);
-      return gateway.handshake(req, signal);
-    },
-  });
-  served = await serveGateway({ name: 'gw-p', redisUrl: redis.url, port, log, heartbeatMs: 200 });
   await eventually(() => expect(t.app.gateways.directory!.get('gw-p')?.lastHeartbeatAt).toEqual(expect.any(Number)));
 }, 30_000);
 
@@ -53,7 +44,6 @@ afterAll(async () => {
   await served?.close();
   await t?.dispose();
   await redis?.stop();
-  await rm(gwDir, { recursive: true, force: true });
 });
 
 describe('ping from a gateway', () => {

@@ -6,13 +6,9 @@
  * the measurement goes to the project's speed server, as in test/commands/speed.test.ts.
  * A remote gateway whose test fails leaves its nodes as they were (inconclusive), never failed.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useSpeedRuntime } from '../../commands/probe-stages.ts';
 import type { FleetNode } from '../../src/fleet/node.ts';
-import { createLocalGateway } from '../../src/gateway/local.ts';
 import type { GatewayDescription } from '../../src/gateway/port.ts';
 import { type ServedGateway, serveGateway } from '../../src/gateway/remote/serve.ts';
 import { createLogger } from '../../src/log.ts';
@@ -20,6 +16,7 @@ import { startSpeedServer, type SpeedServer } from '../../src/probes/speed/serve
 import type { OpenResult, Tunnel, TunnelClosed, TunnelDriver } from '../../src/probes/tunnel/types.ts';
 import { OPERATOR, testApp, type TestApp } from '../kit/app.ts';
 import { type RedisServer, startRedis } from '../kit/redis.ts';
+import { serveLocalGateway } from '../kit/served-gateway.ts';
 import { eventually } from '../kit/wait.ts';
 import { StandInGateway } from './stand-in-gateway.ts';
 
@@ -69,25 +66,16 @@ const log = createLogger('error', () => {});
 let redis: RedisServer;
 let server: SpeedServer;
 let t: TestApp;
-let gwDir: string;
 const local = new CountingDriver(5);
 const remote = new CountingDriver(6);
-const served: ServedGateway[] = [];
+const served: Array<Pick<ServedGateway, 'close'>> = [];
 
 beforeAll(async () => {
   redis = await startRedis();
   server = await startSpeedServer({ host: '127.0.0.1' });
-  gwDir = await mkdtemp(join(tmpdir(), 'cnx-speed-gw-'));
   t = await testApp({ REDIS_URL: redis.url, SPEED_URL: `${server.url}?bytes=200000`, SPEED_MIN_MBPS: '1', SPEED_CONCURRENCY: String(PER_GATEWAY) });
   useSpeedRuntime(t.app, { driver: local, capability: () => ({ ok: true }) });
-  const { gateway } = createLocalGateway({
-    name: 'gw-b',
-    config: { dataDir: gwDir, TUNNEL_DRIVER: 'pppd', SOCKS_BIND: '127.0.0.1', SOCKS_PORT_RANGE: { from: 29400, to: 29409 }, OVPN_PORT_RANGE: { from: 29500, to: 29509 } },
-    log,
-    tunnels: { driver: remote, capability: () => ({ ok: true }) },
-    ovpnHost: () => ({ capability: { ok: false, missing: ['the openvpn binary'], message: 'x' }, openvpn: null, ip: null, nft: null }),
-  });
-  served.push(await serveGateway({ name: 'gw-b', redisUrl: redis.url, port: gateway, log, heartbeatMs: 200 }));
+  served.push(await serveLocalGateway({ name: 'gw-b', redisUrl: redis.url, driver: remote, ports: { socks: 29400, ovpn: 29500 } }));
   await eventually(() => expect(t.app.gateways.directory!.get('gw-b')?.description?.tunnels.ok).toBe(true));
 }, 30_000);
 
@@ -96,7 +84,6 @@ afterAll(async () => {
   await t?.dispose();
   await server?.close();
   await redis?.stop();
-  await rm(gwDir, { recursive: true, force: true });
 });
 
 function addPingOk(ips: string[]): FleetNode[] {
