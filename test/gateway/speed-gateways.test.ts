@@ -4,7 +4,8 @@
  * one job, each running at most SPEED_CONCURRENCY tests at once, as counted on the gateway side by
  * its tunnel driver (tunnels open at once = tests at once). Each "tunnel" is a loopback address and
  * the measurement goes to the project's speed server, as in test/commands/speed.test.ts.
- * A remote gateway whose test fails leaves its nodes as they were (inconclusive), never failed.
+ * A remote gateway whose test fails, or that gives no answer in time, leaves its nodes as they were
+ * (inconclusive), never failed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useSpeedRuntime } from '../../commands/probe-stages.ts';
@@ -12,6 +13,7 @@ import type { FleetNode } from '../../src/fleet/node.ts';
 import type { GatewayDescription } from '../../src/gateway/port.ts';
 import { type ServedGateway, serveGateway } from '../../src/gateway/remote/serve.ts';
 import { createLogger } from '../../src/log.ts';
+import { speedStage } from '../../src/pipeline/stages/speed.ts';
 import { startSpeedServer, type SpeedServer } from '../../src/probes/speed/server.ts';
 import type { OpenResult, Tunnel, TunnelClosed, TunnelDriver } from '../../src/probes/tunnel/types.ts';
 import { OPERATOR, testApp, type TestApp } from '../kit/app.ts';
@@ -153,4 +155,24 @@ describe('speed on several gateways', () => {
     const job = t.app.store.jobs().at(-1)!;
     expect(job.counts).toEqual({ ok: 9 - failedThere.size, gateway_error: failedThere.size });
   });
+});
+
+describe('a remote gateway that gives no answer', () => {
+  it('is given up before the node deadline: inconclusive, never the node failure', async () => {
+    const silent = new BrokenSpeedGateway('gw-s');
+    let open!: () => void;
+    silent.speedGate = new Promise((r) => (open = r));
+    const s = await serveGateway({ name: 'gw-s', redisUrl: redis.url, port: silent, log, heartbeatMs: 200 });
+    try {
+      await eventually(() => expect(t.app.gateways.directory!.get('gw-s')?.lastHeartbeatAt).toEqual(expect.any(Number)));
+      const [node] = addPingOk(['10.4.0.1']);
+      const stage = speedStage({ gateways: [t.app.gateways.port('gw-s')!], perGateway: 1, url: `${server.url}?bytes=1000`, minMbps: 1, openTimeoutMs: 100, downloadBytes: 1000, maxSeconds: 1, uploadBytes: 0, stallMs: 100 });
+      const out = await stage.run(node!, new AbortController().signal);
+      expect(out).toEqual({ result: 'inconclusive', outcome: 'gateway_timeout', reason: `gateway gw-s gave no answer within ${Math.round((stage.nodeDeadlineMs - 2000) / 1000)} s`, patch: {} });
+      expect(silent.count('speedTest')).toBe(1);
+    } finally {
+      open();
+      await s.close();
+    }
+  }, 30_000);
 });

@@ -42,27 +42,34 @@ export function speedNodeDeadlineMs(s: Omit<SpeedRequest, 'node'>): number {
 
 const inconclusive = (outcome: string, reason: string): StageOutcome => ({ result: 'inconclusive', outcome, reason, patch: {} });
 
+/** A remote gateway's answer is given up this long before the node's deadline, so its silence is never the node's failure. */
+const REMOTE_MARGIN_MS = 2_000;
+
 export function speedStage(s: SpeedSettings): Stage {
   const { gateways, perGateway, ...limits } = s;
   const byName = new Map(gateways.map((g) => [g.name, g]));
   const slots = gateways.length ? new GatewaySlots([...byName.keys()], perGateway) : null;
+  const nodeDeadlineMs = speedNodeDeadlineMs(limits);
   return {
     kind: 'speed',
     action: 'speed',
     // Every node that runs finds a free slot: the job never runs more than the gateways take.
     concurrency: slots?.total ?? 1,
-    nodeDeadlineMs: speedNodeDeadlineMs(limits),
+    nodeDeadlineMs,
     async run(node, signal): Promise<StageOutcome> {
       if (!slots) return inconclusive('no_driver', 'TUNNEL_DRIVER=none: no tunnel can be opened');
+      const req = { ...limits, node: nodeTarget(node) };
       const name = await slots.acquire(signal);
       const gw = byName.get(name)!;
+      // The bot's own host throws only for its own bugs (the runner records those).
+      if (gw.local) return gw.speedTest(req, signal).finally(() => slots.release(name));
+      const answerBy = AbortSignal.timeout(nodeDeadlineMs - REMOTE_MARGIN_MS);
       try {
-        return await gw.speedTest({ ...limits, node: nodeTarget(node) }, signal);
+        return await gw.speedTest(req, AbortSignal.any([signal, answerBy]));
       } catch (err) {
-        // The bot's own host throws only for its own bugs (the runner records those); a remote
-        // gateway that failed or fell silent mid-test says nothing about the node.
-        if (gw.local) throw err;
+        // A remote gateway that failed or fell silent mid-test says nothing about the node.
         if (signal.aborted) return inconclusive('cancelled', `gateway ${gw.name}: ${(err as Error).message}`);
+        if (answerBy.aborted) return inconclusive('gateway_timeout', `gateway ${gw.name} gave no answer within ${Math.round((nodeDeadlineMs - REMOTE_MARGIN_MS) / 1000)} s`);
         return inconclusive('gateway_error', `gateway ${gw.name} could not finish the test: ${(err as Error).message}`);
       } finally {
         slots.release(name);
