@@ -51,6 +51,11 @@ export function pingStage(s: PingSettings): Stage {
 
 /** How long a remote gateway may take to answer on top of the probe itself (RemoteGateway's answer time, with margin). */
 const GATEWAY_ANSWER_MS = 16_000;
+/**
+ * Handshakes at once on a remote gateway: half its command queue (serve.ts runs 64 at once), so its
+ * starts and checks still run, and no handshake waits there long enough to lose its answer time.
+ */
+const GATEWAY_PING_CONCURRENCY = 32;
 
 /**
  * The ping stage run from a gateway (`ping … from=NAME`): the handshake is the gateway's, under the
@@ -62,7 +67,7 @@ export function gatewayPingStage(s: Omit<PingSettings, 'policy'> & { probeAllow:
   return {
     kind: 'ping',
     action: 'ping',
-    concurrency: s.concurrency,
+    concurrency: gw.local ? s.concurrency : Math.min(s.concurrency, GATEWAY_PING_CONCURRENCY),
     nodeDeadlineMs: probeDeadlineMs(s.timeoutMs, s.retries) + 1000 + (gw.local ? 0 : GATEWAY_ANSWER_MS),
     async run(node, signal): Promise<StageOutcome> {
       let pptp: PptpResult;
