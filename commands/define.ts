@@ -3,7 +3,7 @@ import type { CommandServices } from '../src/app.ts';
 import type { CommandDef, Precondition } from '../src/chat/command.ts';
 import { isEmptyFilter } from '../src/fleet/filter.ts';
 import { speedRefusal } from './probe-stages.ts';
-import { suggesterFor } from './suggestions.ts';
+import { gatewayOptionsOf, suggesterFor } from './suggestions.ts';
 
 /**
  * The commands that only read: they alone run when DATA_DIR is read-only (Store.readOnly). Every other
@@ -13,9 +13,10 @@ const READING = new Set(['help', 'stats', 'list', 'show', 'jobs', 'audit', 'sche
 
 /** defineCommand with the commands' services typed in; a command that writes needs `writableData` first. */
 export function command<Opts extends z.ZodObject>(def: CommandDef<Opts, CommandServices>): CommandDef<Opts, CommandServices> {
-  // What it takes (a filter, a node, a job) says what to suggest while it is typed.
+  // What it takes (a filter, a node, a job, a gateway) says what to suggest while it is typed.
   const suggest = def.suggest ?? suggesterFor(def);
-  const withSuggest = suggest ? { ...def, suggest } : def;
+  const suggestOptions = def.suggestOptions ?? gatewayOptionsOf(def);
+  const withSuggest = suggest ? { ...def, suggest, ...(suggestOptions.length ? { suggestOptions } : {}) } : def;
   if (READING.has(def.name)) return withSuggest;
   return { ...withSuggest, needs: [writableData, ...(def.needs ?? [])] };
 }

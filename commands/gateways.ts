@@ -4,6 +4,7 @@ import type { GatewayState } from '../src/gateway/directory.ts';
 import type { FleetNode } from '../src/fleet/node.ts';
 import { command } from './define.ts';
 import { startMoveJob } from './move.ts';
+import { gatewayActionSuggestions, gatewayNames } from './suggestions.ts';
 
 /** A capability in a word or two, with what is missing (the whole line is in `help`). */
 function able(c: { ok: true } | { ok: false; missing: string[] } | undefined): string {
@@ -71,6 +72,7 @@ export const gateway = command({
   role: 'admin',
   rawRest: true,
   positional: { name: 'action', description: 'drain <name> or undrain <name>', required: true },
+  suggest: (field, partial, services) => (field === 'positional' ? gatewayActionSuggestions(gatewayNames(services), partial) : []),
   async run({ positional }, ctx) {
     const [action, name, ...extra] = (positional ?? '').trim().split(/\s+/);
     if (!action || !name || extra.length || !['drain', 'undrain'].includes(action.toLowerCase())) {

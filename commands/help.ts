@@ -2,7 +2,7 @@ import { failed, ok } from '../src/chat/command.ts';
 import { command } from './define.ts';
 import { hasRole } from '../src/chat/roles.ts';
 import { table } from '../src/chat/render.ts';
-import { jobSuggestions, seenLines } from './suggestions.ts';
+import { gatewaysLine, jobSuggestions, seenLines } from './suggestions.ts';
 import type { CommandServices } from '../src/app.ts';
 
 /** `connexa help` in the terminal runs on the registry alone, without a store. */
@@ -37,6 +37,7 @@ export const help = command({
         // The values to type (Slack's slash commands have no autocomplete); the one-shot terminal help has no store.
         ...(def.filter === 'optional' && hasStore(ctx.services) ? seenLines(ctx.services.store.nodes()) : []),
         ...(def.positional?.name === 'job' && hasStore(ctx.services) ? [jobsLine(ctx.services)] : []),
+        ...(hasStore(ctx.services) ? [gatewaysLine(def, ctx.services)].filter((l): l is string => l !== null) : []),
         ...(opts.length ? ['Options:', ...opts] : []),
         ...(def.notes ?? []),
         `Examples: ${def.examples.map((e) => `\`/connexa ${e}\``).join('  ')}`,

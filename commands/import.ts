@@ -28,10 +28,10 @@ export async function startPingThenSpeed(ctx: CommandContext<CommandServices>, n
   const ping = startJob(ctx, { stage: pingStageFor(ctx.services), nodes: runnable, selection });
   const speedJob = refusal
     ? Promise.resolve(null)
-    : ping.done.then(() => {
+    : ping.done.then(async () => {
         const ids = new Set(runnable.map((n) => n.id));
         const next = speedable(ctx.services.store.nodes().filter((n) => ids.has(n.id))).runnable;
-        return next.length ? startJob(ctx, { stage: speedStageFor(ctx.services), nodes: next, selection }) : null;
+        return next.length ? startJob(ctx, { stage: await speedStageFor(ctx.services), nodes: next, selection }) : null;
       });
   return { ping, refusal, speed: speedJob };
 }

@@ -1,7 +1,8 @@
 import type { App, CommandServices } from '../src/app.ts';
 import type { TunnelRuntime } from '../src/gateway/local.ts';
 import type { FleetNode } from '../src/fleet/node.ts';
-import { pingStage } from '../src/pipeline/stages/ping.ts';
+import type { GatewayPort } from '../src/gateway/port.ts';
+import { gatewayPingStage, pingStage } from '../src/pipeline/stages/ping.ts';
 import { SPEED_DEFAULTS, speedStage } from '../src/pipeline/stages/speed.ts';
 import { probePolicy } from '../src/probes/pptp/policy.ts';
 import { targetProblem } from '../src/probes/tunnel/index.ts';
@@ -13,9 +14,18 @@ export function pingStageFor({ config: c }: Pick<CommandServices, 'config'>) {
   return pingStage({ concurrency: c.PING_CONCURRENCY, timeoutMs: c.PING_TIMEOUT_MS, retries: c.PING_RETRIES, policy: probePolicy(c.PROBE_ALLOW) });
 }
 
-/** Speed tests run on the local gateway (the bot's host) for now; placement across gateways comes with them. */
-export function speedStageFor({ config: c, gateways }: Pick<CommandServices, 'config' | 'gateways'>) {
-  return speedStage({ gateway: gateways.local(), url: c.SPEED_URL ?? '', minMbps: c.SPEED_MIN_MBPS, concurrency: c.SPEED_CONCURRENCY, openTimeoutMs: c.TUNNEL_OPEN_TIMEOUT_MS, ...SPEED_DEFAULTS });
+/** `ping … from=NAME`: the handshakes run on that gateway, under this bot's PROBE_ALLOW. */
+export function gatewayPingStageFor({ config: c }: Pick<CommandServices, 'config'>, gateway: GatewayPort) {
+  return gatewayPingStage({ gateway, concurrency: c.PING_CONCURRENCY, timeoutMs: c.PING_TIMEOUT_MS, retries: c.PING_RETRIES, probeAllow: c.PROBE_ALLOW });
+}
+
+/**
+ * A speed stage over the gateways that can open tunnels now (the bot's host alone without
+ * REDIS_URL), SPEED_CONCURRENCY tests at once on each.
+ */
+export async function speedStageFor({ config: c, gateways }: Pick<CommandServices, 'config' | 'gateways'>) {
+  const on = await gateways.speedGateways();
+  return speedStage({ gateways: on, perGateway: c.SPEED_CONCURRENCY, url: c.SPEED_URL ?? '', minMbps: c.SPEED_MIN_MBPS, openTimeoutMs: c.TUNNEL_OPEN_TIMEOUT_MS, ...SPEED_DEFAULTS });
 }
 
 /** The tunnel driver and the host check a speed job uses on the bot's host. */

@@ -34,7 +34,7 @@ export const speed = command({
     const { runnable, refused, undialable } = speedable(selection.runnable);
     const skipped = skippedText(refused, undialable);
     if (!runnable.length) return failed(`no nodes to speed-test in ${selection.words}${skipped ? `\n${skipped}` : ''}`);
-    startJob(ctx, { stage: speedStageFor(ctx.services), nodes: runnable, selection: selection.words });
+    startJob(ctx, { stage: await speedStageFor(ctx.services), nodes: runnable, selection: selection.words });
     return ok(undefined, skipped ? { private: { text: `${skipped}\nTesting ${plural(runnable.length, 'node')}.` } } : {});
   },
 });

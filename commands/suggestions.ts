@@ -1,4 +1,5 @@
 import type { CommandServices } from '../src/app.ts';
+import type { SuggestField } from '../src/chat/command.ts';
 import type { AnyCommand } from '../src/chat/registry.ts';
 import { COMPARISON_FIELDS, FILTER_KEYS } from '../src/fleet/filter.ts';
 import { STATUSES, type FleetNode } from '../src/fleet/node.ts';
@@ -43,6 +44,32 @@ export function seenLines(nodes: readonly FleetNode[], perKey = 12): string[] {
 
 const starts = (value: string, typed: string) => value.toLowerCase().startsWith(typed.toLowerCase());
 
+/** Options whose value is a gateway name (`start gateway=`, `move gateway=`, `ping from=`). */
+export const GATEWAY_OPTIONS: readonly string[] = ['gateway', 'from'];
+
+/** The gateways the bot knows now (its directory, in memory), the local one first. */
+export function gatewayNames({ gateways }: Pick<CommandServices, 'gateways'>): string[] {
+  return gateways.directory?.list().map((g) => g.name) ?? [gateways.defaultGateway];
+}
+
+/**
+ * The line `help <command>` adds (Slack has no autocomplete) for a command that takes a gateway name:
+ * in its filter (`gateway:`), an option (`gateway=`, `from=`) or its positional (`gateway drain <name>`).
+ */
+export function gatewaysLine(def: AnyCommand, services: Pick<CommandServices, 'gateways'>): string | null {
+  const uses = [...(def.filter === 'optional' ? ['`gateway:`'] : []), ...gatewayOptionsOf(def).map((k) => `\`${k}=\``), ...(def.name === 'gateway' ? ['`<name>`'] : [])];
+  if (!uses.length) return null;
+  return `Gateways now (for ${uses.join(', ')}): ${gatewayNames(services).map((n) => `\`${n}\``).join(', ')}`;
+}
+
+/** `gateway drain|undrain <name>` as it is typed: the action, then the gateway's name. */
+export function gatewayActionSuggestions(names: readonly string[], partial: string): string[] {
+  const [action = '', name, ...rest] = partial.trimStart().split(/\s+/);
+  if (rest.length) return [];
+  const actions = ['drain', 'undrain'].filter((a) => (name === undefined ? starts(a, action) : a === action.toLowerCase()));
+  return actions.flatMap((a) => names.filter((n) => starts(n, name ?? '')).map((n) => `${a} ${n}`)).slice(0, MAX);
+}
+
 /** Node ids and IPs that begin with what was typed. */
 export function nodeSuggestions(nodes: readonly FleetNode[], typed: string): string[] {
   const out = new Set<string>();
@@ -65,7 +92,7 @@ export function jobSuggestions({ jobs, store }: Pick<CommandServices, 'jobs' | '
  * Whole filters that continue what was typed: the last word is completed (a key, or a value of its
  * key from the store: `country:U` -> `country:US`), the words before it stay as they are.
  */
-export function filterSuggestions(nodes: readonly FleetNode[], partial: string): string[] {
+export function filterSuggestions(nodes: readonly FleetNode[], partial: string, gateways: readonly string[] = []): string[] {
   const words = partial.trimStart().split(/\s+/);
   const last = words.pop() ?? '';
   const head = words.join(' ');
@@ -86,20 +113,29 @@ export function filterSuggestions(nodes: readonly FleetNode[], partial: string):
   let values: string[];
   if (key === 'status') values = [...STATUSES];
   else if ((SEEN_KEYS as readonly string[]).includes(key)) values = seenValues(nodes, key as SeenKey).map(([v]) => v).filter((v) => !/[\s,"']/.test(v));
+  else if (key === 'gateway') values = [...gateways];
   else if (key === 'id' || key === 'ip') values = nodeSuggestions(nodes, typed).filter((v) => (key === 'id' ? !/^\d/.test(v) : /^\d/.test(v)));
   else values = [];
   return values.filter((v) => starts(v, typed)).slice(0, MAX).map((v) => whole(`${key}:${before}${v}`));
 }
 
+/** The keys of a command's options that take a gateway name (what Discord autocompletes). */
+export function gatewayOptionsOf(def: AnyCommand): string[] {
+  const shape = (def.options as { shape?: Record<string, unknown> } | undefined)?.shape ?? {};
+  return GATEWAY_OPTIONS.filter((k) => k in shape);
+}
+
 /**
- * The suggester a command gets from what it declares: its filter, and positionals that name a node
- * (`ip|id`), a job or a command.
+ * The suggester a command gets from what it declares: its filter, positionals that name a node
+ * (`ip|id`), a job or a command, and options that name a gateway.
  */
 export function suggesterFor(def: AnyCommand): AnyCommand['suggest'] {
   const positional = def.positional?.name;
-  if (def.filter !== 'optional' && positional !== 'ip|id' && positional !== 'job' && positional !== 'command') return undefined;
-  return (field: 'filter' | 'positional', partial: string, services: CommandServices): string[] => {
-    if (field === 'filter') return def.filter === 'optional' ? filterSuggestions(services.store.nodes(), partial) : [];
+  const gatewayOptions = gatewayOptionsOf(def);
+  if (def.filter !== 'optional' && positional !== 'ip|id' && positional !== 'job' && positional !== 'command' && !gatewayOptions.length) return undefined;
+  return (field: SuggestField, partial: string, services: CommandServices): string[] => {
+    if (field === 'filter') return def.filter === 'optional' ? filterSuggestions(services.store.nodes(), partial, gatewayNames(services)) : [];
+    if (field !== 'positional') return gatewayOptions.includes(field.slice('option:'.length)) ? gatewayNames(services).filter((n) => starts(n, partial.trim())) : [];
     if (positional === 'ip|id') return nodeSuggestions(services.store.nodes(), partial.trim());
     if (positional === 'job') return jobSuggestions(services, partial.trim());
     if (positional === 'command') return services.registry.list.map((c) => c.name).filter((n) => starts(n, partial.trim()));

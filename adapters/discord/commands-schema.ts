@@ -101,10 +101,12 @@ function bounds(shape: ZodShape): { min_value?: number; max_value?: number } {
   return { ...(shape.min !== undefined ? { min_value: shape.min } : {}), ...(shape.max !== undefined ? { max_value: shape.max } : {}) };
 }
 
-function basicOption(name: string, desc: string, shape: ZodShape): APIApplicationCommandBasicOption {
+/** `autocomplete`: a string option without fixed choices whose values are suggested as typed (Discord allows one or the other). */
+function basicOption(name: string, desc: string, shape: ZodShape, autocomplete = false): APIApplicationCommandBasicOption {
   switch (shape.type) {
     case ApplicationCommandOptionType.String:
-      return { type: shape.type, name, description: desc, required: shape.required, ...(shape.choices ? { choices: shape.choices.map((c) => ({ name: String(c), value: String(c) })) } : {}) };
+      if (shape.choices) return { type: shape.type, name, description: desc, required: shape.required, choices: shape.choices.map((c) => ({ name: String(c), value: String(c) })) };
+      return { type: shape.type, name, description: desc, required: shape.required, ...(autocomplete ? { autocomplete: true } : {}) };
     case ApplicationCommandOptionType.Integer:
       return { type: shape.type, name, description: desc, required: shape.required, ...bounds(shape) };
     case ApplicationCommandOptionType.Number:
@@ -155,7 +157,9 @@ function subcommand(def: AnyCommand): { json: APIApplicationCommandSubcommandOpt
   for (const [key, schema] of Object.entries(shape)) {
     const z0 = zodOption(schema);
     const name = optionName(key, def.name);
-    add(basicOption(name, description(def.optionHelp?.[key] ?? z0.description, key), z0), { kind: 'option', option: name, key });
+    // Values suggested as they are typed (gateway names) where the command offers them.
+    const auto = Boolean(def.suggest && def.suggestOptions?.includes(key));
+    add(basicOption(name, description(def.optionHelp?.[key] ?? z0.description, key), z0, auto), { kind: 'option', option: name, key });
   }
   // The dispatcher adds `confirm=` to commands that ask for confirmation; the second run carries the code.
   if (def.confirm && !('confirm' in shape)) {

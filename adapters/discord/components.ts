@@ -83,7 +83,7 @@ export async function handleAutocomplete(interaction: AutocompleteInteraction, d
   const sub = interaction.options.getSubcommand(false) ?? '';
   const focused = interaction.options.getFocused(true);
   const binding = deps.schema.bindings.get(sub)?.find((b) => b.option === focused.name);
-  const field = binding?.kind === 'filter' ? 'filter' : binding?.kind === 'positional' ? 'positional' : null;
+  const field = binding?.kind === 'filter' ? 'filter' : binding?.kind === 'positional' ? 'positional' : binding?.kind === 'option' ? (`option:${binding.key}` as const) : null;
   const outside = deps.guildId !== null && interaction.guildId !== deps.guildId;
   // Suggestions show fleet data: only to someone the command is for (the dispatcher checks the role).
   const actor = actorOf(interaction, deps.roleIds(interaction.id));

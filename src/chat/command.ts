@@ -56,8 +56,13 @@ export interface CommandDef<Opts extends z.ZodObject = z.ZodObject, Services = u
    * Values to offer while the user types the filter or the positional (Discord autocomplete): each a
    * whole value for that field, best first. Read from memory only: Discord wants the answer in 3 s.
    */
-  suggest?(field: 'filter' | 'positional', partial: string, services: Services): string[];
+  suggest?(field: SuggestField, partial: string, services: Services): string[];
+  /** Option keys whose values `suggest` offers (`option:<key>`): Discord autocompletes them. */
+  suggestOptions?: readonly string[];
 }
+
+/** What is being typed: the filter, the positional, or the value of one option (`option:gateway`). */
+export type SuggestField = 'filter' | 'positional' | `option:${string}`;
 
 export interface Preview {
   code: string;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ArgError, parseFilter, splitArgs, tokenize } from './args.ts';
 import { Buttons } from './buttons.ts';
-import type { CommandInput, CommandResult, Precondition } from './command.ts';
+import type { CommandInput, CommandResult, Precondition, SuggestField } from './command.ts';
 import { commandContext } from './context.ts';
 import { Conversation, type SecretsDelivery } from './conversation.ts';
 import type { AnyCommand, CommandRegistry } from './registry.ts';
@@ -51,7 +51,7 @@ export interface DispatchEntry {
    * What to offer `actor` while `command`'s filter or positional is typed (at most MAX_SUGGESTIONS,
    * each at most 100 characters); nothing to someone the command is not for (suggestions show data).
    */
-  suggest(command: string, field: 'filter' | 'positional', partial: string, actor: Actor): string[];
+  suggest(command: string, field: SuggestField, partial: string, actor: Actor): string[];
 }
 
 /** Discord shows at most 25 choices, each at most 100 characters. */
@@ -203,7 +203,7 @@ export class Dispatcher<Services> implements DispatchEntry {
     return outcome;
   }
 
-  suggest(command: string, field: 'filter' | 'positional', partial: string, actor: Actor): string[] {
+  suggest(command: string, field: SuggestField, partial: string, actor: Actor): string[] {
     const def = this.opts.registry.get(command.toLowerCase());
     if (!def?.suggest || !hasRole(resolveRole(actor, this.opts.roles()), def.role)) return [];
     try {

@@ -22,7 +22,7 @@ import { migrateOvpnAllocations } from './allocations-migration.ts';
 import { buildBundleValue, type BundleValue } from './bundles.ts';
 import { ClientCertificates } from './certificates.ts';
 import type { GatewayDirectory } from './directory.ts';
-import { place, type Placement } from './placement.ts';
+import { place, speedCapable, type Placement } from './placement.ts';
 import { TrustSender } from './trust.ts';
 import type { EnrolAnswer } from './remote/control.ts';
 import { pkiSigner } from './remote/pki-signer.ts';
@@ -147,6 +147,35 @@ export class GatewayControl {
     const local = this.local();
     if (!local) return null;
     return tunnelRefusal(what, local.capability.tunnels());
+  }
+
+  /**
+   * The gateways a speed job runs on: those up and able to open tunnels (placement.ts speedCapable),
+   * the local one freshly described. Without a directory (or none able): the local one, whose own
+   * answer is the backstop after the command's refusal.
+   */
+  async speedGateways(): Promise<GatewayPort[]> {
+    const d = this.o.directory;
+    const local = this.local();
+    // One host (no REDIS_URL): today's behaviour, the local gateway answers for itself.
+    if (!d || d.list().every((g) => g.local)) return local ? [local] : [];
+    await d.refreshLocal();
+    const able = speedCapable(d.list()).flatMap((g) => this.port(g.name) ?? []);
+    return able.length ? able : local ? [local] : [];
+  }
+
+  /** The gateway a command asks by name (`ping … from=NAME`), or one line why it cannot be asked now. */
+  askable(name: string): { ok: true; port: GatewayPort } | { ok: false; reason: string } {
+    const known = this.o.directory?.list().map((g) => g.name) ?? [...this.gateways.keys()];
+    let port: GatewayPort | undefined;
+    try {
+      port = known.includes(name) ? this.port(name) : undefined;
+    } catch (err) {
+      return { ok: false, reason: (err as Error).message };
+    }
+    if (!port) return { ok: false, reason: `no gateway is named ${name} (known: ${known.join(', ') || 'none'})` };
+    const silent = this.silence(name);
+    return silent ? { ok: false, reason: silent.reason } : { ok: true, port };
   }
 
   async describe(name = this.defaultGateway): Promise<GatewayDescription> {

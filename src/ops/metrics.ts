@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { STATUSES } from '../fleet/node.ts';
+import type { GatewayDirectory } from '../gateway/directory.ts';
 import type { JobRunner } from '../pipeline/job-runner.ts';
 import { JOB_STATES } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
@@ -15,6 +16,8 @@ export interface MetricsSources {
   /** Command names a chat command may be counted under; anything else counts as `unknown`. */
   commands: ReadonlySet<string>;
   version: string;
+  /** The gateways the bot knows (their liveness) and where nodes with no recorded gateway run. */
+  gateways?: { directory?: GatewayDirectory; defaultGateway: string };
 }
 
 export interface Metrics {
@@ -121,6 +124,42 @@ export function createMetrics(src: MetricsSources): Metrics {
       this.set(store.readOnly || store.lastWriteError ? 0 : 1);
     },
   });
+  new Gauge({
+    name: 'connexa_gateway_up',
+    help: '1 while a gateway is up (heartbeats within GATEWAY_DEAD_AFTER; the local one while the bot runs), else 0',
+    labelNames: ['gateway'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const g of src.gateways?.directory?.list() ?? []) this.set({ gateway: g.name }, g.up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'connexa_gateway_nodes_online',
+    help: 'Online nodes by the gateway that runs their services (the store)',
+    labelNames: ['gateway'],
+    registers: [registry],
+    collect() {
+      const gw = src.gateways;
+      if (!gw) return;
+      // Every known gateway gets a series, 0 included, so a gateway emptied by a failure shows as 0.
+      const counts = new Map<string, number>((gw.directory?.list() ?? []).map((g) => [g.name, 0]));
+      for (const n of store.nodes()) if (n.status === 'online') counts.set(n.gateway ?? gw.defaultGateway, (counts.get(n.gateway ?? gw.defaultGateway) ?? 0) + 1);
+      this.reset();
+      for (const [gateway, n] of counts) this.set({ gateway }, n);
+    },
+  });
+  new Gauge({
+    name: 'connexa_gateway_heartbeat_age_seconds',
+    help: 'Seconds since the last heartbeat arrived from a gateway (since the bot started when none has; 0 for the local one)',
+    labelNames: ['gateway'],
+    registers: [registry],
+    collect() {
+      const d = src.gateways?.directory;
+      this.reset();
+      for (const g of d?.list() ?? []) this.set({ gateway: g.name }, d!.silentMs(g.name) / 1000);
+    },
+  });
 
   const jobsFinished = new Counter({ name: 'connexa_jobs_finished_total', help: 'Jobs ended since start, by kind and state', labelNames: ['kind', 'state'], registers: [registry] });
   const jobSeconds = new Histogram({ name: 'connexa_job_duration_seconds', help: 'Wall time of finished jobs', labelNames: ['kind'], buckets: JOB_SECONDS, registers: [registry] });
@@ -135,6 +174,7 @@ export function createMetrics(src: MetricsSources): Metrics {
   const apiCalls = new Counter({ name: 'connexa_platform_api_calls_total', help: 'Slack and Discord API calls by result', labelNames: ['platform', 'result'], registers: [registry] });
   const rateLimited = new Counter({ name: 'connexa_platform_rate_limited_total', help: '429 answers from Slack and Discord', labelNames: ['platform'], registers: [registry] });
   const storeWrites = new Histogram({ name: 'connexa_store_write_duration_seconds', help: 'Duration of store file writes', buckets: SECONDS, registers: [registry] });
+  const gatewayStates = new Counter({ name: 'connexa_gateway_state_changes_total', help: 'Gateways seen down (no heartbeat for GATEWAY_DEAD_AFTER) or back up', labelNames: ['gateway', 'state'], registers: [registry] });
   const storeWriteFailures = new Counter({ name: 'connexa_store_write_failures_total', help: 'Store file writes that failed (the data stays in memory and is retried)', registers: [registry] });
 
   // Series that exist from the start, so that rate() and the alert rules see zeroes, not gaps.
@@ -159,6 +199,7 @@ export function createMetrics(src: MetricsSources): Metrics {
       if (e.cameBack) monitorTransitions.inc({ to: 'online' }, e.cameBack);
     }),
     subscribe('alert.sent', () => alertsSent.inc()),
+    subscribe('gateway.state', (e) => gatewayStates.inc({ gateway: e.gateway, state: e.up ? 'up' : 'down' })),
     subscribe('chat.command', (e) => commands.inc({ platform: e.platform, command: src.commands.has(e.command) ? e.command : 'unknown', outcome: e.outcome })),
     subscribe('platform.call', (e) => apiCalls.inc({ platform: e.platform, result: e.result })),
     subscribe('platform.rate_limited', (e) => rateLimited.inc({ platform: e.platform })),

@@ -16,7 +16,7 @@ export interface Ops {
  * METRICS_PORT is set (prom-client and the server are loaded only then) and backups on BACKUP_CRON.
  */
 export async function startOps(composed: Composed, opts: { adapters: () => readonly AdapterState[]; version: string }): Promise<Ops> {
-  const { config, store, jobs, log, registry } = composed.app;
+  const { config, store, jobs, log, registry, gateways } = composed.app;
   let isStarted = false;
   let isStopping = false;
   let server: OpsServer | null = null;
@@ -26,7 +26,7 @@ export async function startOps(composed: Composed, opts: { adapters: () => reado
       host: config.METRICS_BIND,
       port: config.METRICS_PORT,
       log,
-      metrics: { store, jobs, dataDir: config.dataDir, commands: new Set(registry.list.map((c) => c.name)), version: opts.version },
+      metrics: { store, jobs, dataDir: config.dataDir, commands: new Set(registry.list.map((c) => c.name)), version: opts.version, gateways },
       health: { store, adapters: opts.adapters, started: () => isStarted, stopping: () => isStopping },
     });
     log.info('metrics and health endpoint listening', { url: `http://${server.address.host}:${server.address.port}/metrics` });

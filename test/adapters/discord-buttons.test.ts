@@ -113,7 +113,7 @@ describe('Discord buttons and autocomplete', () => {
   it('autocomplete answers filter keys and values, node ids/IPs and job ids from the store, within 3 s', async () => {
     const s = await session();
     addNodes(s, 5);
-    const ask = async (sub: string, option: string, value: string, user: 'viewer' | 'operator' = 'viewer') => {
+    const ask = async (sub: string, option: string, value: string, user: 'viewer' | 'operator' | 'admin' = 'viewer') => {
       const sent = s.fake.autocomplete({ user, sub, options: [{ name: option, value }], focused: option });
       expect(await sent.acked).toBeLessThan(3000);
       return s.fake.choices(sent.id)!.map((c) => c.value);
@@ -128,6 +128,10 @@ describe('Discord buttons and autocomplete', () => {
     await s.app.idle();
     expect(await ask('cancel', 'job', 'j', 'operator')).toEqual(['j1']);
     expect(await ask('cancel', 'job', 'j')).toEqual([]); // cancel is for operators: a viewer gets no job ids
+    // Option values too: gateway names for from= / gateway=, and `gateway drain <name>` (admins).
+    expect(await ask('ping', 'from', 'lo', 'operator')).toEqual(['local']);
+    expect(await ask('start', 'gateway', '', 'operator')).toEqual(['local']);
+    expect(await ask('gateway', 'action', 'dr', 'admin')).toEqual(['drain local']);
     // Suggestions show fleet data: someone without a Connexa role gets none.
     const stranger = s.fake.autocomplete({ user: 'stranger', sub: 'show', options: [{ name: 'ip-or-id', value: '203' }], focused: 'ip-or-id' });
     await stranger.acked;

@@ -75,6 +75,8 @@ describe('the /connexa command generated from the registry', () => {
     // Suggestions from the store where a command has them; fixed choices stay choices (Discord allows one or the other).
     const auto = (name: string, option: string) => (sub(name).options.find((o) => o.name === option) as { autocomplete?: boolean }).autocomplete ?? false;
     expect([auto('list', 'filter'), auto('show', 'ip-or-id'), auto('cancel', 'job'), auto('help', 'command'), auto('monitor', 'action')]).toEqual([true, true, true, true, false]);
+    // Gateway names as gateway= / from= and `gateway drain <name>` are typed.
+    expect([auto('start', 'gateway'), auto('move', 'gateway'), auto('ping', 'from'), auto('gateway', 'action'), auto('delete', 'confirm')]).toEqual([true, true, true, true, false]);
   });
 
   it('reads zod options: optional, default, bounds, number vs integer, booleans, enums', () => {

@@ -200,7 +200,7 @@ describe('speed through the job runner (fake tunnels, real speed server)', () =>
     const t = await appWith({ SPEED_URL: `${stalling.url}?bytes=50000000` });
     addPingOk(t, [{ ip: '10.1.0.1', login: 'good' }]);
     const driver = new FakeDriver();
-    const stage = speedStage({ gateway: { speedTest: (req, signal) => measureNodeSpeed(driver, req, signal) }, url: `${stalling.url}?bytes=50000000`, minMbps: 1, concurrency: 1, openTimeoutMs: 1000, downloadBytes: 50_000_000, maxSeconds: 5, uploadBytes: 0, stallMs: 300 });
+    const stage = speedStage({ gateways: [{ name: 'local', local: true, speedTest: (req, signal) => measureNodeSpeed(driver, req, signal) }], perGateway: 1, url: `${stalling.url}?bytes=50000000`, minMbps: 1, openTimeoutMs: 1000, downloadBytes: 50_000_000, maxSeconds: 5, uploadBytes: 0, stallMs: 300 });
     const out = await stage.run(statusOf(t, '10.1.0.1'), new AbortController().signal);
     expect(out).toMatchObject({ result: 'fail', outcome: 'stalled' });
     expect(out.patch.speed!.error).toBe('stalled: no data for 0.3 s after 300,000 bytes');
@@ -265,7 +265,7 @@ describe('speed through the job runner (fake tunnels, real speed server)', () =>
 
 describe('the node deadline covers open, transfers and close', () => {
   it('adds up', () => {
-    expect(speedNodeDeadlineMs({ gateway: null, url: '', minMbps: 1, concurrency: 1, openTimeoutMs: 30_000, downloadBytes: 1, maxSeconds: 10, uploadBytes: 0, stallMs: 8_000 })).toBe(30_000 + 23_000 + 5_000);
-    expect(speedNodeDeadlineMs({ gateway: null, url: '', minMbps: 1, concurrency: 1, openTimeoutMs: 30_000, downloadBytes: 1, maxSeconds: 10, uploadBytes: 1, stallMs: 8_000 })).toBe(30_000 + 46_000 + 5_000);
+    expect(speedNodeDeadlineMs({ url: '', minMbps: 1, openTimeoutMs: 30_000, downloadBytes: 1, maxSeconds: 10, uploadBytes: 0, stallMs: 8_000 })).toBe(30_000 + 23_000 + 5_000);
+    expect(speedNodeDeadlineMs({ url: '', minMbps: 1, openTimeoutMs: 30_000, downloadBytes: 1, maxSeconds: 10, uploadBytes: 1, stallMs: 8_000 })).toBe(30_000 + 46_000 + 5_000);
   });
 });

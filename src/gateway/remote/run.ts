@@ -52,7 +52,8 @@ export async function runGateway(config: Config, o: RunGatewayOptions = {}): Pro
     port = typeof o.port === 'function' ? o.port(material, log) : o.port;
     // At least three beats per GATEWAY_DEAD_AFTER (one lost beat is not a death), at most one a second.
     const heartbeatMs = o.heartbeatMs ?? Math.max(1000, Math.min(5000, Math.floor(config.GATEWAY_DEAD_AFTER / 3)));
-    served = await serveGateway({ name, redisUrl: config.REDIS_URL, port, log, heartbeatMs });
+    // Its own SPEED_CONCURRENCY caps the tests it runs at once, whatever the bot sends (the bot sends at most its own per gateway).
+    served = await serveGateway({ name, redisUrl: config.REDIS_URL, port, log, heartbeatMs, speedConcurrency: config.SPEED_CONCURRENCY });
   } catch (e) {
     if (e instanceof RedisUnavailable) return fail(e.message);
     if (e instanceof Error && /^enrolment/.test(e.message)) return fail(e.message);

@@ -1,4 +1,5 @@
-import type { FleetNode } from '../../fleet/node.ts';
+import type { FleetNode, PptpResult } from '../../fleet/node.ts';
+import type { GatewayPort } from '../../gateway/port.ts';
 import { probePptp, toStoredPptp, type PptpOutcome, type PptpProbeResult, type ProbePolicy } from '../../probes/pptp/index.ts';
 import type { Stage, StageOutcome } from '../stage.ts';
 
@@ -46,4 +47,37 @@ export function handshakeStage(
 /** The ping stage: a real PPTP control-connection handshake (probes/pptp), stored in node.pptp. */
 export function pingStage(s: PingSettings): Stage {
   return handshakeStage('ping', s, 1000, (_node, r) => ({ result: r.ok ? 'ok' : 'fail', outcome: r.outcome, reason: r.reason, patch: { pptp: toStoredPptp(r, new Date()) } }));
+}
+
+/** How long a remote gateway may take to answer on top of the probe itself (RemoteGateway's answer time, with margin). */
+const GATEWAY_ANSWER_MS = 16_000;
+/**
+ * Handshakes at once on a remote gateway: half its command queue (serve.ts runs 64 at once), so its
+ * starts and checks still run, and no handshake waits there long enough to lose its answer time.
+ */
+const GATEWAY_PING_CONCURRENCY = 32;
+
+/**
+ * The ping stage run from a gateway (`ping … from=NAME`): the handshake is the gateway's, under the
+ * bot's PROBE_ALLOW sent with each request, and the bot stores what it answers. A gateway that fails
+ * or falls silent says nothing about the node: inconclusive.
+ */
+export function gatewayPingStage(s: Omit<PingSettings, 'policy'> & { probeAllow: string; gateway: Pick<GatewayPort, 'name' | 'local' | 'handshake'> }): Stage {
+  const gw = s.gateway;
+  return {
+    kind: 'ping',
+    action: 'ping',
+    concurrency: gw.local ? s.concurrency : Math.min(s.concurrency, GATEWAY_PING_CONCURRENCY),
+    nodeDeadlineMs: probeDeadlineMs(s.timeoutMs, s.retries) + 1000 + (gw.local ? 0 : GATEWAY_ANSWER_MS),
+    async run(node, signal): Promise<StageOutcome> {
+      let pptp: PptpResult;
+      try {
+        pptp = await gw.handshake({ node: { id: node.id, ip: node.ip, port: node.port }, timeoutMs: s.timeoutMs, retries: s.retries, probeAllow: s.probeAllow }, signal);
+      } catch (err) {
+        return { result: 'inconclusive', outcome: signal.aborted ? 'cancelled' : 'gateway_error', reason: `gateway ${gw.name}: ${(err as Error).message}`, patch: {} };
+      }
+      if (INCONCLUSIVE.has(pptp.result as PptpOutcome)) return { result: 'inconclusive', outcome: pptp.result, reason: pptp.error, patch: {} };
+      return { result: pptp.ok ? 'ok' : 'fail', outcome: pptp.result, reason: pptp.error, patch: { pptp } };
+    },
+  };
 }

@@ -308,7 +308,7 @@ async function client(out: string): Promise<number> {
   // with (the exit here is a private lab address, which the database has no place for anyway).
   const noDatabase = () => ({ country: null, region: null, city: null, source: 'no IP database in the VM guest' });
   const stage = (bytes: number, stallMs: number, minMbps = 0.1) =>
-    speedStage({ gateway: { speedTest: (req, signal) => measureNodeSpeed(driver, req, signal, noDatabase) }, url: `http://${LAB.tunnelRemote}:${LAB.speedPort}/?bytes=${bytes}`, minMbps, concurrency: 1, openTimeoutMs: 30_000, downloadBytes: bytes, maxSeconds: 6, uploadBytes: 1024 * 1024, stallMs });
+    speedStage({ gateways: [{ name: 'local', local: true, speedTest: (req, signal) => measureNodeSpeed(driver, req, signal, noDatabase) }], perGateway: 1, url: `http://${LAB.tunnelRemote}:${LAB.speedPort}/?bytes=${bytes}`, minMbps, openTimeoutMs: 30_000, downloadBytes: bytes, maxSeconds: 6, uploadBytes: 1024 * 1024, stallMs });
 
   await scenario('stage_ok', async (f) => {
     const out1 = await stage(LAB.downloadBytes, 5000).run(fakeNode(LAB.login, LAB.password), new AbortController().signal);
