@@ -71,17 +71,21 @@ const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const mb = (bytes: number) => bytes / 1024 / 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** CPU seconds of one process: its own, plus its reaped children's (the `ip`, `nft`, `openssl` it ran). */
-function cpuOf(pid: number): number {
+/** CPU seconds of one process: its own, and its reaped children's (the `ip`, `nft`, `openssl` it ran). */
+function cpuSplit(pid: number): { own: number; children: number } {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // utime, stime, cutime, cstime are fields 14-17 (1-based); fields[0] is field 3.
-    return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / TICK;
+    return { own: (Number(fields[11]) + Number(fields[12])) / TICK, children: (Number(fields[13]) + Number(fields[14])) / TICK };
   } catch {
-    return 0;
+    return { own: 0, children: 0 };
   }
 }
+const cpuOf = (pid: number) => {
+  const c = cpuSplit(pid);
+  return c.own + c.children;
+};
 const comm = (pid: number) => {
   try {
     return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
@@ -102,9 +106,10 @@ function nsPids(ns: string): number[] {
   return (r.stdout ?? '').split(/\s+/).filter(Boolean).map(Number);
 }
 /** Pss and CPU of a gateway's namespace: its `connexa gateway` process and its OpenVPN servers. */
-function gatewayFootprint(g: LabGateway): { pssKb: number; gatewayCpu: number; ovpnCpu: number; ovpn: number } {
+function gatewayFootprint(g: LabGateway): { pssKb: number; gatewayCpu: number; childCpu: number; ovpnCpu: number; ovpn: number } {
   let pss = 0;
   let gatewayCpu = 0;
+  let childCpu = 0;
   let ovpnCpu = 0;
   let ovpn = 0;
   for (const pid of nsPids(g.ns.ns)) {
@@ -112,9 +117,13 @@ function gatewayFootprint(g: LabGateway): { pssKb: number; gatewayCpu: number; o
     if (comm(pid) === 'openvpn') {
       ovpn++;
       ovpnCpu += cpuOf(pid);
-    } else gatewayCpu += cpuOf(pid);
+    } else {
+      const c = cpuSplit(pid);
+      gatewayCpu += c.own + c.children;
+      childCpu += c.children;
+    }
   }
-  return { pssKb: pss, gatewayCpu, ovpnCpu, ovpn };
+  return { pssKb: pss, gatewayCpu, childCpu, ovpnCpu, ovpn };
 }
 const selfCpu = () => cpuOf(process.pid);
 
@@ -182,7 +191,8 @@ try {
   };
 
   gc();
-  const rssEmpty = process.memoryUsage().rss;
+  const memEmpty = process.memoryUsage();
+  const rssEmpty = memEmpty.rss;
   speedOkNodes(store, sim.servers.map((s) => ({ ip: s.ip })));
 
   const gatewayLogMs = (g: LabGateway, from: number) =>
@@ -200,7 +210,7 @@ try {
     seconds: number;
     perNodeBot: number[];
     perNodeGw: number[];
-    cpu: { bot: number; redis: number; gateways: number; ovpn: number };
+    cpu: { bot: number; redis: number; gateways: number; gatewayChildren: number; ovpn: number };
     online: number;
   }
   async function startAll(gws: LabGateway[]): Promise<StartFigures> {
@@ -225,6 +235,7 @@ try {
         bot: after.bot - before.bot,
         redis: after.redis - before.redis,
         gateways: sum(after.fp.map((x) => x.gatewayCpu)) - sum(before.fp.map((x) => x.gatewayCpu)),
+        gatewayChildren: sum(after.fp.map((x) => x.childCpu)) - sum(before.fp.map((x) => x.childCpu)),
         ovpn: sum(after.fp.map((x) => x.ovpnCpu)) - sum(before.fp.map((x) => x.ovpnCpu)),
       },
       online: store.nodes().filter((n) => n.status === 'online').length,
@@ -237,6 +248,7 @@ try {
     row(`${label}: per-node start, gateway log p50 / p99`, `${f(q(s.perNodeGw, 0.5), 0)} / ${f(q(s.perNodeGw, 0.99), 0)} ms`);
     const per = (x: number) => f((x / Math.max(1, s.online)) * 1000, 1);
     row(`${label}: CPU ms per node: bot / redis / gateway / openvpn`, `${per(s.cpu.bot)} / ${per(s.cpu.redis)} / ${per(s.cpu.gateways)} / ${per(s.cpu.ovpn)}`);
+    row(`${label}:   the gateway's: node process / commands it ran (ip, nft, openssl)`, `${per(s.cpu.gateways - s.cpu.gatewayChildren)} / ${per(s.cpu.gatewayChildren)} ms`);
   }
 
   async function stopEverything(gws: LabGateway[]): Promise<void> {
@@ -267,8 +279,8 @@ try {
   row('  PSS per online node: total / above the 0-node baseline', `${f(full.pssKb / 1024 / Math.max(1, one.online), 2)} / ${f((full.pssKb - base.pssKb) / 1024 / Math.max(1, one.online), 2)} MB (target < 2 MB)`);
   port.calls.length = 0; // the recorded zips are not the bot's
   gc();
-  const rssOne = process.memoryUsage().rss;
-  row('bot RSS (this process, after GC): 0 nodes / 1 gw with all online', `${f(mb(rssEmpty))} / ${f(mb(rssOne))} MB`);
+  const memOne = process.memoryUsage();
+  row('bot RSS (this process, after GC): 0 nodes / 1 gw, all online', `${f(mb(rssEmpty))} / ${f(mb(memOne.rss))} MB (JS heap used ${f(mb(memEmpty.heapUsed))} / ${f(mb(memOne.heapUsed))} MB)`);
 
   // ---- round trips against the loaded gateway ----
   const remote = control.port('gw1')!;
@@ -341,7 +353,8 @@ try {
   }
   port.calls.length = 0;
   gc();
-  row('bot RSS (this process, after GC): 3 gw with all online', `${f(mb(process.memoryUsage().rss))} MB`);
+  const memThree = process.memoryUsage();
+  row('bot RSS (this process, after GC): 3 gw, all online', `${f(mb(memThree.rss))} MB (JS heap used ${f(mb(memThree.heapUsed))} MB; RSS keeps the 1-gw run's peak)`);
 
   // ---- kill -9 of one gateway, default GATEWAY_DEAD_AFTER ----
   let kill: { downMs: number; offlineMs: number; nodes: number; lastBeatAgoMs: number } | null = null;
@@ -377,25 +390,29 @@ try {
   const cBot = perNode(one.cpu.bot);
   const cRedis = perNode(one.cpu.redis);
   const lat = q(one.perNodeBot, 0.5) / 1000;
-  console.log(`\nmodel: gateways on separate hosts (from the 1-gateway run; ${cores} cores here shared by everything)`);
-  console.log(`  per node start: gateway + openvpn ${f(cGw * 1000)} ms CPU, bot ${f(cBot * 1000)} ms, redis ${f(cRedis * 1000)} ms; latency p50 ${f(lat * 1000, 0)} ms at ${START_CONCURRENCY} per gateway`);
+  console.log(`\nmodel: gateways on separate hosts (per-node costs from the 1-gateway run; ${cores} cores here shared by everything)`);
+  console.log(`  per node start: gateway + openvpn ${f(cGw * 1000)} ms CPU, bot ${f(cBot * 1000)} ms, redis ${f(cRedis * 1000)} ms; latency p50 ${f(lat * 1000, 0)} ms, ${START_CONCURRENCY} in flight per gateway`);
+  const latencyBound = (NODES * lat) / START_CONCURRENCY;
   const cpuBoundHere = (NODES * (cGw + cBot + cRedis)) / cores;
-  console.log(`  check of the model here: CPU-bound estimate ${f(cpuBoundHere)} s for ${NODES} on ${cores} cores, measured ${f(one.seconds)} s (1 gw) and ${f(three.seconds)} s (3 gw)`);
-  console.log('  assumptions: each gateway host has 2 cores of its own and a 1 Gbit/s NIC; the bot and Redis share a 2-core host;');
-  console.log(`  per-node costs as measured here (the veth driver stands in for pppd, which costs more per tunnel);`);
-  console.log(`  ${START_CONCURRENCY} starts in flight per gateway; start time = max(gateway CPU, bot+redis CPU, latency-bound) below.`);
+  console.log(`  here: 1 gw is latency-bound (${NODES} x p50 / ${START_CONCURRENCY} = ${f(latencyBound)} s, measured ${f(one.seconds)} s);`);
+  console.log(`        3 gw is CPU-bound (${NODES} x all CPU per node / ${cores} cores = ${f(cpuBoundHere)} s, measured ${f(three.seconds)} s)`);
+  console.log('  assumptions: each gateway on a host of its own with 2 cores and a 1 Gbit/s NIC; bot and Redis on a 2-core host;');
+  console.log('  the per-node CPU and latency measured here (latency under contention for 2 cores: an upper bound; the veth driver');
+  console.log(`  stands in for pppd, whose tunnel costs more); ${START_CONCURRENCY} starts in flight per gateway. A gateway starts its share in`);
+  console.log('  (nodes/N) x max(CPU per node / 2 cores, p50 / in flight); the bot and Redis, in nodes x their CPU per node / 2 cores.');
+  console.log('  Bandwidth: every proxied byte crosses the host that runs its node twice (in from the tunnel, out to the client);');
+  console.log('  a 1 Gbit/s NIC carries 1 Gbit/s of it when full duplex, 0.5 Gbit/s when in and out are metered together.');
+  console.log('  With one host for everything (the bot\'s) that is the ceiling of the whole fleet; with N gateways the bot\'s host');
+  console.log('  carries no proxied byte (only commands over Redis) and each gateway carries 1/N, capped by its CPU per byte.');
   const gwBytesPerSec = gwCpuPerGb > 0 ? (2 * 1e9) / gwCpuPerGb : NaN; // 2 cores of a gateway host
-  console.log('  N gw   start 600    start 6,000   proxied bandwidth (NIC full duplex / in+out metered together; CPU cap)');
+  const cpuCapGbit = (gwBytesPerSec * 8) / 1e9;
+  console.log(`  A gateway's 2 cores proxy ~${f(cpuCapGbit, 1)} Gbit/s by its process CPU per GB above (kernel forwarding not counted).`);
+  console.log('  N gw   600 nodes online   6,000 nodes online   proxied bandwidth, full duplex / in+out metered');
   for (const n of [1, 2, 3, 5, 10]) {
-    const est = (nodes: number) => Math.max((nodes / n) * cGw / 2, (nodes * (cBot + cRedis)) / 2, (nodes / n) * lat / START_CONCURRENCY);
-    const cpuCapGbit = (gwBytesPerSec * 8) / 1e9;
-    const full = Math.min(1, cpuCapGbit) * n;
-    const half = Math.min(0.5, cpuCapGbit) * n;
-    console.log(`  ${String(n).padStart(4)}   ${f(est(600)).padStart(7)} s   ${f(est(6000)).padStart(9)} s   ${f(full, 2)} / ${f(half, 2)} Gbit/s (a gateway's 2 cores proxy ~${f(cpuCapGbit, 2)} Gbit/s)`);
+    const est = (nodes: number) => Math.max((nodes / n) * Math.max(cGw / 2, lat / START_CONCURRENCY), (nodes * (cBot + cRedis)) / 2);
+    console.log(`  ${String(n).padStart(4)}   ${f(est(600)).padStart(14)} s   ${f(est(6000)).padStart(16)} s   ${f(Math.min(1, cpuCapGbit) * n, 1)} / ${f(Math.min(0.5, cpuCapGbit) * n, 1)} Gbit/s`);
   }
-  console.log('  one host for everything (bot, Redis, all nodes): every proxied byte enters and leaves that one NIC, so it carries');
-  console.log('  1 Gbit/s (full duplex) or 0.5 Gbit/s (in+out metered together) at most, and the start competes with the bot for its cores;');
-  console.log('  with gateways the bot\'s host carries no proxied byte (only commands over Redis), and bandwidth grows with N as above.');
+  console.log(`  (the bot's own floor: ${f(2 / (cBot + cRedis), 0)} nodes/s on 2 cores; one host for everything: ${f(Math.min(1, cpuCapGbit), 1)} / ${f(Math.min(0.5, cpuCapGbit), 1)} Gbit/s)`);
   console.log(`\ntotal bench time ${f((performance.now() - tTotal) / 1000, 0)} s`);
 } finally {
   await app?.close().catch(() => {});
