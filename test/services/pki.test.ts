@@ -77,6 +77,22 @@ describe('Pki', () => {
     for (const c of many.slice(0, 10)) expect(crl.toLowerCase()).toContain(c.serial);
   });
 
+  it('revocations arriving together share CRL writes; each says whether it revoked, the same serial twice only once', async () => {
+    const pki = await Pki.open(path.join(dir, 'pki'));
+    const many = await Promise.all(Array.from({ length: 40 }, (_, i) => pki.issueClient(`batch${i}`)));
+    const writesBefore = pki.crlWrites;
+    const results = await Promise.all([...many.map((c) => pki.revoke(c.serial)), pki.revoke(many[0]!.serial), pki.revoke('not-a-serial')]);
+    expect(results.slice(0, 40)).toEqual(Array(40).fill(true));
+    expect(results.slice(40)).toEqual([false, false]);
+    // One write for the first, one for all that queued behind it: far fewer than 40.
+    expect(pki.crlWrites - writesBefore).toBeLessThanOrEqual(2);
+    const crl = openssl(['crl', '-in', pki.paths.crl, '-noout', '-text']).stdout.toLowerCase();
+    for (const c of many) expect(crl).toContain(c.serial);
+    for (const c of many) expect(fs.existsSync(path.join(pki.paths.issued, `${c.serial}.key`))).toBe(false);
+    const reopened = await Pki.open(path.join(dir, 'pki'));
+    for (const c of many) expect(reopened.isRevoked(c.serial)).toBe(true);
+  });
+
   it('a revocation whose CRL or index write fails is not recorded, and the retry really revokes', async () => {
     const d = path.join(dir, 'failing');
     const pki = await Pki.open(d);

@@ -67,6 +67,13 @@ export interface ClientMaterial {
 
 export class PkiError extends Error {}
 
+interface PendingRevocation {
+  serial: string;
+  now: Date;
+  resolve(revoked: boolean): void;
+  reject(err: unknown): void;
+}
+
 function pemKey(der: ArrayBuffer): string {
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
@@ -108,6 +115,9 @@ export interface PkiOptions {
 
 export class Pki {
   private queue: Promise<unknown> = Promise.resolve();
+  /** Revocations waiting for the next CRL write (see revoke). */
+  private revocations: PendingRevocation[] | null = null;
+  private crlWriteCount = 0;
   private crlCopy: string | null = null;
 
   readonly dir: string;
@@ -255,23 +265,52 @@ export class Pki {
    * marked revoked in memory either, so a retry signs and writes both again.
    */
   revoke(serial: string, now: Date = new Date()): Promise<boolean> {
-    return this.serial(async () => {
-      const i = this.index.certs.findIndex((c) => c.serial === serial);
-      const entry = this.index.certs[i];
+    // Revocations that arrive while a CRL is being written share the next one: a `stop` of 600
+    // nodes signs and writes a handful of CRLs and index files instead of 600 of each.
+    return new Promise((resolve, reject) => {
+      if (!this.revocations) {
+        const batch: PendingRevocation[] = [];
+        this.revocations = batch;
+        void this.serial(async () => {
+          this.revocations = null;
+          try {
+            const done = await this.revokeAll(batch);
+            batch.forEach((r, i) => r.resolve(done[i]!));
+          } catch (err) {
+            for (const r of batch) r.reject(err);
+          }
+        });
+      }
+      this.revocations.push({ serial, now, resolve, reject });
+    });
+  }
+
+  /** How many CRLs this PKI has signed and written since it was opened (revocations share them). */
+  get crlWrites(): number {
+    return this.crlWriteCount;
+  }
+
+  private async revokeAll(batch: readonly PendingRevocation[]): Promise<boolean[]> {
+    // Written from a copy and adopted only once on disk: a failed write must not leave a serial
+    // "revoked" here (a retry would then return false) while crl.pem still lets it in.
+    const certs = this.index.certs.slice();
+    const done = batch.map((r) => {
+      const i = certs.findIndex((c) => c.serial === r.serial);
+      const entry = certs[i];
       if (!entry || entry.revokedAt) return false;
-      // Written from a copy and adopted only once on disk: a failed write must not leave the
-      // serial "revoked" here (a retry would then return false) while crl.pem still lets it in.
-      const certs = this.index.certs.slice();
-      certs[i] = { ...entry, revokedAt: now.toISOString() };
-      const next: PkiIndex = { ...this.index, certs };
-      // The CRL first: it is what OpenVPN checks. An index that lags is repaired by the retry, and
-      // open() re-signs the CRL from the index.
-      await this.writeCrl(now, next);
-      this.saveIndex(next);
-      this.index = next;
-      fs.rmSync(path.join(this.paths.issued, `${serial}.key`), { force: true });
+      certs[i] = { ...entry, revokedAt: r.now.toISOString() };
       return true;
     });
+    if (!done.some(Boolean)) return done;
+    const next: PkiIndex = { ...this.index, certs };
+    const latest = new Date(Math.max(...batch.map((r) => r.now.getTime())));
+    // The CRL first: it is what OpenVPN checks. An index that lags is repaired by the retry, and
+    // open() re-signs the CRL from the index.
+    await this.writeCrl(latest, next);
+    this.saveIndex(next);
+    this.index = next;
+    batch.forEach((r, i) => done[i] && fs.rmSync(path.join(this.paths.issued, `${r.serial}.key`), { force: true }));
+    return done;
   }
 
   /**
@@ -354,6 +393,7 @@ export class Pki {
     const pem = `${x509.PemConverter.encode(crl.rawData, 'X509 CRL')}\n`;
     if (this.crlCopy) writePublicFile(this.crlCopy, pem);
     writePrivateFile(this.paths.crl, pem);
+    this.crlWriteCount++;
   }
 
   private saveIndex(index: PkiIndex = this.index): void {
