@@ -238,7 +238,7 @@ export class Persistence {
 
   /** A node's line in the file: its places as indexes into the table, escaped to Latin-1. */
   private nodeText(n: FleetNode): string {
-    return latin1Json(this.places.fileForm(n));
+    return latin1Json(this.places.nodeJson(n));
   }
 
   private async *streamNodes(head: string, nodes: FleetNode[], texts: Array<string | undefined>, snapshot: Snapshot): AsyncGenerator<string> {

@@ -23,19 +23,20 @@ export function placeKey(g: GeoLocation): string {
 export class PlaceTable {
   /** Each place's JSON, in index order. */
   private readonly texts: string[] = [];
-  private readonly byObject = new WeakMap<GeoLocation, number>();
-  private readonly byKey = new Map<string, number>();
+  private readonly byObject = new Map<GeoLocation, number>();
+  private readonly byText = new Map<string, number>();
 
   indexOf(g: GeoLocation): number {
     let i = this.byObject.get(g);
     if (i !== undefined) return i;
-    // A copy of a known place (patched from elsewhere) gets the same index.
-    const key = placeKey(g);
-    i = this.byKey.get(key);
+    // A copy of a known place (patched from elsewhere) gets the same index: its text is the key
+    // (the text is needed anyway; a key of its own fields cost more than the write saved).
+    const text = latin1Json(JSON.stringify(g));
+    i = this.byText.get(text);
     if (i === undefined) {
       i = this.texts.length;
-      this.texts.push(latin1Json(g));
-      this.byKey.set(key, i);
+      this.texts.push(text);
+      this.byText.set(text, i);
     }
     this.byObject.set(g, i);
     return i;
@@ -46,15 +47,30 @@ export class PlaceTable {
     return this.texts;
   }
 
-  /** A node as written: its places as indexes (same keys, same order as the node itself). */
-  fileForm(n: FleetNode): FleetNode | Record<string, unknown> {
-    const exit = n.speed?.exitGeo;
-    if (!n.geo && !exit) return n;
-    return {
-      ...n,
-      geo: n.geo ? this.indexOf(n.geo) : n.geo,
-      ...(exit ? { speed: { ...n.speed, exitGeo: this.indexOf(exit) } } : {}),
-    };
+  /**
+   * A node's JSON as written: its places as indexes (same keys, same order). The node's own fields are
+   * swapped for the indexes around one JSON.stringify and put back before anything else can run: a
+   * copy of each node to write (object spread) cost more in allocation and GC than the bytes it saved.
+   */
+  nodeJson(n: FleetNode): string {
+    const geo = n.geo;
+    const speed = n.speed;
+    const exit = speed?.exitGeo;
+    if (!geo && !exit) return JSON.stringify(n);
+    if (Object.isFrozen(n) || (exit && Object.isFrozen(speed))) {
+      // Not ours to swap (a caller's frozen object): write a copy.
+      return JSON.stringify({ ...n, geo: geo ? this.indexOf(geo) : geo, ...(exit ? { speed: { ...speed, exitGeo: this.indexOf(exit) } } : {}) });
+    }
+    const slots = n as unknown as { geo: unknown };
+    const speedSlots = speed as unknown as { exitGeo: unknown };
+    try {
+      if (geo) slots.geo = this.indexOf(geo);
+      if (exit) speedSlots.exitGeo = this.indexOf(exit);
+      return JSON.stringify(n);
+    } finally {
+      slots.geo = geo;
+      if (exit) speedSlots.exitGeo = exit;
+    }
   }
 }
 
