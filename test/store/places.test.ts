@@ -88,6 +88,20 @@ describe('the store file writes each place once', () => {
     await again.close();
   });
 
+  it('writes a frozen speed result (a caller\'s object) through a copy, leaving it as it was', async () => {
+    const store = await Store.open(dir);
+    const [a] = store.addNodes([{ ...fields(1), geo: at('Łódź') }], 'a.txt');
+    const result = Object.freeze(speed(Object.freeze(at('Kraków'))));
+    store.patchNode(a!.id, { speed: result });
+    const inMemory = JSON.parse(JSON.stringify(store.nodes()));
+    await store.close();
+    expect(result.exitGeo).toEqual(at('Kraków'));
+    expect((await file()).nodes[0].speed.exitGeo).toBe(1);
+    const again = await Store.open(dir);
+    expect(JSON.parse(JSON.stringify(again.nodes()))).toEqual(inMemory);
+    await again.close();
+  });
+
   it('reads a version-3 file (places inline) unchanged and rewrites it with the table', async () => {
     const store = await Store.open(dir);
     store.addNodes([{ ...fields(1), geo: at('Łódź') }, { ...fields(2), geo: at('Łódź') }, fields(3)], 'a.txt');
