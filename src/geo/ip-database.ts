@@ -85,7 +85,13 @@ const UNROUTED_V4: ReadonlyArray<readonly [net: number, bits: number]> = [
   [0xc6120000, 15],
   [0xe0000000, 3],
 ];
-export const isUnroutedV4 = (ip: number): boolean => UNROUTED_V4.some(([block, bits]) => ip >>> (32 - bits) === block >>> (32 - bits));
+const UNROUTED_SHIFT = UNROUTED_V4.map(([, bits]) => 32 - bits);
+const UNROUTED_PREFIX = UNROUTED_V4.map(([block, bits]) => block >>> (32 - bits));
+/** A plain loop: `some` with a destructuring callback, once per imported address, cost ~15 ms per 100,000. */
+export const isUnroutedV4 = (ip: number): boolean => {
+  for (let k = 0; k < UNROUTED_PREFIX.length; k++) if (ip >>> UNROUTED_SHIFT[k]! === UNROUTED_PREFIX[k]) return true;
+  return false;
+};
 
 /**
  * The data pointer an IPv4 address leads to in an IPv4 tree of 28-bit records (what the shipped file

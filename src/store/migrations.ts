@@ -31,6 +31,9 @@ const MIGRATIONS: Record<number, Migration> = {
     version: 3,
     nodes: Array.isArray(raw.nodes) ? (raw.nodes as Array<Record<string, unknown>>).map((n) => ({ geo: null, ...n })) : raw.nodes,
   }),
+  // Version 4 writes each place once, in a table after the nodes (places.ts); the data is the same,
+  // and a file with locations inline still reads (it is rewritten with the table on open).
+  3: (raw) => ({ ...raw, version: 4 }),
 };
 
 export type MigrationOutcome = { ok: true; data: Record<string, unknown>; migratedFrom: number | null } | { ok: false; reason: string };

@@ -5,7 +5,9 @@ import { Low } from 'lowdb';
 import type { FleetNode } from '../fleet/node.ts';
 import { AtomicJsonFile, StoreFileCorrupt, StoreOpenError } from './atomic-file.ts';
 import { acquireLock } from './lock.ts';
+import { latin1Json } from './latin1-json.ts';
 import { migrate } from './migrations.ts';
+import { inlinePlaces, PlaceTable } from './places.ts';
 import { storeSchema, type StoreData } from './schema.ts';
 import { publish } from '../ops/events.ts';
 
@@ -60,6 +62,8 @@ export class Persistence {
    */
   private readonly nodeJson = new WeakMap<FleetNode, string>();
   private readonly auditJson = new WeakMap<object, string>();
+  /** The file's table of places; cached node texts hold indexes into it. */
+  private readonly places = new PlaceTable();
   /** Set while a write streams the file: changes made meanwhile must not leak into it. */
   private snapshot: Snapshot | null = null;
 
@@ -106,7 +110,9 @@ export class Persistence {
         const migrated = migrate(raw);
         if (!migrated.ok) throw new StoreFileCorrupt(`${path} cannot be read: ${migrated.reason}; it was left untouched`);
         migratedFrom = migrated.migratedFrom;
-        const parsed = storeSchema.safeParse(migrated.data);
+        const inlined = inlinePlaces(migrated.data);
+        if (!inlined.ok) throw new StoreFileCorrupt(`${path} cannot be read: ${inlined.reason}; it was left untouched`);
+        const parsed = storeSchema.safeParse(inlined.data);
         if (!parsed.success) {
           const issue = parsed.error.issues[0];
           throw new StoreFileCorrupt(`${path} does not match the store schema at ${issue?.path.join('.') || '(top)'}: ${issue?.message}; it was left untouched`);
@@ -151,7 +157,7 @@ export class Persistence {
 
   /** Called before a node is changed: a write in progress keeps the node as it was when it began. */
   nodeWillChange(node: FleetNode): void {
-    if (this.snapshot?.pending.delete(node)) this.snapshot.captured.set(node, nodeText(node));
+    if (this.snapshot?.pending.delete(node)) this.snapshot.captured.set(node, this.nodeText(node));
     this.nodeJson.delete(node);
   }
 
@@ -230,6 +236,11 @@ export class Persistence {
     return this.streamNodes(head, nodes, texts, snapshot);
   }
 
+  /** A node's line in the file: its places as indexes into the table, escaped to Latin-1. */
+  private nodeText(n: FleetNode): string {
+    return latin1Json(this.places.nodeJson(n));
+  }
+
   private async *streamNodes(head: string, nodes: FleetNode[], texts: Array<string | undefined>, snapshot: Snapshot): AsyncGenerator<string> {
     try {
       yield head;
@@ -240,7 +251,7 @@ export class Persistence {
           let text = texts[j] ?? snapshot.captured.get(n);
           if (text === undefined) {
             // Unchanged since the write began: its current state is the snapshot's.
-            text = nodeText(n);
+            text = this.nodeText(n);
             snapshot.pending.delete(n);
             this.nodeJson.set(n, text);
           }
@@ -249,7 +260,8 @@ export class Persistence {
         yield (i ? ',\n' : '') + parts.join(',\n');
         await new Promise((r) => setImmediate(r));
       }
-      yield '\n]}\n';
+      // Last: by now it holds every place the nodes above refer to (it only grows).
+      yield `\n],"places":[\n${this.places.elements().join(',\n')}\n]}\n`;
     } finally {
       if (this.snapshot === snapshot) this.snapshot = null;
     }
@@ -266,25 +278,6 @@ async function notWritable(dir: string): Promise<string | null> {
     if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return code;
     throw err;
   }
-}
-
-const BEYOND_LATIN1 = /[^\x00-\xff]/;
-const BEYOND_LATIN1_ALL = /[^\x00-\xff]/g;
-
-/**
- * A node's JSON with every character beyond Latin-1 written as a \uXXXX escape (JSON.parse reads it
- * back the same). V8 keeps a string of Latin-1 characters at one byte per character; one city name
- * such as Łódź made a node's text, and the whole chunk of 1,000 nodes joined with it, two bytes per
- * character: measured 0.1 s more per 100,000 located nodes to write, and twice the memory. The test
- * is a native scan of a few ms per 100,000 nodes.
- */
-function nodeText(n: FleetNode): string {
-  const text = JSON.stringify(n);
-  if (!BEYOND_LATIN1.test(text)) return text;
-  const escaped = text.replace(BEYOND_LATIN1_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  // replace() keeps the two-byte representation even when nothing beyond ASCII is left: decoding the
-  // (now ASCII) bytes back gives a one-byte string.
-  return Buffer.from(escaped, 'latin1').toString('latin1');
 }
 
 /** Nodes per chunk of the file: ~0.5 MB of text, serialised in a few milliseconds. */

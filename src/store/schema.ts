@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { nodeSchema } from '../fleet/node.ts';
 
-export const STORE_VERSION = 3;
+export const STORE_VERSION = 4;
 /** The newest audit entries kept; older ones are dropped as new ones arrive. */
 export const AUDIT_LIMIT = 10_000;
 

@@ -3,6 +3,7 @@ import type { GeoLocation } from '../geo/location.ts';
 import { isLegalChange } from '../fleet/status-machine.ts';
 import { StoreFileCorrupt, StoreOpenError } from './atomic-file.ts';
 import { Persistence, type PersistenceOptions } from './persistence.ts';
+import { placeKey } from './places.ts';
 import { AUDIT_LIMIT, emptyStore, type AuditEntry, type JobRecord, type StoreData } from './schema.ts';
 
 export { StoreFileCorrupt, StoreOpenError };
@@ -58,8 +59,9 @@ export class Store {
     this.openReport = openReport;
     const places = new Map<string, GeoLocation>();
     for (const node of data.nodes) {
-      // Read from the file, every node has its own copy of its location: share one per place, as an import does.
+      // The schema's parse copied every location: share one per place again, as an import does.
       if (node.geo) node.geo = shared(places, node.geo);
+      if (node.speed?.exitGeo) node.speed.exitGeo = shared(places, node.speed.exitGeo);
       this.index(node);
     }
   }
@@ -294,7 +296,7 @@ export class Store {
 
 /** One frozen object per distinct location (100,000 nodes in a few thousand places). */
 function shared(places: Map<string, GeoLocation>, g: GeoLocation): GeoLocation {
-  const key = `${g.country}\u0000${g.region}\u0000${g.city}\u0000${g.asn}\u0000${g.asOrg}\u0000${g.source}`;
+  const key = placeKey(g);
   let one = places.get(key);
   if (!one) places.set(key, (one = Object.freeze(g)));
   return one;

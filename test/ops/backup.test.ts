@@ -229,6 +229,36 @@ describe('restore', () => {
     expect(again.find(issued[0]!.serial)).toBeDefined();
   }, 60_000);
 
+  it('restores the places of a store (geo and exit geo, one table), and a version-3 store with places inline', async () => {
+    const at = (city: string) => ({ country: 'DE', region: 'Bayern', city, asn: 64501, asOrg: 'Example', source: 'test db' });
+    const node = (i: number) => ({ ip: `203.0.113.${i}`, port: 1723, login: `g${i}`, password: `Geo-Test-Pass-${i}`, provider: null, country: null, state: null, city: null, zip: null, comment: null });
+    const from = join(dir, 'geo-data');
+    const store = await Store.open(from);
+    store.addNodes([{ ...node(1), geo: at('München') }, { ...node(2), geo: at('München') }, { ...node(3), geo: at('Nürnberg') }], 'test');
+    store.patchNode('n1', { speed: { downMbps: 5, upMbps: 1, error: null, checkedAt: '2026-01-01T00:00:00.000Z', exitIp: '203.0.113.3', exitGeo: at('Nürnberg') } });
+    const expected = JSON.parse(JSON.stringify(store.nodes()));
+    await store.close();
+    const check = async (file: string, target: string) => {
+      expect((await restoreBackup(file, target)).nodes).toBe(3);
+      const s = await Store.open(target);
+      expect(JSON.parse(JSON.stringify(s.nodes()))).toEqual(expected);
+      expect(s.get('n1')!.geo).toBe(s.get('n2')!.geo);
+      expect(s.get('n1')!.speed!.exitGeo).toBe(s.get('n3')!.geo);
+      await s.close();
+    };
+    const backup = await writeBackup({ dataDir: from, outDir: join(dir, 'geo-backup'), version: 'test' });
+    expect(backup.manifest.storeVersion).toBe(STORE_VERSION);
+    await check(backup.file, join(dir, 'geo-restored'));
+
+    // The same data as an older Connexa wrote it: version 3, every location inline.
+    const { places: _places, ...rest } = JSON.parse(readFileSync(join(from, 'connexa.json'), 'utf8'));
+    writeFileSync(join(from, 'connexa.json'), JSON.stringify({ ...rest, version: 3, nodes: expected }));
+    const old = await writeBackup({ dataDir: from, outDir: join(dir, 'geo-backup-v3'), version: 'test' });
+    expect(old.manifest.storeVersion).toBe(3);
+    await check(old.file, join(dir, 'geo-restored-v3'));
+    expect(JSON.parse(readFileSync(join(dir, 'geo-restored-v3', 'connexa.json'), 'utf8')).places).toEqual([at('München'), at('Nürnberg')]);
+  });
+
   it('keeps the newest BACKUP_KEEP backups', async () => {
     const out = join(dir, 'rotation');
     for (let i = 0; i < 5; i++) await writeBackup({ dataDir: src, outDir: out, version: 'test', now: new Date(Date.UTC(2026, 0, 1, 3, 0, i)) });

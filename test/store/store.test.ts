@@ -253,7 +253,7 @@ describe('store', () => {
     expect(again.get(n!.id)!.speed).toMatchObject({ downMbps: 12.5 });
     expect(again.get(n!.id)!.speed!.exitIp ?? null).toBeNull();
     await again.close();
-    expect(JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8')).version).toBe(3);
+    expect(JSON.parse(await readFile(join(dir, 'connexa.json'), 'utf8')).version).toBe(STORE_VERSION);
   });
 
   it('migrates a version-1 file by adding the audit trail', async () => {
