@@ -5,6 +5,7 @@
 import type { Replies } from '../src/chat/command.ts';
 import { plural } from '../src/chat/render.ts';
 import type { BundleValue } from '../src/gateway/bundles.ts';
+import type { Logger } from '../src/log.ts';
 import { buildBundles, BundleTooSmall } from '../src/services/bundle/bundle.ts';
 
 export interface DeliveredBundle {
@@ -35,4 +36,18 @@ export async function deliverBundle(bundle: BundleValue, to: Pick<Replies, 'secr
   for (const w of bundle.warnings) lines.push(`Note: ${w}.`);
   await to.secret({ text: lines.join('\n'), files });
   return { nodes: entries.length, files: files.length, bytes: files.reduce((a, f) => a + f.data.length, 0) };
+}
+
+/**
+ * After a job whose stage leaves a bundle (start, move): sends it, or says privately why it could
+ * not be built. Delivering is the command's part; the stage only builds the value.
+ */
+export async function deliverJobBundle(bundle: BundleValue | null, ctx: { reply: Pick<Replies, 'secret' | 'maxFileBytes'>; services: { log: Logger } }, job: { id: string; kind: string }, intro: string): Promise<void> {
+  if (!bundle) return;
+  try {
+    await deliverBundle(bundle, ctx.reply, intro);
+  } catch (err) {
+    ctx.services.log.error(`the ${job.kind} bundle could not be delivered`, { job: job.id, error: (err as Error).message });
+    await ctx.reply.secret(`❌ The bundle of ${job.kind} ${job.id} could not be built: ${(err as Error).message}. Try \`bundle status:online\`.`);
+  }
 }

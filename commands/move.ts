@@ -6,7 +6,7 @@ import type { FleetNode } from '../src/fleet/node.ts';
 import { GATEWAY_NAME } from '../src/gateway/remote/transport.ts';
 import { moveStage, START_CONCURRENCY } from '../src/gateway/stages.ts';
 import { command, needsFilter } from './define.ts';
-import { deliverBundle } from './delivery.ts';
+import { deliverJobBundle } from './delivery.ts';
 import { startJob } from './job-report.ts';
 import { selectFor, selectionWords } from './selection.ts';
 
@@ -23,16 +23,7 @@ export function startMoveJob(ctx: CommandContext<CommandServices>, nodes: readon
     stage,
     nodes,
     selection,
-    async afterwards(summary) {
-      const bundle = stage.bundle();
-      if (!bundle) return;
-      try {
-        await deliverBundle(bundle, ctx.reply, `Your move ${summary.id} (new profiles: the old ones are revoked)`);
-      } catch (err) {
-        ctx.services.log.error('the move bundle could not be delivered', { job: summary.id, error: (err as Error).message });
-        await ctx.reply.secret(`❌ The bundle of move ${summary.id} could not be built: ${(err as Error).message}. Try \`bundle status:online\`.`);
-      }
-    },
+    afterwards: (summary) => deliverJobBundle(stage.bundle(), ctx, { id: summary.id, kind: 'move' }, `Your move ${summary.id} (new profiles: the old ones are revoked)`),
   });
 }
 

@@ -5,7 +5,7 @@ import type { Filter } from '../src/fleet/filter.ts';
 import { START_CONCURRENCY, startStage } from '../src/gateway/stages.ts';
 import { GATEWAY_NAME } from '../src/gateway/remote/transport.ts';
 import { command, hostCanTunnel } from './define.ts';
-import { deliverBundle } from './delivery.ts';
+import { deliverJobBundle } from './delivery.ts';
 import { startJob } from './job-report.ts';
 import { SOCKS_DNS_NOTE } from './notes.ts';
 import { byStatus, selectFor } from './selection.ts';
@@ -48,19 +48,10 @@ export const start = command({
       nodes: interleave(runnable, placed.byGateway),
       selection: words,
       // The stage leaves the bundle of what it put online; delivering it is this command's part.
-      async afterwards(summary) {
-        const bundle = stage.bundle();
-        if (!bundle) return;
-        try {
-          await deliverBundle(bundle, ctx.reply, `Your start ${summary.id}`);
-        } catch (err) {
-          ctx.services.log.error('the start bundle could not be delivered', { job: summary.id, error: (err as Error).message });
-          await ctx.reply.secret(`❌ The bundle of start ${summary.id} could not be built: ${(err as Error).message}. Try \`bundle status:online\`.`);
-        }
-      },
+      afterwards: (summary) => deliverJobBundle(stage.bundle(), ctx, { id: summary.id, kind: 'start' }, `Your start ${summary.id}`),
     });
 
-    const spread = onlyDefault && placed.byGateway.has('local') ? '' : ` on ${[...placed.byGateway].map(([g, ids]) => `${g} (${ids.length})`).join(', ')}`;
+    const spread = onlyDefault ? '' : ` on ${[...placed.byGateway].map(([g, ids]) => `${g} (${ids.length})`).join(', ')}`;
     const lines = [`Starting ${plural(runnable.length, 'node')}${spread}. When the job ends, the bundle (OpenVPN profiles and SOCKS credentials) is sent to you privately.`];
     if (skipped) lines.push(`Not started: ${skipped} (start runs on speed_ok nodes only).`);
     const notes = await gateways.startNotes([...placed.byGateway.keys()]);

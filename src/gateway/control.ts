@@ -111,6 +111,11 @@ export class GatewayControl {
     return [...out.values()];
   }
 
+  /** No gateway but the configured ones (no remote gateway known): the bot's host alone. */
+  private oneHost(): boolean {
+    return (this.o.directory?.list() ?? []).every((g) => this.gateways.has(g.name));
+  }
+
   /** Why a remote gateway cannot be asked now (down, not heard from yet), or null. */
   private silence(name: string): { reason: string; decisive: boolean } | null {
     const d = this.o.directory;
@@ -130,7 +135,7 @@ export class GatewayControl {
     await this.init();
     const d = this.o.directory;
     // One host and no name asked: today's behaviour (start checks that host's port ranges itself).
-    if (!d || (wanted === undefined && d.list().every((g) => this.gateways.has(g.name) && !g.draining))) return { ok: true, byGateway: new Map([[this.defaultGateway, [...ids]]]) };
+    if (!d || (wanted === undefined && this.oneHost() && !d.list().some((g) => g.draining))) return { ok: true, byGateway: new Map([[this.defaultGateway, [...ids]]]) };
     await d.refreshLocal();
     return place(ids, d.list(), wanted);
   }
@@ -158,7 +163,7 @@ export class GatewayControl {
     const d = this.o.directory;
     const local = this.local();
     // One host (no REDIS_URL): today's behaviour, the local gateway answers for itself.
-    if (!d || d.list().every((g) => g.local)) return local ? [local] : [];
+    if (!d || this.oneHost()) return local ? [local] : [];
     await d.refreshLocal();
     const able = speedCapable(d.list()).flatMap((g) => this.port(g.name) ?? []);
     return able.length ? able : local ? [local] : [];
@@ -176,6 +181,15 @@ export class GatewayControl {
     if (!port) return { ok: false, reason: `no gateway is named ${name} (known: ${known.join(', ') || 'none'})` };
     const silent = this.silence(name);
     return silent ? { ok: false, reason: silent.reason } : { ok: true, port };
+  }
+
+  /**
+   * A gateway's description: a remote one's last heartbeat (no round trip, and it answers for a
+   * gateway that is down), else asked.
+   */
+  private described(gw: GatewayPort): Promise<GatewayDescription> {
+    const known = gw.local ? undefined : this.o.directory?.get(gw.name)?.description;
+    return known ? Promise.resolve(known) : gw.describe();
   }
 
   async describe(name = this.defaultGateway): Promise<GatewayDescription> {
@@ -199,8 +213,10 @@ export class GatewayControl {
     const notes: string[] = [];
     const warnings: string[] = [];
     for (const name of names) {
-      const known = this.o.directory?.get(name)?.description;
-      const d = known && !this.gateways.has(name) ? known : await this.describe(name);
+      await this.init();
+      const gw = this.port(name);
+      if (!gw) throw new Error(`no gateway is named ${name}`);
+      const d = await this.described(gw);
       const tag = names.length > 1 || name !== this.defaultGateway ? `${name}: ` : '';
       const note = ovpnServerNote(d.ovpn);
       if (note) notes.push(`${tag}${note}`);
@@ -450,9 +466,7 @@ export class GatewayControl {
       (n) => {
         const gw = this.gatewayOf(n);
         if (!gw) return Promise.resolve(null);
-        // A remote gateway's last heartbeat describes it: no round trip, and a bundle of a gateway that is down still builds.
-        const known = this.o.directory?.get(gw.name)?.description;
-        if (!described.has(gw.name)) described.set(gw.name, known && !gw.local ? Promise.resolve(known) : gw.describe());
+        if (!described.has(gw.name)) described.set(gw.name, this.described(gw));
         return described.get(gw.name)!;
       },
       this.o.pki,

@@ -16,6 +16,9 @@ export const STOP_CONCURRENCY = 64;
 /** Outcomes that say nothing happened to the node: it keeps its status and nothing is recorded. */
 const NOT_A_RESULT = new Set(['cancelled', 'shutting_down']);
 
+/** A node's start (or move): the tunnel, then the OpenVPN server (well under a second here, 15 s at most), then margin. */
+const servicesDeadlineMs = (tunnelOpenTimeoutMs: number) => tunnelOpenTimeoutMs + 15_000 + 10_000;
+
 export interface StartStage extends Stage {
   /** After the job: the bundle of the nodes it put online (null when none). */
   bundle(): BundleValue | null;
@@ -29,8 +32,7 @@ export function startStage(control: GatewayControl, opts: { concurrency?: number
     kind: 'start',
     action: 'start',
     concurrency: opts.concurrency ?? START_CONCURRENCY,
-    // Tunnel set-up, then the OpenVPN server (ready in well under a second here, 15 s at most), then margin.
-    nodeDeadlineMs: opts.tunnelOpenTimeoutMs + 15_000 + 10_000,
+    nodeDeadlineMs: servicesDeadlineMs(opts.tunnelOpenTimeoutMs),
     bundle: () => bundle,
     async run(node: FleetNode, signal: AbortSignal): Promise<StageOutcome> {
       let r: Awaited<ReturnType<GatewayControl['start']>>;
@@ -95,7 +97,7 @@ export function moveStage(control: GatewayControl, opts: { tunnelOpenTimeoutMs: 
     kind: 'move',
     action: 'move',
     concurrency: opts.concurrency ?? START_CONCURRENCY,
-    nodeDeadlineMs: opts.tunnelOpenTimeoutMs + 15_000 + 10_000,
+    nodeDeadlineMs: servicesDeadlineMs(opts.tunnelOpenTimeoutMs),
     bundle: () => bundle,
     async run(node: FleetNode, signal: AbortSignal): Promise<StageOutcome> {
       const to = opts.placeOf(node.id);
