@@ -297,6 +297,11 @@ export class GatewayControl {
     if (from === to) return { ok: false, outcome: 'already_there', reason: `it runs on ${to} already`, hostSide: true };
     const r = await this.start({ ...node, gateway: to }, signal, to);
     if (!r.ok) return r;
+    if (signal?.aborted) {
+      // Past the deadline the runner keeps the old record: undo the new copy, leave the old one as it was.
+      await this.stop({ ...node, ...r.patch });
+      return { ok: false, outcome: 'cancelled', reason: 'cut short before the old services were stopped', hostSide: true };
+    }
     const old = this.gatewayOf(node);
     if (liveSerial(node)) await this.certificates.revokeOrRemember(node.ovpn!.serial);
     if (old && !this.silence(old.name)) {

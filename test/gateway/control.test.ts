@@ -20,11 +20,11 @@ import { useTempDir } from '../kit/temp-dir.ts';
 const tmp = useTempDir('cnx-control-');
 
 /** A gateway that runs nothing: it answers starts and records every call (at a stop, what `revoked` says then). */
-function recordingGateway(revoked: (nodeId: string) => Promise<boolean>) {
+function recordingGateway(revoked: (nodeId: string) => Promise<boolean>, name = 'local') {
   const calls: Array<{ verb: string; nodeId: string; req?: StartRequest; revoked?: boolean }> = [];
   const running = new Set<string>();
   const gw = {
-    name: 'local',
+    name,
     local: true,
     calls,
     async start(req: StartRequest) {
@@ -114,5 +114,29 @@ describe('gateway control', () => {
     const reopened = await Store.open(tmp.path);
     expect(reopened.get(n.id)!.ovpn!.port).toBe(21007);
     await reopened.close();
+  });
+
+  it('a move cut short after the new gateway started leaves the node as it was: the new copy undone, the old profile still valid', async () => {
+    const { store, gw, pki } = await setup();
+    const gw2 = recordingGateway(async () => false, 'gw2');
+    const control = new GatewayControl({ gateways: [gw, gw2], store, leases: new Leases(), log: createLogger('error', () => {}), pki, dataDir: tmp.path, tunnelOpenTimeoutMs: 5000 });
+    const n = speedOk(store, '203.0.113.3');
+    const r = await control.start(n);
+    if (!r.ok) throw new Error(r.reason);
+    store.transition({ id: n.id, from: 'speed_ok', to: 'online', patch: r.patch, reason: 'test', actor: 'test' });
+    const online = store.get(n.id)!;
+    const ac = new AbortController();
+    ac.abort(new Error('deadline'));
+    const moved = await control.move(online, 'gw2', ac.signal);
+    expect(moved).toMatchObject({ ok: false, outcome: 'cancelled', hostSide: true });
+    // Started on gw2, then stopped there; nothing asked of the old gateway; its profile not revoked.
+    expect(gw2.calls.map((c) => c.verb)).toEqual(['start', 'stop']);
+    expect(gw.calls.filter((c) => c.verb === 'stop')).toEqual([]);
+    const p = await pki();
+    expect(p.isRevoked(online.ovpn!.serial)).toBe(false);
+    const issued = p.certs().filter((c) => c.nodeId === n.id);
+    expect(issued).toHaveLength(2);
+    expect(issued.find((c) => c.serial !== online.ovpn!.serial)!.revokedAt).not.toBeNull();
+    await store.close();
   });
 });
