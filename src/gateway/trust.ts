@@ -4,12 +4,11 @@
  * CRL: a node stopped (its profile revoked) and started again keeps its CN, so a gateway with an
  * old CRL would still let the revoked profile in.
  */
-import { createHash } from 'node:crypto';
 import type { Pki } from '../services/ovpn/pki.ts';
 import type { GatewayPort, ServerTrust } from './port.ts';
 
 export class TrustSender {
-  /** Per gateway: the boot and CRL it was last sent. */
+  /** Per gateway: the boot it was last sent to, and which of the PKI's CRL writes it got. */
   private readonly sent = new Map<string, string>();
   private readonly pki: () => Promise<Pki>;
   private readonly bootOf: (gateway: string) => string;
@@ -27,10 +26,10 @@ export class TrustSender {
   /** Sends the trust to `gw` unless this boot of it has this CRL already; the local gateway shares the PKI. */
   async ensure(gw: GatewayPort): Promise<void> {
     if (gw.local) return;
-    const t = await this.current();
-    const key = `${this.bootOf(gw.name)}:${createHash('sha256').update(t.crlPem).digest('hex')}`;
+    // The PKI counts the CRLs it writes: no file is read or hashed for a start whose gateway is current.
+    const key = `${this.bootOf(gw.name)}:${(await this.pki()).crlWrites}`;
     if (this.sent.get(gw.name) === key) return;
-    await gw.trust(t);
+    await gw.trust(await this.current());
     this.sent.set(gw.name, key);
   }
 
