@@ -34,7 +34,8 @@ export async function build(): Promise<CurrentBuild> {
   // path to package.json it reads the version from holds in both (the launcher test checks it).
   const dir = `build-${Date.now().toString(36)}-${process.pid}`;
   await esbuild({
-    entryPoints: [join(ROOT, 'src/main.ts')],
+    // The IP database's thread (src/geo/batch-locator.ts) loads locate-worker.js beside the chunks.
+    entryPoints: { main: join(ROOT, 'src/main.ts'), 'locate-worker': join(ROOT, 'src/geo/locate-worker.ts') },
     bundle: true,
     platform: 'node',
     format: 'esm',

@@ -15,6 +15,7 @@ import { SHOWN_ROWS, startJob } from './job-report.ts';
 import { pingStageFor, speedable, speedRefusal, speedStageFor } from './probe-stages.ts';
 import { splitByStatus } from '../src/fleet/status-machine.ts';
 import { isGeoMismatch } from '../src/geo/location.ts';
+import { prepareImportLocating } from '../src/geo/import-locator.ts';
 
 /**
  * `import … test=speed`: ping what was imported, then speed-test what passed. The speed half is
@@ -61,6 +62,8 @@ export const importCommand = command({
       if (err instanceof FileTooLarge) return failed(`${err.message}. Nothing was imported; split the list into smaller files.`);
       return failed(`could not read ${name}: ${clean((err as Error).message, 200)}. Nothing was imported.`);
     }
+    // A big file: the IP database's thread opens its files while the file is parsed.
+    if (bytes.length >= 256 * 1024) prepareImportLocating();
     // Parsed and applied in slices that yield: a big file must not stall the chat connections.
     const parsed = await parseImportSliced(bytes, { maxBytes: config.IMPORT_MAX_BYTES });
     if (!parsed.ok) return failed(`${name} was refused: ${parsed.reason}. Nothing was imported.`);

@@ -8,7 +8,7 @@ import { createLogger, defaultLogFormat, type Logger } from './log.ts';
 import { Alerts } from './monitor/alerts.ts';
 import { Monitor } from './monitor/monitor.ts';
 import { Scheduler } from './monitor/schedules.ts';
-import { publish } from './ops/events.ts';
+import { publish, subscribe } from './ops/events.ts';
 import { gatewayFleet } from './gateway/fleet.ts';
 import { createGateways } from './gateway/index.ts';
 import { JobRunner } from './pipeline/job-runner.ts';
@@ -45,6 +45,7 @@ export async function compose(config: Config, opts: { log?: Logger; logLevel?: C
   storeRef = store;
   if (store.readOnly) log.warn(`read-only mode: ${config.dataDir} cannot be written (${store.readOnly}); stats and list work, commands that change data are refused`);
   for (const id of store.openReport.interruptedJobs) log.warn('a job was interrupted by a restart', { job: id });
+  const unsubscribeGeo = subscribe('geo.fallback', (e) => log.warn('an import was located on the main thread: the IP database thread failed', { reason: e.reason }));
   const registry = new CommandRegistry(COMMANDS);
   const jobs = new JobRunner(store, log);
   const rawDriver = createTunnelDriver({ TUNNEL_DRIVER: config.TUNNEL_DRIVER, dataDir: config.dataDir });
@@ -99,6 +100,7 @@ export async function compose(config: Config, opts: { log?: Logger; logLevel?: C
       await fleet.close();
       // A failed last write was already reported (onWriteError, and the command that needed it).
       await store.close().catch(() => {});
+      unsubscribeGeo();
     },
   };
 }

@@ -23,7 +23,39 @@ export type GeoLocation = z.infer<typeof geoSchema>;
 export type Locate = ((ip: string) => GeoLocation) & {
   /** The same for an IPv4 address given as its 32-bit number, when the locator has a faster way. */
   v4?: (ip: number) => GeoLocation;
+  /**
+   * Many IPv4 addresses (32-bit numbers) at once, off the main thread: the location of each, in
+   * order. Rejects when that thread is unavailable (the caller then looks them up itself).
+   */
+  many?: (ips: Uint32Array) => Promise<readonly GeoLocation[]>;
 };
+
+/*
+ * A place located off the main thread arrives with its store-file text already made there (the
+ * places table writes it as it is) and a serial number unique in this process (the table finds its
+ * index by it, without hashing the object). Both are non-enumerable symbol properties: JSON, spreads,
+ * schema parsing and equality in tests see an ordinary GeoLocation.
+ */
+const PLACE_JSON = Symbol('place JSON');
+const PLACE_SERIAL = Symbol('place serial');
+let nextPlaceSerial = 0;
+
+type Described = GeoLocation & { [PLACE_JSON]?: string; [PLACE_SERIAL]?: number };
+
+/**
+ * A frozen place carrying its JSON text (what JSON.stringify gives for it, with every character
+ * beyond Latin-1 escaped: the store file's form) and a fresh serial number.
+ */
+export function describedPlace(g: GeoLocation, json: string): GeoLocation {
+  Object.defineProperty(g, PLACE_JSON, { value: json });
+  Object.defineProperty(g, PLACE_SERIAL, { value: nextPlaceSerial++ });
+  return Object.freeze(g);
+}
+
+/** The JSON text a place was made with (describedPlace), if any. */
+export const placeJsonOf = (g: GeoLocation): string | undefined => (g as Described)[PLACE_JSON];
+/** The serial number of a place made by describedPlace, if it was. */
+export const placeSerialOf = (g: GeoLocation): number | undefined => (g as Described)[PLACE_SERIAL];
 
 let nameToCode: Map<string, string> | null = null;
 

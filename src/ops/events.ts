@@ -22,6 +22,8 @@ export interface OpsEvents {
   'platform.call': { platform: string; result: 'ok' | 'error' };
   /** The platform answered 429 (the call waits and is retried). */
   'platform.rate_limited': { platform: string };
+  /** An import's addresses could not be located on the IP database's thread: located on the main one. */
+  'geo.fallback': { reason: string };
   /** A store file write finished (ok or not). */
   'store.write': { seconds: number; ok: boolean };
 }

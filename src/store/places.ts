@@ -1,5 +1,5 @@
 import type { FleetNode } from '../fleet/node.ts';
-import type { GeoLocation } from '../geo/location.ts';
+import { placeJsonOf, placeSerialOf, type GeoLocation } from '../geo/location.ts';
 import { latin1Json } from './latin1-json.ts';
 
 /**
@@ -25,8 +25,12 @@ export class PlaceTable {
   private readonly texts: string[] = [];
   private readonly byObject = new Map<GeoLocation, number>();
   private readonly byText = new Map<string, number>();
+  /** Index by serial number, for places made with their text (describedPlace): no hashing at all. */
+  private readonly bySerial: number[] = [];
 
   indexOf(g: GeoLocation): number {
+    const serial = placeSerialOf(g);
+    if (serial !== undefined) return this.described(g, serial);
     let i = this.byObject.get(g);
     if (i !== undefined) return i;
     // A copy of a known place (patched from elsewhere) gets the same index: its text is the key
@@ -39,6 +43,22 @@ export class PlaceTable {
       this.byText.set(text, i);
     }
     this.byObject.set(g, i);
+    return i;
+  }
+
+  /**
+   * A place that came with its text (located off the main thread): the text is written as it is.
+   * It is not matched against other copies of the same place: each such object is one of a kind
+   * where it was made, and a copy from elsewhere gets an entry of its own (the same text twice in
+   * the table at worst, which reads back the same; the next start writes only the places in use).
+   */
+  private described(g: GeoLocation, serial: number): number {
+    let i = this.bySerial[serial];
+    if (i === undefined) {
+      i = this.texts.length;
+      this.texts.push(placeJsonOf(g)!);
+      this.bySerial[serial] = i;
+    }
     return i;
   }
 

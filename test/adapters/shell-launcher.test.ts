@@ -83,6 +83,34 @@ describe('the connexa launcher', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('Connexa');
   });
+
+  it('the build locates a big import on the IP database thread (locate-worker.js beside the chunks); without that file it says so and locates anyway', () => {
+    const dir = copyProject();
+    // 300 public addresses (no traffic: they are only looked up in the local database).
+    const lines: string[] = [];
+    for (let i = 0; lines.length < 300; i++) {
+      const x = Math.imul(i + 1, 2654435761) >>> 0;
+      const a = x >>> 24;
+      if (a === 0 || a === 10 || a === 127 || a >= 224 || a === 100 || a === 172 || a === 192 || a === 169) continue;
+      lines.push(`${a}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}:u${i}:p${i}`);
+    }
+    writeFileSync(join(dir, 'servers.txt'), `${lines.join('\n')}\n`);
+    const placesIn = (data: string) => (JSON.parse(readFileSync(join(dir, data, 'connexa.json'), 'utf8')) as { places: unknown[] }).places.length;
+
+    const r = connexa(dir, ['import', join(dir, 'servers.txt')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('300 added');
+    expect(r.stderr).not.toMatch(/IP database thread/);
+    const built = join(dir, 'dist', current(dir).dir);
+    expect(readdirSync(built)).toContain('locate-worker.js');
+    expect(placesIn('data')).toBeGreaterThan(100);
+
+    rmSync(join(built, 'locate-worker.js'));
+    const without = connexa(dir, ['import', join(dir, 'servers.txt')], { DATA_DIR: join(dir, 'data2') });
+    expect(without.status, without.stderr).toBe(0);
+    expect(without.stderr).toMatch(/an import was located on the main thread: the IP database thread failed/);
+    expect(placesIn('data2')).toBe(placesIn('data'));
+  });
 });
 
 describe('bin/install-node24', () => {
