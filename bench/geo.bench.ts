@@ -1,12 +1,15 @@
 // `npm run bench:geo`: what locating costs during a 100,000-line import. The same generated file of
 // public addresses (unique, spread over the IPv4 space, never contacted) is parsed and applied into
 // a fresh store, flushed to disk, with the IP database lookup off and on, alternately, in one process;
-// the best of each is compared. The database's first open is timed on its own (once per process).
-// Prints figures; never fails on time.
+// the best of each is compared. "On" is what the import command does (locateForImport: the lookups on
+// the IP database's thread, beside the apply); "on the main thread" is the same lookups done before
+// the apply, for comparison. The databases' first open is timed on its own (once per process and
+// thread). Prints figures; never fails on time.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseImportSliced } from '../src/fleet/import/index.ts';
+import { locateForImport, prepareImportLocating } from '../src/geo/import-locator.ts';
 import { locateIp } from '../src/geo/ip-database.ts';
 import type { Locate } from '../src/geo/location.ts';
 import { applyImportSliced } from '../src/store/apply-import.ts';
@@ -75,7 +78,12 @@ async function once(text: string, locate: Locate | null): Promise<Run> {
 }
 
 const text = importFile(LINES);
-const openStart = performance.now();
+// What the import command does for a big file: start the thread, which opens the databases.
+let openStart = performance.now();
+prepareImportLocating();
+await locateForImport.many!(new Uint32Array([0x08080808]));
+const threadOpenMs = performance.now() - openStart;
+openStart = performance.now();
 locateIp('8.8.8.8');
 const openMs = performance.now() - openStart;
 
@@ -84,11 +92,13 @@ const fixed = Object.freeze(locateIp('8.8.8.8'));
 const offRuns: Run[] = [];
 const fixedRuns: Run[] = [];
 const onRuns: Run[] = [];
+const mainRuns: Run[] = [];
 await once(text, null); // warm-up (JIT), not counted
 for (let r = 0; r < ROUNDS; r++) {
   offRuns.push(await once(text, null));
-  onRuns.push(await once(text, locateIp));
+  onRuns.push(await once(text, locateForImport));
   fixedRuns.push(await once(text, () => fixed));
+  mainRuns.push(await once(text, locateIp));
 }
 const off = offRuns.map((r) => r.ms);
 const on = onRuns.map((r) => r.ms);
@@ -101,14 +111,19 @@ const phases = (rs: Run[]) => {
   return `parse ${b.parseMs.toFixed(0)} + apply ${b.applyMs.toFixed(0)} + flush ${b.flushMs.toFixed(0)} ms, store ${b.storeMb.toFixed(1)} MB`;
 };
 console.log(`geo lookup benchmark: ${LINES.toLocaleString('en-US')} lines of public addresses, parse + apply + flush, ${ROUNDS} rounds each, alternating`);
-console.log(`  databases first open (IPv4 city file and ASN table, once per process): ${openMs.toFixed(0)} ms`);
+console.log(`  databases first open (IPv4 city file and ASN table): ${threadOpenMs.toFixed(0)} ms on their thread, from its start (the import command starts it before parsing a big file); ${openMs.toFixed(0)} ms on the main thread`);
 console.log(`  import without lookup: best ${bestOff.toFixed(0)} ms (runs: ${fmt(off)}; best: ${phases(offRuns)})`);
 console.log(`  import with lookup:    best ${bestOn.toFixed(0)} ms (runs: ${fmt(on)}; best: ${phases(onRuns)})`);
 console.log(`  first run with lookup (cold record cache): ${on[0]!.toFixed(0)} ms`);
+const main = mainRuns.map((r) => r.ms);
+const bestMain = Math.min(...main);
+console.log(`  with lookup on the main thread, before the apply: best ${bestMain.toFixed(0)} ms (${(((bestMain - bestOff) / bestOff) * 100).toFixed(1)} % over none; runs: ${fmt(main)}; best: ${phases(mainRuns)})`);
 const bestFixed = Math.min(...fixedRuns.map((r) => r.ms));
 console.log(`  storing one fixed place, no lookup: best ${bestFixed.toFixed(0)} ms (${(((bestFixed - bestOff) / bestOff) * 100).toFixed(1)} % over none; best: ${phases(fixedRuns)})`);
 console.log(`  ratio with/without: ${(bestOn / bestOff).toFixed(3)} (${(((bestOn - bestOff) / bestOff) * 100).toFixed(1)} % slower; target under 20 %)`);
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+console.log(`  medians: without ${median(off).toFixed(0)} ms, with ${median(on).toFixed(0)} ms (${(((median(on) - median(off)) / median(off)) * 100).toFixed(1)} % slower), on the main thread ${median(main).toFixed(0)} ms (${(((median(main) - median(off)) / median(off)) * 100).toFixed(1)} %)`);
 const bestCpuOff = Math.min(...offRuns.map((r) => r.cpuMs));
 const bestCpuOn = Math.min(...onRuns.map((r) => r.cpuMs));
-console.log(`  CPU time: without ${bestCpuOff.toFixed(0)} ms, with ${bestCpuOn.toFixed(0)} ms: ratio ${(bestCpuOn / bestCpuOff).toFixed(3)} (${(((bestCpuOn - bestCpuOff) / bestCpuOff) * 100).toFixed(1)} % more)`);
+console.log(`  CPU time, all threads: without ${bestCpuOff.toFixed(0)} ms, with ${bestCpuOn.toFixed(0)} ms: ratio ${(bestCpuOn / bestCpuOff).toFixed(3)} (${(((bestCpuOn - bestCpuOff) / bestCpuOff) * 100).toFixed(1)} % more)`);
 console.log(`  lookup rate: ${Math.round(LINES / ((bestOn - bestOff) / 1000)).toLocaleString('en-US')} lookups/s of added time; ${last.located.toLocaleString('en-US')} located, ${last.mismatched.toLocaleString('en-US')} claimed US elsewhere`);
