@@ -122,6 +122,9 @@ const bestFixed = Math.min(...fixedRuns.map((r) => r.ms));
 console.log(`  storing one fixed place, no lookup: best ${bestFixed.toFixed(0)} ms (${(((bestFixed - bestOff) / bestOff) * 100).toFixed(1)} % over none; best: ${phases(fixedRuns)})`);
 console.log(`  ratio with/without: ${(bestOn / bestOff).toFixed(3)} (${(((bestOn - bestOff) / bestOff) * 100).toFixed(1)} % slower; target under 20 %)`);
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+// Each round's runs follow one another: their ratio is steadier than bests on a machine whose speed drifts.
+const paired = median(onRuns.map((r, i) => r.ms / offRuns[i]!.ms));
+console.log(`  median of each round's ratio: ${paired.toFixed(3)} (${((paired - 1) * 100).toFixed(1)} % slower)`);
 console.log(`  medians: without ${median(off).toFixed(0)} ms, with ${median(on).toFixed(0)} ms (${(((median(on) - median(off)) / median(off)) * 100).toFixed(1)} % slower), on the main thread ${median(main).toFixed(0)} ms (${(((median(main) - median(off)) / median(off)) * 100).toFixed(1)} %)`);
 const bestCpuOff = Math.min(...offRuns.map((r) => r.cpuMs));
 const bestCpuOn = Math.min(...onRuns.map((r) => r.cpuMs));
