@@ -94,6 +94,8 @@ export class BatchLocator {
   }
 
   private answered(run: Running, reply: LocateReply): void {
+    // A thread already stopped (closed, idle, failed) has no one waiting; its idle timer is not ours to set.
+    if (this.running !== run) return;
     const waiting = run.waiting.get(reply.id);
     run.waiting.delete(reply.id);
     if ('error' in reply) {
