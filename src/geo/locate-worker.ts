@@ -7,6 +7,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { latin1Json } from '../store/latin1-json.ts';
+import { addressOf, inAddressOrder, positionOf } from './address-order.ts';
 import { locateIp } from './ip-database.ts';
 import type { GeoLocation } from './location.ts';
 
@@ -38,9 +39,6 @@ const numberOf = new Map<GeoLocation, number>();
 const numberOfText = new Map<string, number>();
 let count = 0;
 
-/** 2^21 addresses per batch can be sorted as one double each (address * 2^21 + position). */
-const SPAN = 2 ** 21;
-
 function locateBatch(ips: Uint32Array): { places: Int32Array; fresh: FreshPlace[]; firstFresh: number } {
   const firstFresh = count;
   const fresh: FreshPlace[] = [];
@@ -60,14 +58,9 @@ function locateBatch(ips: Uint32Array): { places: Int32Array; fresh: FreshPlace[
     }
     places[i] = n;
   };
-  if (ips.length < SPAN) {
-    const keys = new Float64Array(ips.length);
-    for (let i = 0; i < ips.length; i++) keys[i] = ips[i]! * SPAN + i;
-    keys.sort();
-    for (let k = 0; k < keys.length; k++) at(keys[k]! % SPAN, Math.floor(keys[k]! / SPAN));
-  } else {
-    for (let i = 0; i < ips.length; i++) at(i, ips[i]!);
-  }
+  const keys = inAddressOrder(ips);
+  if (keys) for (let k = 0; k < keys.length; k++) at(positionOf(keys[k]!), addressOf(keys[k]!));
+  else for (let i = 0; i < ips.length; i++) at(i, ips[i]!);
   return { places, fresh, firstFresh };
 }
 
