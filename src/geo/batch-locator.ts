@@ -6,8 +6,8 @@
  * The thread is started when an import begins (prepare), opens the databases while the file is
  * parsed, and stops after ten minutes without work: imports in one sitting find it warm (its record
  * cache filled, its code compiled: a cold 100,000-line import takes ~0.4 s longer), and its ~70 MB
- * of databases are not kept for a bot that imports once a day. Each distinct place comes over once per thread and becomes one shared, frozen
- * object here, carrying the text the store file writes for it.
+ * of databases are not kept for a bot that imports once a day. Each distinct place comes over once
+ * per thread and becomes one shared, frozen object here, carrying the text the store file writes for it.
  */
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -61,8 +61,7 @@ export class BatchLocator {
   /** The location of each address, in order. Rejects when the thread fails or stops. */
   locate(ips: Uint32Array): Promise<readonly GeoLocation[]> {
     const run = this.start();
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
+    this.clearIdle();
     const id = this.nextRequest++;
     const req: LocateRequest = { id, ips };
     return new Promise((resolve, reject) => {
@@ -75,10 +74,7 @@ export class BatchLocator {
 
   /** Stops the thread; what was awaited is rejected. */
   async close(): Promise<void> {
-    const run = this.running;
-    if (!run) return;
-    this.stopped(run, new Error('the IP database thread was closed'));
-    await run.worker.terminate();
+    if (this.running) await this.end(this.running, new Error('the IP database thread was closed'));
   }
 
   private start(): Running {
@@ -105,8 +101,7 @@ export class BatchLocator {
       if (reply.firstFresh !== run.places.length) {
         const err = new Error(`the IP database thread's places are out of step (${reply.firstFresh}, expected ${run.places.length})`);
         waiting?.reject(err);
-        this.stopped(run, err);
-        void run.worker.terminate();
+        void this.end(run, err);
         return;
       }
       for (const [country, region, city, asn, asOrg, source, json] of reply.fresh) {
@@ -122,24 +117,32 @@ export class BatchLocator {
     }
   }
 
+  /** The thread is gone (its exit or error event) or going: what was awaited is rejected. */
   private stopped(run: Running, err: Error): void {
     if (this.running !== run) return;
     this.running = null;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
+    this.clearIdle();
     for (const w of run.waiting.values()) w.reject(err);
     run.waiting.clear();
   }
 
-  private idleAfterWork(): void {
+  /** Stops a thread that is still running. */
+  private async end(run: Running, err: Error): Promise<void> {
+    this.stopped(run, err);
+    await run.worker.terminate();
+  }
+
+  private clearIdle(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  private idleAfterWork(): void {
+    this.clearIdle();
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
       const run = this.running;
-      if (run && !run.waiting.size) {
-        this.stopped(run, new Error('idle'));
-        void run.worker.terminate();
-      }
+      if (run && !run.waiting.size) void this.end(run, new Error('idle'));
     }, this.idleMs);
     this.idleTimer.unref();
   }
